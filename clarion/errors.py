@@ -1,0 +1,150 @@
+"""One error tree for the whole of clarion.
+
+Raise the leaves, catch the bases. Every error carries the context a person needs to act on it
+(file and line, channel and locale, status code) and renders it in ``str()``::
+
+    ClarionError
+    ├── ConfigError                   settings or environment are unusable
+    ├── InputError                    something a person wrote is wrong; nothing was sent
+    │   ├── PlaybookError             playbooks/x.yaml:12: severities.sev1.cadence: ...
+    │   ├── FactsError                facts file: same shape as PlaybookError
+    │   └── TemplateError             a template failed to compile or render (incl. sandbox refusals)
+    ├── RenderError                   renditions exist but must not be sent
+    │   ├── LimitExceeded             channel, locale, length, limit (never a silent cut)
+    │   └── InconsistentUpdate        renditions disagree on reference/status/next update/link
+    ├── StoreError                    persistence
+    │   ├── NotFound                  a named row does not exist
+    │   └── AuditChainBroken          the hash chain of the audit log does not verify
+    └── ChannelError                  a provider call failed (filled in by the delivery engine)
+        ├── TransientChannelError     worth retrying: timeouts, 5xx, rate limits
+        │   └── RateLimited           carries retry_after seconds when the provider said
+        └── PermanentChannelError     never retried: rejected, invalid recipient, opted out
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ClarionError(Exception):
+    """Base of every error clarion raises on purpose."""
+
+
+class ConfigError(ClarionError):
+    """Settings or environment are unusable (a missing file, a bad URL, a missing secret)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a file a person wrote: ``where:line: field: message``."""
+
+    source: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class InputError(ClarionError):
+    """Something a person wrote is wrong. Carries every problem found, not only the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class PlaybookError(InputError):
+    """A playbook file does not match the playbook schema."""
+
+
+class FactsError(InputError):
+    """A facts file does not match the facts schema (or does not fit its playbook)."""
+
+
+class TemplateError(InputError):
+    """A template failed to compile or render, including sandbox refusals."""
+
+    @classmethod
+    def at(cls, template: str, line: int | None, message: str) -> TemplateError:
+        return cls([Problem(source=template, line=line, field="", message=message)])
+
+
+class RenderError(ClarionError):
+    """Renditions were produced but must not be sent."""
+
+
+class LimitExceeded(RenderError):
+    """A rendition is longer than its channel allows. Names channel, locale, length and limit."""
+
+    def __init__(self, *, channel: str, locale: str, measure: str, length: int, limit: int) -> None:
+        self.channel, self.locale, self.measure = channel, locale, measure
+        self.length, self.limit = length, limit
+        super().__init__(f"{channel} [{locale}]: {length} {measure}, limit {limit}")
+
+
+class InconsistentUpdate(RenderError):
+    """Renditions of one update disagree on a key fact, or leave one out."""
+
+    def __init__(self, findings: Sequence[str]) -> None:
+        self.findings = tuple(findings)
+        super().__init__("renditions disagree:\n" + "\n".join(f"  {f}" for f in self.findings))
+
+
+class StoreError(ClarionError):
+    """Persistence failed."""
+
+
+class NotFound(StoreError):
+    """A named row does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind, self.key = kind, key
+        super().__init__(f"no {kind} {key!r}")
+
+
+class AuditChainBroken(StoreError):
+    """The audit log's hash chain does not verify at ``entry_id``."""
+
+    def __init__(self, entry_id: int, reason: str) -> None:
+        self.entry_id, self.reason = entry_id, reason
+        super().__init__(f"audit entry {entry_id}: {reason}")
+
+
+class ChannelError(ClarionError):
+    """A provider call failed."""
+
+    def __init__(self, message: str, *, channel: str, status_code: int | None = None) -> None:
+        self.channel, self.status_code = channel, status_code
+        code = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{channel}{code}: {message}")
+
+
+class TransientChannelError(ChannelError):
+    """Worth retrying later: a timeout, a 5xx, a rate limit."""
+
+
+class RateLimited(TransientChannelError):
+    """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
+
+    def __init__(
+        self, message: str, *, channel: str, status_code: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, channel=channel, status_code=status_code)
+
+
+class PermanentChannelError(ChannelError):
+    """Never retried: the provider rejected the message or the recipient for good."""
+
+
+def display_path(path: Path) -> str:
+    """A path as a person typed it: relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,75 @@
+"""Settings from the environment (``CLARION_`` prefix) and an optional ``.env`` file.
+
+Nothing is built at import time: call :func:`get_settings`. Credentials are ``SecretStr`` so they
+never show up in a ``repr``, a log line or an artifact.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> Path:
+    return Path.cwd() / ".clarion"
+
+
+class Settings(BaseSettings):
+    """Everything clarion reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARION_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Folder for the local SQLite store.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; defaults to a SQLite file in `home`.",
+    )
+    playbooks_dir: Path = Field(default=PROJECT_ROOT / "playbooks")
+    templates_dir: Path = Field(default=PROJECT_ROOT / "templates")
+
+    sms_max_segments: int = Field(
+        default=3, ge=1, le=10, description="Most SMS segments one message may take (a playbook may lower it)."
+    )
+    public_time_zone: str = Field(
+        default="UTC", description="Time zone for broadcast channels (status page, social, banner)."
+    )
+
+    # Provider credentials; all optional: without them clarion talks to its provider sandbox.
+    sendgrid_api_key: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_messaging_service_sid: str | None = None
+    mastodon_base_url: str | None = None
+    mastodon_access_token: SecretStr | None = None
+    bluesky_pds_url: str | None = None
+    bluesky_identifier: str | None = None
+    bluesky_app_password: SecretStr | None = None
+
+    @field_validator("public_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or a SQLite file inside ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'clarion.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()
