@@ -1,0 +1,274 @@
+"""Playbooks: what clarion does for one kind of incident, as validated YAML.
+
+A playbook names its severities and their cadence tiers (with step-down by status), the audiences
+and their channels, the locales it ships in, who must approve, which regulatory regimes start,
+the holding-statement and survey policies, and overrides of the four story parts. Unknown keys are
+errors (``extra="forbid"``) so a misspelt key never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from babel import Locale, UnknownLocaleError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from clarion.errors import PlaybookError, Problem, display_path
+from clarion.kinds import CadenceTier, Channel, IncidentStatus, UpdateKind
+from clarion.yamlfile import load_model
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> Any:
+    """``"90m"``, ``"2h"``, ``"3d"``, ``"1w"`` → timedelta. Other values go on to pydantic."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration such as 30m, 2h, 3d or 1w")
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+PERSONAL_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.BANNER})
+PUBLIC_CHANNELS = frozenset({Channel.MASTODON, Channel.BLUESKY, Channel.STATUSPAGE})
+
+
+class Part(StrEnum):
+    """The four parts of every update, in the order they are told."""
+
+    APOLOGY = "apology"
+    CAUSE = "cause"
+    FIX = "fix"
+    PREVENTION = "prevention"
+
+
+class PlaybookKind(StrEnum):
+    DATA_BREACH = "data-breach"
+    OUTAGE = "outage"
+    DEGRADED_PERFORMANCE = "degraded-performance"
+    SCHEDULED_MAINTENANCE = "scheduled-maintenance"
+    SECURITY_VULNERABILITY = "security-vulnerability"
+    OTHER = "other"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeverityPolicy(Strict):
+    description: str
+    cadence: CadenceTier = Field(description="urgent = hourly, important = daily, routine = weekly")
+    step_down: dict[IncidentStatus, CadenceTier] = Field(
+        default_factory=dict, description="A slower tier once the incident reaches this status."
+    )
+
+    def tier_for(self, status: IncidentStatus) -> CadenceTier:
+        """The tier for ``status``: the step-down of the latest status reached at or before it."""
+        order = list(IncidentStatus)
+        tier = self.cadence
+        for reached in order[: order.index(status) + 1]:
+            tier = self.step_down.get(reached, tier)
+        return tier
+
+
+class AudienceSource(Strict):
+    csv: str | None = Field(default=None, description="CSV file of recipients, relative to the playbook.")
+    sql: str | None = Field(default=None, description="SQL query returning recipients.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AudienceSource:
+        if (self.csv is None) == (self.sql is None):
+            raise ValueError("give exactly one of csv or sql")
+        return self
+
+
+class Audience(Strict):
+    description: str
+    channels: list[Channel] = Field(min_length=1)
+    source: AudienceSource | None = None
+    mandatory: str | None = Field(
+        default=None,
+        description="Why these messages are legally required or life-safety (bypasses unsubscribe).",
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _personal_only(cls, value: list[Channel]) -> list[Channel]:
+        public = sorted(c.value for c in value if c not in PERSONAL_CHANNELS)
+        if public:
+            raise ValueError(
+                f"{', '.join(public)} reach the public, not an audience: list under public_channels"
+            )
+        return value
+
+
+class ApprovalStep(Strict):
+    role: Slug
+    approvers: list[str] = Field(min_length=1)
+    backup: str | None = Field(default=None, description="Escalate to this person before the timeout.")
+    timeout: Duration
+    required_for: list[UpdateKind] = Field(
+        default_factory=lambda: [
+            UpdateKind.INITIAL,
+            UpdateKind.UPDATE,
+            UpdateKind.RESOLUTION,
+            UpdateKind.CORRECTION,
+        ]
+    )
+
+
+class HoldingPolicy(Strict):
+    enabled: bool
+    grace: Duration = timedelta(0)
+    max_consecutive: int = Field(default=3, ge=1)
+
+
+class SurveyPolicy(Strict):
+    enabled: bool
+    delay: Duration = timedelta(days=3)
+    expires_after: Duration = timedelta(days=14)
+    channels: list[Channel] = Field(default_factory=lambda: [Channel.EMAIL])
+    nps: bool = False
+    free_text: bool = True
+
+
+class PartOverride(Strict):
+    """Replaces a part's block: ``long`` in email and status page, ``short`` in SMS, social, banner."""
+
+    long: str | None = None
+    short: str | None = None
+
+
+class Playbook(Strict):
+    name: Slug
+    kind: PlaybookKind
+    title: str
+    description: str
+    locales: list[str] = Field(min_length=1, description="The first is the default locale.")
+    public_time_zone: str | None = None
+    severities: dict[Slug, SeverityPolicy] = Field(min_length=1)
+    audiences: dict[Slug, Audience] = Field(min_length=1)
+    public_channels: list[Channel] = Field(default_factory=lambda: [Channel.STATUSPAGE])
+    approvals: list[ApprovalStep] = Field(default_factory=list)
+    regimes: list[Slug] = Field(default_factory=list, description="Regulatory clocks the incident starts.")
+    breach_facts: bool = Field(default=False, description="Updates must carry the regulator-facing facts.")
+    holding_statement: HoldingPolicy
+    survey: SurveyPolicy
+    sms_max_segments: int | None = Field(default=None, ge=1, le=10)
+    parts: dict[str, dict[Part, PartOverride]] = Field(default_factory=dict)
+
+    @field_validator("locales")
+    @classmethod
+    def _known_locales(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            try:
+                Locale.parse(tag, sep="-")
+            except (ValueError, UnknownLocaleError) as exc:
+                raise ValueError(f"{tag!r} is not a known locale") from exc
+        if len(set(value)) != len(value):
+            raise ValueError("locales are listed twice")
+        return value
+
+    @field_validator("public_channels")
+    @classmethod
+    def _public_only(cls, value: list[Channel]) -> list[Channel]:
+        personal = sorted(c.value for c in value if c not in PUBLIC_CHANNELS)
+        if personal:
+            raise ValueError(f"{', '.join(personal)} are sent to audiences, not the public")
+        return value
+
+    @field_validator("public_time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+    @field_validator("parts")
+    @classmethod
+    def _parts_in_known_locales(
+        cls, value: dict[str, dict[Part, PartOverride]], info: ValidationInfo
+    ) -> dict[str, dict[Part, PartOverride]]:
+        locales = info.data.get("locales") or []
+        stray = sorted(set(value) - set(locales))
+        if stray:
+            raise ValueError(f"overrides for {', '.join(stray)}, which is not in locales")
+        return value
+
+    @property
+    def default_locale(self) -> str:
+        return self.locales[0]
+
+    @property
+    def channels(self) -> list[Channel]:
+        """Every channel the playbook uses, in the order of the Channel enum."""
+        used = {c for a in self.audiences.values() for c in a.channels} | set(self.public_channels)
+        return [c for c in Channel if c in used]
+
+
+def load_playbook(path: Path) -> Playbook:
+    """Read and validate one playbook file; raises PlaybookError with file, line and field."""
+    playbook = load_model(Playbook, path, PlaybookError)
+    if playbook.name != path.stem:
+        raise PlaybookError(
+            [
+                Problem(
+                    display_path(path),
+                    None,
+                    "name",
+                    f"{playbook.name!r} must match the file name {path.stem!r}",
+                )
+            ]
+        )
+    return playbook
+
+
+def resolve_playbook(name_or_path: str, playbooks_dir: Path) -> Path:
+    """A playbook named on the command line: a path to a file, or a name inside ``playbooks_dir``."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        return candidate
+    return playbooks_dir / f"{name_or_path}.yaml"
+
+
+def playbook_files(paths: list[Path]) -> list[Path]:
+    """Expand folders to the ``*.yaml`` files directly inside them, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files
+
+
+def lint(paths: list[Path]) -> list[tuple[Path, PlaybookError | None]]:
+    """Validate every playbook file; one result per file, ``None`` when it is valid."""
+    results: list[tuple[Path, PlaybookError | None]] = []
+    for path in playbook_files(paths):
+        try:
+            load_playbook(path)
+        except PlaybookError as exc:
+            results.append((path, exc))
+        else:
+            results.append((path, None))
+    return results

@@ -1,0 +1,188 @@
+"""Read a YAML file a person wrote into a pydantic model, with errors that name file, line and field.
+
+``yaml.safe_load`` forgets where things were, so the file is also *composed* into nodes to map every
+key path to its line. Pydantic's errors are then reworded for people::
+
+    playbooks/x.yaml:12: severities.sev1.cadence: 'hurly' is not one of urgent, important, routine
+    playbooks/x.yaml:3: severites: unknown key (did you mean 'severities'?)
+    playbooks/x.yaml:1: title: required field is missing
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from clarion.errors import InputError, Problem, display_path
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class LineMap:
+    """Line numbers (1-based) of every key and list item in a YAML document, by path."""
+
+    def __init__(self) -> None:
+        self._lines: dict[Loc, int] = {}
+
+    def add(self, loc: Loc, line: int) -> None:
+        self._lines.setdefault(loc, line)
+
+    def line_for(self, loc: Sequence[str | int]) -> int | None:
+        """The line of ``loc`` or of its nearest ancestor that is in the file."""
+        path = tuple(loc)
+        while path:
+            if path in self._lines:
+                return self._lines[path]
+            path = path[:-1]
+        return self._lines.get((), None)
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: LineMap, source: str, problems: list[Problem]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                field = ".".join(str(p) for p in (*loc, key))
+                problems.append(
+                    Problem(source, line, field, "duplicate key (the earlier one would be ignored)")
+                )
+            seen.add(key)
+            lines.add((*loc, key), line)
+            _walk(value_node, (*loc, key), lines, source, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.add((*loc, index), item.start_mark.line + 1)
+            _walk(item, (*loc, index), lines, source, problems)
+
+
+def read_yaml(path: Path, error: type[InputError]) -> tuple[Any, LineMap]:
+    """Parse ``path`` safely; raise ``error`` naming the line for syntax errors and duplicate keys."""
+    source = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise error([Problem(source, None, "", "file not found")]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error([Problem(source, None, "", f"cannot read: {exc}")]) from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise error([Problem(source, line, "", f"YAML syntax: {exc.problem or exc}")]) from exc
+    lines = LineMap()
+    problems: list[Problem] = []
+    if root is not None:
+        lines.add((), root.start_mark.line + 1)
+        _walk(root, (), lines, source, problems)
+    if problems:
+        raise error(problems)
+    return data, lines
+
+
+def load_model(model: type[M], path: Path, error: type[InputError]) -> M:
+    """Read ``path`` and validate it as ``model``; every problem is reported, each with its line."""
+    data, lines = read_yaml(path, error)
+    if data is None:
+        data = {}
+    return validate_with_lines(model, data, lines, display_path(path), error)
+
+
+def validate_with_lines(model: type[M], data: Any, lines: LineMap, source: str, error: type[InputError]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(problems_from(exc, model, lines, source)) from exc
+
+
+def problems_from(exc: ValidationError, model: type[BaseModel], lines: LineMap, source: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = _data_loc(err["loc"])
+        problems.append(Problem(source, lines.line_for(loc), format_loc(loc), _message(err, loc, model)))
+    return problems
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _data_loc(loc: Sequence[str | int]) -> Loc:
+    # Pydantic adds pseudo-steps for unions and tagged models ("function-after[...]", "str"); drop them.
+    return tuple(p for p in loc if isinstance(p, int) or not re.match(r"^[a-z-]+\[.*\]$|^(str|int|none)$", p))
+
+
+def _message(err: Mapping[str, Any], loc: Loc, model: type[BaseModel]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind in {"enum", "literal_error"}:
+        choices = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        return f"{err['input']!r} is not one of {choices}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1) if known else []
+        hint = (
+            f" (did you mean {close[0]!r}?)"
+            if close
+            else (f" (expected one of {', '.join(known)})" if known else "")
+        )
+        return f"unknown key{hint}"
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The field names a model accepts at ``loc``, following nested models, dicts and lists."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+            continue
+        args = typing.get_args(current)
+        origin = typing.get_origin(current)
+        if origin in (dict, Mapping) and len(args) == 2:
+            current = args[1]
+        elif origin in (list, tuple, Sequence) and args:
+            current = args[0]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``; ``Annotated[X, ...]`` → ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
