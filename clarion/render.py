@@ -1,0 +1,308 @@
+"""Rendering: one Update (facts + story) → one Rendition per channel × locale.
+
+Templates live in ``templates/<channel>/<locale>/`` and run in Jinja's immutable sandbox with
+``StrictUndefined``; HTML templates (``*.html.j2``) are autoescaped. Each body template tells the
+story in four blocks (apology, cause, fix, prevention); a playbook overrides a block per locale with
+a ``long`` form (email, status page) or a ``short`` one (SMS, social, banner). Templates see plain
+data only (strings, numbers, lists and dicts), never Python objects.
+
+Nothing is cut to fit: every rendition is measured against its channel's limits and a rendition
+over a limit is reported, never shortened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import yaml
+from babel.dates import format_datetime
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from clarion.errors import ConfigError, TemplateError, display_path
+from clarion.facts import Facts
+from clarion.kinds import Channel, IncidentStatus
+from clarion.limits import Measurement, measure
+from clarion.playbook import Part, Playbook
+
+MACROS = "_macros"
+LONG_FORM = frozenset({Channel.EMAIL, Channel.STATUSPAGE})
+SINGLE_LINE = frozenset({Channel.SMS, Channel.BANNER})
+
+#: The template file of each field, per channel. ``subject`` is one line; ``html`` is autoescaped.
+CHANNEL_FIELDS: Mapping[Channel, Mapping[str, str]] = {
+    Channel.EMAIL: {"subject": "subject.txt.j2", "body": "body.txt.j2", "html": "body.html.j2"},
+    Channel.SMS: {"body": "body.txt.j2"},
+    Channel.MASTODON: {"body": "body.txt.j2"},
+    Channel.BLUESKY: {"body": "body.txt.j2"},
+    Channel.BANNER: {"body": "body.txt.j2"},
+    Channel.STATUSPAGE: {"subject": "subject.txt.j2", "html": "body.html.j2"},
+}
+
+
+@dataclass(frozen=True)
+class Carried:
+    """The key facts every rendition of one update must carry, identically."""
+
+    reference: str
+    status: IncidentStatus
+    next_update_by: datetime
+    link: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "reference": self.reference,
+            "status": self.status.value,
+            "next_update_by": self.next_update_by.astimezone(UTC).isoformat(),
+            "link": self.link,
+        }
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One channel × locale × time zone rendering of an update, measured against its limits."""
+
+    channel: Channel
+    locale: str
+    time_zone: str
+    fields: Mapping[str, str]
+    carried: Carried
+    markers: Mapping[str, str] = field(default_factory=dict)
+    measurements: tuple[Measurement, ...] = ()
+
+    @property
+    def fits(self) -> bool:
+        return all(m.fits for m in self.measurements)
+
+    @property
+    def binding(self) -> Measurement | None:
+        """The measurement that matters most: the first one over its limit, else the first one."""
+        over = [m for m in self.measurements if not m.fits]
+        return over[0] if over else (self.measurements[0] if self.measurements else None)
+
+
+@dataclass(frozen=True)
+class LocaleText:
+    """Per-locale strings the renderer itself needs (status labels, date format)."""
+
+    datetime_format: str
+    status: Mapping[IncidentStatus, str]
+
+    def when(self, instant: datetime, time_zone: str, locale: str) -> str:
+        return str(format_datetime(instant, self.datetime_format, tzinfo=ZoneInfo(time_zone), locale=locale))
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name and name.endswith(".html.j2"))
+
+
+def _html_macros(templates_dir: Path, name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """``_macros/en.html.j2`` is ``_macros/en.j2`` compiled again with autoescape.
+
+    Jinja marks a macro's result safe when an autoescaped template calls it, so macros called from
+    HTML must themselves be compiled with autoescape, or the text they interpolate would pass
+    unescaped. Templates import ``macros`` (set by the renderer), never a file name.
+    """
+    if not (name.startswith(MACROS + "/") and name.endswith(".html.j2")):
+        return None
+    path = templates_dir / name.removesuffix(".html.j2")
+    path = path.with_name(path.name + ".j2")
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8"), str(path), lambda: True
+
+
+def make_environment(
+    templates_dir: Path, generated: Mapping[str, str] | None = None
+) -> ImmutableSandboxedEnvironment:
+    """The one Jinja environment: sandboxed, immutable, strict about undefined names.
+
+    ``generated`` templates (playbook overrides) are served by name, so a child of an HTML
+    template is named ``….html.j2`` and is autoescaped like its parent.
+    """
+    if not templates_dir.is_dir():
+        raise ConfigError(f"templates folder not found: {templates_dir}")
+    loaders = [
+        jinja2.DictLoader(dict(generated or {})),
+        jinja2.FunctionLoader(lambda name: _html_macros(templates_dir, name)),
+        jinja2.FileSystemLoader(templates_dir),
+    ]
+    return ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=_autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+class Renderer:
+    """Renders updates for one playbook. Compiled templates are cached per channel, locale, field."""
+
+    def __init__(self, playbook: Playbook, templates_dir: Path, *, sms_max_segments: int) -> None:
+        self.playbook = playbook
+        self.templates_dir = templates_dir
+        self._generated = self._overrides(playbook)
+        self.env = make_environment(templates_dir, self._generated)
+        self.sms_max_segments = min(sms_max_segments, playbook.sms_max_segments or sms_max_segments)
+        self._templates: dict[tuple[Channel, str, str], jinja2.Template] = {}
+        self._locales: dict[str, LocaleText] = {}
+
+    def locale_text(self, locale: str) -> LocaleText:
+        if locale not in self._locales:
+            path = self.templates_dir / "_locale" / f"{locale}.yaml"
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                self._locales[locale] = LocaleText(
+                    datetime_format=data["datetime_format"],
+                    status={s: data["status"][s.value] for s in IncidentStatus},
+                )
+            except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+                raise TemplateError.at(display_path(path), None, f"locale strings unusable: {exc!r}") from exc
+        return self._locales[locale]
+
+    def render(
+        self, facts: Facts, *, next_update_by: datetime, channel: Channel, locale: str, time_zone: str
+    ) -> Rendition:
+        """Render every field of ``channel`` in ``locale``, with times shown in ``time_zone``."""
+        text = self.locale_text(locale)
+        carried = Carried(facts.reference, facts.status, next_update_by, facts.link)
+        context = self._context(facts, carried, channel, locale, time_zone, text)
+        fields = {
+            name: self._render_field(channel, locale, name, context) for name in CHANNEL_FIELDS[channel]
+        }
+        markers = {
+            "reference": carried.reference,
+            "status": text.status[carried.status],
+            "next update time": context["next_update"],
+            "status-page link": carried.link,
+            "human contact": facts.contact.primary,
+        }
+        return Rendition(
+            channel=channel,
+            locale=locale,
+            time_zone=time_zone,
+            fields=fields,
+            carried=carried,
+            markers=markers,
+            measurements=tuple(measure(channel, fields, sms_max_segments=self.sms_max_segments)),
+        )
+
+    def _context(
+        self, facts: Facts, carried: Carried, channel: Channel, locale: str, time_zone: str, text: LocaleText
+    ) -> dict[str, Any]:
+        story = facts.story[locale]
+        dumped = facts.model_dump(mode="json")
+        return {
+            "organisation": facts.organisation,
+            "channel": channel.value,
+            "locale": locale,
+            "form": "long" if channel in LONG_FORM else "short",
+            "incident": {
+                "reference": facts.reference,
+                "title": story.title or facts.title,
+                "severity": facts.severity,
+                "status": facts.status.value,
+                "status_label": text.status[facts.status],
+            },
+            "parts": {
+                part.value: {
+                    **story.part(part).model_dump(),
+                    "known": story.part(part).known,
+                    "brief": story.part(part).brief,
+                }
+                for part in Part
+            },
+            "next_update": text.when(carried.next_update_by, time_zone, locale),
+            "started": text.when(facts.started_at, time_zone, locale) if facts.started_at else None,
+            "link": carried.link,
+            "contact": {**dumped["contact"], "primary": facts.contact.primary},
+            "links": dumped["links"],
+            "impact": dumped["impact"],
+            "breach": dumped["breach"],
+        }
+
+    @staticmethod
+    def _overrides(playbook: Playbook) -> dict[str, str]:
+        """Child templates that replace story blocks, one per channel × locale × field overridden."""
+        generated = {}
+        for locale, overrides in playbook.parts.items():
+            for channel, files in CHANNEL_FIELDS.items():
+                form = "long" if channel in LONG_FORM else "short"
+                blocks = {p: getattr(o, form) for p, o in overrides.items() if getattr(o, form) is not None}
+                if not blocks:
+                    continue
+                for file in files.values():
+                    parent = f"{channel.value}/{locale}/{file}"
+                    generated[f"playbook-{playbook.name}/{parent}"] = f'{{% extends "{parent}" %}}' + "".join(
+                        f"{{% block {part.value} %}}{body}{{% endblock %}}" for part, body in blocks.items()
+                    )
+        return generated
+
+    def _template(self, channel: Channel, locale: str, field_name: str) -> jinja2.Template:
+        key = (channel, locale, field_name)
+        if key not in self._templates:
+            name = f"{channel.value}/{locale}/{CHANNEL_FIELDS[channel][field_name]}"
+            overridden = f"playbook-{self.playbook.name}/{name}"
+            try:
+                parent = self.env.get_template(name)
+                self._templates[key] = (
+                    self.env.get_template(overridden) if overridden in self._generated else parent
+                )
+            except jinja2.TemplateNotFound as exc:
+                raise TemplateError.at(
+                    f"templates/{exc.name}", None, f"no {channel.value} template for locale {locale!r}"
+                ) from exc
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError.at(exc.name or name, exc.lineno, f"syntax: {exc.message}") from exc
+        return self._templates[key]
+
+    def _render_field(self, channel: Channel, locale: str, field_name: str, context: dict[str, Any]) -> str:
+        template = self._template(channel, locale, field_name)
+        macros = f"{MACROS}/{locale}.html.j2" if field_name == "html" else f"{MACROS}/{locale}.j2"
+        try:
+            raw = template.render({**context, "macros": macros})
+        except SecurityError as exc:
+            raise TemplateError.at(
+                template.name or "?", _line(exc), f"refused by the sandbox: {exc}"
+            ) from exc
+        except jinja2.UndefinedError as exc:
+            raise TemplateError.at(template.name or "?", _line(exc), f"undefined: {exc.message}") from exc
+        except jinja2.TemplateError as exc:
+            raise TemplateError.at(template.name or "?", _line(exc), str(exc)) from exc
+        if field_name == "subject":
+            return " ".join(raw.split())  # one line: no header injection, no stray newlines
+        if field_name == "html":
+            return raw.strip() + "\n"
+        if channel in SINGLE_LINE:
+            return " ".join(raw.split())
+        return _tidy(raw)
+
+
+def _line(exc: BaseException) -> int | None:
+    """The template line of a render-time error, read from Jinja's rewritten traceback."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2") or tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+_SPACES = re.compile(r"[ \t]+")
+_BLANKS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    """Plain text: single spaces, no trailing spaces, at most one blank line in a row."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()

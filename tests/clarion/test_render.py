@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clarion.compose import compose, promised_next_update
+from clarion.errors import TemplateError
+from clarion.facts import Facts, load_facts
+from clarion.kinds import Channel
+from clarion.playbook import Playbook, load_playbook
+from clarion.render import Rendition
+from clarion.settings import get_settings
+from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES, load_raw, write_yaml
+
+SANDBOX_ESCAPES = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ incident.__class__.__init__.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ lipsum.__globals__['os'].system('id') }}",
+    "{% set x = parts.apology.update({'text': 'hacked'}) %}{{ x }}",
+]
+
+
+@pytest.fixture
+def breach() -> Playbook:
+    return load_playbook(PLAYBOOKS / "data-breach.yaml")
+
+
+@pytest.fixture
+def facts(breach: Playbook) -> Facts:
+    return load_facts(EXAMPLES / "data-breach.yaml", breach)
+
+
+def with_override(playbook: Playbook, locale: str, part: str, **forms: str) -> Playbook:
+    parts = {k: {p: o.model_dump() for p, o in v.items()} for k, v in playbook.parts.items()}
+    parts.setdefault(locale, {})[part] = forms
+    return Playbook.model_validate({**playbook.model_dump(), "parts": parts})
+
+
+def by_channel(renditions: list[Rendition], locale: str = "en") -> dict[Channel, Rendition]:
+    return {r.channel: r for r in renditions if r.locale == locale}
+
+
+def test_every_channel_and_locale_is_rendered(breach: Playbook, facts: Facts) -> None:
+    renditions = compose(breach, facts, get_settings())
+    assert {(r.channel, r.locale) for r in renditions} == {
+        (c, loc) for c in breach.channels for loc in breach.locales
+    }
+
+
+@pytest.mark.parametrize("payload", SANDBOX_ESCAPES)
+def test_playbook_override_cannot_reach_python_internals(
+    breach: Playbook, facts: Facts, payload: str
+) -> None:
+    evil = with_override(breach, "en", "fix", long=payload, short=payload)
+    with pytest.raises(TemplateError) as caught:
+        compose(evil, facts, get_settings(), locales=["en"])
+    assert "playbook-data-breach/" in str(caught.value)
+
+
+@pytest.mark.parametrize("payload", SANDBOX_ESCAPES[:3])
+def test_a_template_file_cannot_reach_python_internals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook, facts: Facts, payload: str
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    sms = templates / "sms" / "en" / "body.txt.j2"
+    sms.write_text(sms.read_text() + payload + "\n")
+    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
+    get_settings.cache_clear()
+    with pytest.raises(TemplateError) as caught:
+        compose(breach, facts, get_settings(), locales=["en"])
+    assert "sms/en/body.txt.j2" in str(caught.value)
+
+
+def test_title_with_script_is_escaped_in_every_html_rendition(tmp_path: Path, breach: Playbook) -> None:
+    data = load_raw(EXAMPLES / "data-breach.yaml")
+    evil = "<script>alert('x')</script> & <b>bold</b>"
+    data["title"] = evil
+    data["story"]["de"]["title"] = evil
+    data["story"]["en"]["cause"] = {"text": "An <img src=x onerror=alert(1)> tag."}
+    # an override in the playbook must be escaped the same way as the channel templates
+    playbook = with_override(breach, "en", "prevention", long="{{ incident.title }}")
+    facts = load_facts(write_yaml(tmp_path / "f.yaml", data), playbook)
+    html_fields = [
+        (r, r.fields["html"]) for r in compose(playbook, facts, get_settings()) if "html" in r.fields
+    ]
+    assert {r.channel for r, _ in html_fields} == {Channel.EMAIL, Channel.STATUSPAGE}
+    for rendition, text in html_fields:
+        bad = [
+            line for line in text.splitlines() if "<script>" in line or "<img" in line or "<b>bold" in line
+        ]
+        assert not bad, (rendition.channel, rendition.locale, bad)
+    showing_title = {(r.channel, r.locale) for r, text in html_fields if "&lt;script&gt;alert(" in text}
+    # email shows the title in both locales; the status page entry shows it through the en override
+    assert showing_title == {(Channel.EMAIL, "en"), (Channel.EMAIL, "de"), (Channel.STATUSPAGE, "en")}
+    # and the reader still sees the title as written
+    assert evil in html.unescape(by_channel([r for r, _ in html_fields])[Channel.EMAIL].fields["html"])
+
+
+def test_plain_text_is_not_escaped(breach: Playbook, facts: Facts) -> None:
+    data = facts.model_copy(update={"title": "Q&A <portal> down"})
+    email = by_channel(compose(breach, data, get_settings(), locales=["en"]))[Channel.EMAIL]
+    assert "Q&A <portal> down" in email.fields["subject"]
+    assert "Q&A <portal> down" in email.fields["body"]
+
+
+def test_subject_is_always_one_line(breach: Playbook, facts: Facts) -> None:
+    data = facts.model_copy(update={"title": "Line one\r\nBcc: victim@example.com"})
+    subject = by_channel(compose(breach, data, get_settings(), locales=["en"]))[Channel.EMAIL].fields[
+        "subject"
+    ]
+    assert "\n" not in subject and "\r" not in subject
+
+
+def test_unknown_parts_are_told_honestly_not_left_out(tmp_path: Path, breach: Playbook) -> None:
+    data = load_raw(EXAMPLES / "data-breach.yaml")
+    for locale in ("en", "de"):
+        data["story"][locale] = {"apology": data["story"][locale]["apology"]}
+    facts = load_facts(write_yaml(tmp_path / "f.yaml", data), breach)
+    renditions = by_channel(compose(breach, facts, get_settings()))
+    assert "We do not know the cause yet" in renditions[Channel.EMAIL].fields["body"]
+    assert "We do not know the cause yet" in renditions[Channel.STATUSPAGE].fields["html"]
+    assert "We are working on a fix now" in renditions[Channel.EMAIL].fields["body"]
+    assert "what we will change so it does not happen again" in renditions[Channel.EMAIL].fields["body"]
+    assert "Cause: still investigating." in renditions[Channel.SMS].fields["body"]
+    assert "Cause: still investigating." in renditions[Channel.MASTODON].fields["body"]
+    german = by_channel(compose(breach, facts, get_settings()), "de")
+    assert "Die Ursache kennen wir noch nicht" in german[Channel.EMAIL].fields["body"]
+
+
+def test_override_long_and_short_forms_go_to_their_channels(breach: Playbook, facts: Facts) -> None:
+    renditions = by_channel(compose(breach, facts, get_settings(), locales=["en"]))
+    assert "breach hotline +49 30 1234 5678" in renditions[Channel.EMAIL].fields["body"]
+    assert "Reset your password: https://acme.example/reset" in renditions[Channel.SMS].fields["body"]
+    assert "breach hotline" not in renditions[Channel.SMS].fields["body"]
+    # super() keeps the facts' own fix text in front of the override
+    assert renditions[Channel.EMAIL].fields["body"].index("We closed access") < renditions[
+        Channel.EMAIL
+    ].fields["body"].index("reset your password")
+
+
+def test_next_update_is_shown_in_the_recipients_zone_and_locale(breach: Playbook, facts: Facts) -> None:
+    tokyo = facts.model_copy(
+        update={"recipient": facts.recipient.model_copy(update={"time_zone": "Asia/Tokyo"})}
+    )
+    renditions = compose(breach, tokyo, get_settings())
+    english, german = by_channel(renditions), by_channel(renditions, "de")
+    assert promised_next_update(breach, facts).isoformat() == "2026-11-23T10:00:00+00:00"  # sev1 → hourly
+    assert "Mon 23 Nov, 19:00" in english[Channel.SMS].fields["body"]  # 10:00 UTC in Tokyo
+    assert "Mo., 23. Nov., 19:00" in german[Channel.EMAIL].fields["body"]
+    # broadcast channels use the playbook's public zone (Europe/Berlin), whoever the recipient is
+    assert "Mon 23 Nov, 11:00" in english[Channel.MASTODON].fields["body"]
+
+
+def test_strict_undefined_names_template_and_line(breach: Playbook, facts: Facts) -> None:
+    typo = with_override(breach, "en", "fix", short="{{ links.pasword_reset }}")
+    with pytest.raises(TemplateError) as caught:
+        compose(typo, facts, get_settings(), locales=["en"])
+    assert "pasword_reset" in str(caught.value)
+
+
+def test_missing_locale_template_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook, facts: Facts
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    shutil.rmtree(templates / "bluesky" / "de")
+    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
+    get_settings.cache_clear()
+    with pytest.raises(TemplateError, match=r"bluesky/de/body.txt.j2: no bluesky template for locale 'de'"):
+        compose(breach, facts, get_settings())
+
+
+def test_sms_segments_follow_the_playbook_maximum(breach: Playbook, facts: Facts) -> None:
+    tight = Playbook.model_validate({**breach.model_dump(), "sms_max_segments": 1})
+    sms = by_channel(compose(tight, facts, get_settings(), locales=["en"]))[Channel.SMS]
+    assert not sms.fits
+    assert sms.binding is not None and sms.binding.limit == 1 and sms.binding.length >= 2
