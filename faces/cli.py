@@ -1,0 +1,122 @@
+"""The ``clarion`` command line.
+
+Exit codes: 0 all good; 2 the input is wrong or would not be sent (invalid playbook or facts, a
+rendition over its limit, renditions that disagree); 1 anything else clarion refuses to do.
+Heavy modules are imported inside the commands so ``clarion --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="clarion",
+    help="Incident and crisis communication: one honest story, every channel, on cadence, on deadline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+playbooks_app = typer.Typer(help="Validate playbooks.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+db_app = typer.Typer(help="The clarion store.", no_args_is_help=True)
+app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped or captured: wide enough that the preview table does not wrap
+    out = Console(highlight=False, soft_wrap=True, width=120)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_INPUT = 2
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(message, markup=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def preview(
+    playbook: Annotated[
+        str, typer.Argument(help="Playbook name (in the playbooks folder) or path to a YAML file.")
+    ],
+    facts: Annotated[Path, typer.Option("--facts", "-f", help="Facts file (YAML) for this update.")],
+    locale: Annotated[str | None, typer.Option("--locale", "-l", help="Only this locale.")] = None,
+    since: Annotated[
+        Path | None, typer.Option("--since", help="Facts of the previous update: show what changed.")
+    ] = None,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Print HTML renditions in full.")] = False,
+) -> None:
+    """Render every channel of an update, check limits and consistency, and print the texts."""
+    from clarion.errors import ClarionError, InputError
+    from faces.preview import run_preview
+
+    try:
+        ok = run_preview(playbook, facts, locale=locale, since=since, show_html=html, console=out)
+    except InputError as exc:
+        raise fail(str(exc), EXIT_INPUT) from exc
+    except ClarionError as exc:
+        raise fail(f"error: {exc}") from exc
+    raise typer.Exit(0 if ok else EXIT_INPUT)
+
+
+@playbooks_app.command("lint")
+def playbooks_lint(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Playbook files or folders (default: all).")
+    ] = None,
+) -> None:
+    """Validate playbooks; every problem is printed as file:line: field: message."""
+    from clarion.playbook import lint
+    from clarion.settings import get_settings
+
+    results = lint(paths or [get_settings().playbooks_dir])
+    if not results:
+        raise fail("no playbook files found", EXIT_INPUT)
+    bad = 0
+    for path, problem in results:
+        if problem is None:
+            out.print(f"ok      {path}", markup=False)
+        else:
+            bad += 1
+            err.print(str(problem), markup=False)
+    out.print(f"{len(results) - bad} valid, {bad} invalid", markup=False)
+    raise typer.Exit(EXIT_INPUT if bad else 0)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 2 naming the first entry that does not verify."""
+    from clarion import audit
+    from clarion.errors import AuditChainBroken, ClarionError
+    from clarion.store import get_engine, migrate, session_scope
+
+    try:
+        migrate(get_engine())
+        with session_scope() as session:
+            report = audit.verify(session=session)
+    except AuditChainBroken as exc:
+        raise fail(f"audit log TAMPERED: {exc}", EXIT_INPUT) from exc
+    except ClarionError as exc:
+        raise fail(f"error: {exc}") from exc
+    out.print(f"audit log intact: {report.entries} entries, head {report.head_hash}", markup=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the store's schema to the newest migration."""
+    from clarion.settings import get_settings
+    from clarion.store import current_revision, get_engine, migrate
+
+    engine = get_engine()
+    migrate(engine)
+    out.print(f"store at {current_revision(engine)}: {get_settings().effective_database_url}", markup=False)
+
+
+def main() -> None:
+    app()

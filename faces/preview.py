@@ -1,0 +1,111 @@
+"""``clarion preview``: the table of renditions, the diff since the previous update, the texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from clarion.compose import compose
+from clarion.consistency import consistent, findings, label
+from clarion.diff import diff_facts
+from clarion.errors import FactsError, Problem
+from clarion.facts import Facts, load_facts
+from clarion.limits import describe
+from clarion.playbook import Playbook, load_playbook, resolve_playbook
+from clarion.render import Rendition
+from clarion.settings import get_settings
+
+
+def run_preview(
+    playbook_name: str,
+    facts_path: Path,
+    *,
+    locale: str | None,
+    since: Path | None,
+    show_html: bool,
+    console: Console,
+) -> bool:
+    """Print the preview; True when every rendition fits and all of them agree."""
+    settings = get_settings()
+    playbook = load_playbook(resolve_playbook(playbook_name, settings.playbooks_dir))
+    facts = load_facts(facts_path, playbook)
+    if locale is not None and locale not in playbook.locales:
+        raise FactsError(
+            [Problem("--locale", None, "", f"{locale!r} is not one of {', '.join(playbook.locales)}")]
+        )
+    renditions = compose(playbook, facts, settings, locales=[locale] if locale else None)
+    problems = findings(renditions)
+
+    if since is not None:
+        _print_diff(console, since, playbook, facts)
+    for rendition in renditions:
+        _print_texts(console, rendition, show_html)
+    console.print(_table(renditions, problems))
+    for problem in problems:
+        console.print(Text(f"inconsistent: {problem}", style="red"))
+    over = [r for r in renditions if not r.fits]
+    for rendition in over:
+        for m in rendition.measurements:
+            if not m.fits:
+                console.print(Text(f"over limit: {label(rendition)} {m.field}: {describe(m)}", style="red"))
+    ok = not over and not problems
+    verdict = "ready to send" if ok else "NOT ready: fix the problems above; nothing would be sent"
+    console.print(Text(f"{len(renditions)} renditions, {verdict}", style="bold green" if ok else "bold red"))
+    return ok
+
+
+def _table(renditions: list[Rendition], problems: list[str]) -> Table:
+    table = Table(title="Renditions", title_justify="left")
+    for column in (
+        "channel",
+        "locale",
+        "time zone",
+        "measured",
+        "length",
+        "limit",
+        "SMS",
+        "fits",
+        "consistent",
+    ):
+        table.add_column(column, justify="right" if column in {"length", "limit"} else "left", no_wrap=True)
+    for r in renditions:
+        m = r.binding
+        sms = f"{m.sms.segments} × {m.sms.encoding}" if m is not None and m.sms is not None else ""
+        table.add_row(
+            r.channel.value,
+            r.locale,
+            r.time_zone,
+            f"{m.field} {m.measure}" if m else "",
+            str(m.length) if m else "",
+            str(m.limit) if m and m.limit is not None else "–",
+            sms,
+            Text("yes", style="green") if r.fits else Text("NO", style="bold red"),
+            Text("yes", style="green") if consistent(r, problems) else Text("NO", style="bold red"),
+        )
+    return table
+
+
+def _print_texts(console: Console, rendition: Rendition, show_html: bool) -> None:
+    console.rule(Text(f"{label(rendition)} · {rendition.time_zone}"))
+    for name, text in rendition.fields.items():
+        console.print(Text(f"{name}:", style="bold"))
+        if name == "html" and not show_html:
+            console.print(Text(f"({len(text)} characters of HTML; --html prints it)", style="dim"))
+        else:
+            console.print(Text(text))
+
+
+def _print_diff(console: Console, since: Path, playbook: Playbook, facts: Facts) -> None:
+    previous = load_facts(since, playbook)
+    changes = diff_facts(previous, facts)
+    console.rule(Text(f"changes since {since}"))
+    if not changes:
+        console.print(Text("no changes in the facts"))
+    for change in changes:
+        console.print(Text(f"{change.kind:8} {change.path}: {change.before!r} → {change.after!r}"))
+        for line in change.text_diff():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+            console.print(Text(f"           {line}", style=style))
