@@ -112,7 +112,7 @@ def problems_from(exc: ValidationError, model: type[BaseModel], lines: LineMap, 
     for err in exc.errors(include_url=False):
         loc = _data_loc(err["loc"])
         problems.append(Problem(source, lines.line_for(loc), format_loc(loc), _message(err, loc, model)))
-    return problems
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def format_loc(loc: Sequence[str | int]) -> str:

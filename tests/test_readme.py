@@ -1,0 +1,35 @@
+"""The README's examples are executed, so they cannot drift from what clarion does."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CLARION = str(Path(sys.executable).with_name("clarion"))
+
+
+def test_the_two_commands_are_make_targets() -> None:
+    block = re.search(r"## The two commands.*?```sh\n(.*?)```", README, re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_lint_example_matches_real_output() -> None:
+    block = re.search(r"<!-- readme-example: lint -->\n```console\n\$ (.*?)\n(.*?)```", README, re.S)
+    assert block is not None
+    command, expected = block.group(1), block.group(2)
+    args = shlex.split(command)
+    assert args[0] == "clarion"
+    done = subprocess.run([CLARION, *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr + done.stdout == expected
