@@ -117,9 +117,8 @@ class Breach(Strict):
 
 
 class SampleRecipient(Strict):
-    """Who the personal channels are previewed for."""
+    """Who the personal channels (email, SMS) are previewed for: times show in their zone."""
 
-    locale: str | None = None
     time_zone: str | None = None
 
     @field_validator("time_zone")
@@ -192,6 +191,9 @@ def fit_problems(facts: Facts, playbook: Playbook) -> list[tuple[tuple[str, ...]
         )
     for extra in sorted(set(facts.story) - set(playbook.locales)):
         problems.append((("story", extra), f"locale {extra!r} is not in playbook {playbook.name}'s locales"))
+    for name in playbook.required_links:
+        if name not in facts.links:
+            problems.append((("links",), f"playbook {playbook.name} needs links.{name} (its templates use it)"))
     if playbook.breach_facts and facts.breach is None:
         problems.append((("breach",), f"playbook {playbook.name} needs the regulator-facing breach facts"))
     return problems

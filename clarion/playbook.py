@@ -169,6 +169,9 @@ class Playbook(Strict):
     approvals: list[ApprovalStep] = Field(default_factory=list)
     regimes: list[Slug] = Field(default_factory=list, description="Regulatory clocks the incident starts.")
     breach_facts: bool = Field(default=False, description="Updates must carry the regulator-facing facts.")
+    required_links: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=list, description="Links the facts must give because the part overrides use them."
+    )
     holding_statement: HoldingPolicy
     survey: SurveyPolicy
     sms_max_segments: int | None = Field(default=None, ge=1, le=10)

@@ -99,3 +99,13 @@ def test_unknown_recipient_time_zone(tmp_path: Path, breach: Playbook) -> None:
         f":{line_of(write_yaml(tmp_path / 'f.yaml', data), 'Europe/Atlantis')}: recipient.time_zone:"
         in message
     )
+
+
+def test_links_the_playbook_needs_are_checked_when_facts_load(tmp_path: Path, breach: Playbook) -> None:
+    data = load_raw(BREACH_FACTS)
+    data["links"] = {"faq": "https://acme.example/faq"}
+    bad = write_yaml(tmp_path / "f.yaml", data)
+    assert (
+        f"{bad}:{line_of(bad, 'links:')}: links: playbook data-breach needs links.password_reset"
+        in problem_of(bad, breach)
+    )
