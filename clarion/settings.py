@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     templates_dir: Path = Field(default=PROJECT_ROOT / "templates")
 
     sms_max_segments: int = Field(
-        default=3, ge=1, le=10, description="Most SMS segments one message may take (a playbook may lower it)."
+        default=3,
+        ge=1,
+        le=10,
+        description="Most SMS segments one message may take (a playbook may lower it).",
     )
     public_time_zone: str = Field(
         default="UTC", description="Time zone for broadcast channels (status page, social, banner)."

@@ -90,7 +90,12 @@ def playbooks_lint(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="A head hash recorded earlier: proves no newer entries were cut off."),
+    ] = None,
+) -> None:
     """Recompute the audit log's hash chain; exit 2 naming the first entry that does not verify."""
     from clarion import audit
     from clarion.errors import AuditChainBroken, ClarionError
@@ -99,7 +104,7 @@ def audit_verify() -> None:
     try:
         migrate(get_engine())
         with session_scope() as session:
-            report = audit.verify(session=session)
+            report = audit.verify(session=session, anchor=anchor)
     except AuditChainBroken as exc:
         raise fail(f"audit log TAMPERED: {exc}", EXIT_INPUT) from exc
     except ClarionError as exc:
