@@ -193,7 +193,9 @@ def fit_problems(facts: Facts, playbook: Playbook) -> list[tuple[tuple[str, ...]
         problems.append((("story", extra), f"locale {extra!r} is not in playbook {playbook.name}'s locales"))
     for name in playbook.required_links:
         if name not in facts.links:
-            problems.append((("links",), f"playbook {playbook.name} needs links.{name} (its templates use it)"))
+            problems.append(
+                (("links",), f"playbook {playbook.name} needs links.{name} (its templates use it)")
+            )
     if playbook.breach_facts and facts.breach is None:
         problems.append((("breach",), f"playbook {playbook.name} needs the regulator-facing breach facts"))
     return problems
