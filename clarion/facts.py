@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -18,12 +17,11 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
-    field_validator,
     model_validator,
 )
 
 from clarion.errors import FactsError, Problem, display_path
-from clarion.kinds import IncidentStatus
+from clarion.kinds import IncidentStatus, TimeZoneName
 from clarion.playbook import Part, Playbook
 from clarion.yamlfile import read_yaml, validate_with_lines
 
@@ -119,17 +117,7 @@ class Breach(Strict):
 class SampleRecipient(Strict):
     """Who the personal channels (email, SMS) are previewed for: times show in their zone."""
 
-    time_zone: str | None = None
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
+    time_zone: TimeZoneName | None = None
 
 
 class Facts(Strict):

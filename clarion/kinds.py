@@ -1,9 +1,27 @@
-"""The small closed vocabularies of clarion, shared by playbooks, models and rendering."""
+"""The small closed vocabularies of clarion (and the time-zone name type), shared by playbooks,
+models, settings and rendering."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
+
+
+def check_time_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone") from exc
+    return value
+
+
+#: A string field that must name an IANA time zone ("Europe/Berlin").
+TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
 
 
 class IncidentStatus(StrEnum):

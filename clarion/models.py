@@ -22,7 +22,6 @@ This module deliberately has no ``from __future__ import annotations``: SQLModel
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, AwareDatetime, field_validator
@@ -38,6 +37,7 @@ from clarion.kinds import (
     IncidentStatus,
     UpdateKind,
     UpdateState,
+    check_time_zone,
 )
 
 NAMING_CONVENTION = {
@@ -109,14 +109,6 @@ def _json(*, nullable: bool = False) -> sa.JSON:
     return sa.JSON(none_as_null=nullable)
 
 
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
-    return value
-
-
 # ── incidents ─────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -135,7 +127,7 @@ class IncidentBase(SQLModel):
     @field_validator("public_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        return _check_zone(value)
+        return check_time_zone(value)
 
 
 class IncidentCreate(IncidentBase):
@@ -251,7 +243,7 @@ class RecipientBase(SQLModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        return None if value is None else _check_zone(value)
+        return None if value is None else check_time_zone(value)
 
     @field_validator("phone_e164")
     @classmethod

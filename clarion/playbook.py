@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from clarion.errors import PlaybookError, Problem, display_path
-from clarion.kinds import CadenceTier, Channel, IncidentStatus, UpdateKind
+from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.yamlfile import load_model
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
@@ -162,7 +162,7 @@ class Playbook(Strict):
     title: str
     description: str
     locales: list[str] = Field(min_length=1, description="The first is the default locale.")
-    public_time_zone: str | None = None
+    public_time_zone: TimeZoneName | None = None
     severities: dict[Slug, SeverityPolicy] = Field(min_length=1)
     audiences: dict[Slug, Audience] = Field(min_length=1)
     public_channels: list[Channel] = Field(default_factory=lambda: [Channel.STATUSPAGE])
@@ -195,18 +195,6 @@ class Playbook(Strict):
         personal = sorted(c.value for c in value if c not in PUBLIC_CHANNELS)
         if personal:
             raise ValueError(f"{', '.join(personal)} are sent to audiences, not the public")
-        return value
-
-    @field_validator("public_time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"{value!r} is not an IANA time zone") from exc
         return value
 
     @field_validator("parts")

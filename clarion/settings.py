@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clarion.kinds import TimeZoneName
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
         le=10,
         description="Most SMS segments one message may take (a playbook may lower it).",
     )
-    public_time_zone: str = Field(
+    public_time_zone: TimeZoneName = Field(
         default="UTC", description="Time zone for broadcast channels (status page, social, banner)."
     )
 
@@ -52,17 +54,6 @@ class Settings(BaseSettings):
     bluesky_pds_url: str | None = None
     bluesky_identifier: str | None = None
     bluesky_app_password: SecretStr | None = None
-
-    @field_validator("public_time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
 
     @property
     def effective_database_url(self) -> str:

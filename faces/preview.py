@@ -73,7 +73,10 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
         table.add_column(column, justify="right" if column in {"length", "limit"} else "left", no_wrap=True)
     for r in renditions:
         m = r.binding
-        sms = f"{m.sms.segments} × {m.sms.encoding}" if m is not None and m.sms is not None else ""
+        sms = ""
+        if m is not None and m.sms is not None:
+            units = "septets" if m.sms.encoding == "GSM-7" else "UTF-16 units"
+            sms = f"{m.sms.segments} × {m.sms.encoding} ({m.sms.units} {units})"
         table.add_row(
             r.channel.value,
             r.locale,

@@ -191,7 +191,7 @@ def test_an_update_needs_an_apology(update_in: UpdateCreate) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("time_zone", "Mars/Olympus_Mons", "unknown IANA time zone"),
+        ("time_zone", "Mars/Olympus_Mons", "is not an IANA time zone"),
         ("phone_e164", "0049 30 123456", "not an E.164 number"),
     ],
 )
@@ -201,7 +201,7 @@ def test_recipient_input_is_checked(field: str, value: str, message: str) -> Non
 
 
 def test_incident_public_time_zone_is_checked(incident_in: IncidentCreate) -> None:
-    with pytest.raises(pydantic.ValidationError, match="unknown IANA time zone"):
+    with pytest.raises(pydantic.ValidationError, match="is not an IANA time zone"):
         IncidentCreate.model_validate(incident_in.model_dump() | {"public_time_zone": "Europe/Atlantis"})
 
 
