@@ -29,7 +29,7 @@ app.add_typer(db_app, name="db")
 
 out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped or captured: wide enough that the preview table does not wrap
-    out = Console(highlight=False, soft_wrap=True, width=120)
+    out = Console(highlight=False, soft_wrap=True, width=140)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_INPUT = 2

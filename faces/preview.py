@@ -81,7 +81,7 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
             r.channel.value,
             r.locale,
             r.time_zone,
-            f"{m.field} {m.measure}" if m else "",
+            (m.measure if m.field == "body" else f"{m.field} {m.measure}") if m else "",
             str(m.length) if m else "",
             str(m.limit) if m and m.limit is not None else "–",
             sms,
