@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
     HttpUrl,
     model_validator,
@@ -78,7 +79,7 @@ class Contact(Strict):
     """A human contact path: every rendition carries at least one of these."""
 
     phone: str | None = None
-    email: str | None = None
+    email: EmailStr | None = None
     url: HttpUrl | None = None
     hours: str | None = None
 

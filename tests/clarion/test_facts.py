@@ -109,3 +109,13 @@ def test_links_the_playbook_needs_are_checked_when_facts_load(tmp_path: Path, br
         f"{bad}:{line_of(bad, 'links:')}: links: playbook data-breach needs links.password_reset"
         in problem_of(bad, breach)
     )
+
+
+def test_contact_email_must_be_an_address(tmp_path: Path, breach: Playbook) -> None:
+    bad = replace_in(
+        BREACH_FACTS, tmp_path / "f.yaml", "email: privacy@acme.example", "email: privacy at acme"
+    )
+    assert (
+        f":{line_of(bad, 'privacy at acme')}: contact.email: value is not a valid email address"
+        in problem_of(bad, breach)
+    )

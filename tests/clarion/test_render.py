@@ -8,7 +8,7 @@ import pytest
 
 from clarion.compose import compose, promised_next_update
 from clarion.errors import TemplateError
-from clarion.facts import Facts, load_facts
+from clarion.facts import Contact, Facts, load_facts
 from clarion.kinds import Channel
 from clarion.playbook import Playbook, load_playbook
 from clarion.render import Rendition
@@ -182,3 +182,20 @@ def test_sms_segments_follow_the_playbook_maximum(breach: Playbook, facts: Facts
     sms = by_channel(compose(tight, facts, get_settings(), locales=["en"]))[Channel.SMS]
     assert not sms.fits
     assert sms.binding is not None and sms.binding.limit == 1 and sms.binding.length >= 2
+
+
+def test_every_contact_path_is_offered_and_escaped_in_html(breach: Playbook, facts: Facts) -> None:
+    contact = Contact.model_validate(
+        {**facts.contact.model_dump(), "url": "https://acme.example/help?a=1&b=2", "hours": "<24/7>"}
+    )
+    renditions = by_channel(compose(breach, facts.model_copy(update={"contact": contact}), get_settings()))
+    body = renditions[Channel.EMAIL].fields["body"]
+    ways = "call +49 30 1234 5678, write to privacy@acme.example or visit https://acme.example/help?a=1&b=2"
+    assert f"{ways} (<24/7>)" in body
+    page = renditions[Channel.STATUSPAGE].fields["html"]
+    assert "visit https://acme.example/help?a=1&amp;b=2 (&lt;24/7&gt;)" in page
+    german = by_channel(compose(breach, facts.model_copy(update={"contact": contact}), get_settings()), "de")
+    assert (
+        "rufen Sie +49 30 1234 5678 an, schreiben Sie an privacy@acme.example oder besuchen Sie"
+        in (german[Channel.EMAIL].fields["body"])
+    )
