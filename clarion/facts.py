@@ -142,9 +142,11 @@ class Facts(Strict):
     recipient: SampleRecipient = SampleRecipient()
 
     @model_validator(mode="after")
-    def _promise_after_now(self) -> Facts:
+    def _times_in_order(self) -> Facts:
         if self.next_update_by is not None and self.next_update_by <= self.as_of:
             raise ValueError("next_update_by must be after as_of")
+        if self.aware_at is not None and self.aware_at > self.as_of:
+            raise ValueError("aware_at is after as_of: we cannot publish before we know")
         return self
 
     @property

@@ -119,3 +119,9 @@ def test_contact_email_must_be_an_address(tmp_path: Path, breach: Playbook) -> N
         f":{line_of(bad, 'privacy at acme')}: contact.email: value is not a valid email address"
         in problem_of(bad, breach)
     )
+
+
+def test_we_cannot_publish_before_we_know(tmp_path: Path, breach: Playbook) -> None:
+    data = load_raw(BREACH_FACTS)
+    data["aware_at"] = "2026-11-23T10:00:00Z"  # after as_of 09:00
+    assert "aware_at is after as_of" in problem_of(write_yaml(tmp_path / "f.yaml", data), breach)
