@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from babel import Locale, UnknownLocaleError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -149,11 +150,28 @@ class SurveyPolicy(Strict):
     free_text: bool = True
 
 
+_STRUCTURAL_TAG = re.compile(r"\{%-?\s*(import|from|include|extends|macro|call|block)\b")
+
+
+def _plain_snippet(value: str | None) -> str | None:
+    """An override is text with expressions, nothing that loads or defines other templates.
+
+    Importing the plain-text macros into an HTML child would let them pass text unescaped, and
+    nothing an override has to say needs another template.
+    """
+    if value is not None and (match := _STRUCTURAL_TAG.search(value)):
+        raise ValueError(f"'{{% {match.group(1)} %}}' is not allowed in a part override")
+    return value
+
+
+Snippet = Annotated[str | None, AfterValidator(_plain_snippet)]
+
+
 class PartOverride(Strict):
     """Replaces a part's block: ``long`` in email and status page, ``short`` in SMS, social, banner."""
 
-    long: str | None = None
-    short: str | None = None
+    long: Snippet = None
+    short: Snippet = None
 
 
 class Playbook(Strict):

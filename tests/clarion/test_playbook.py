@@ -170,3 +170,19 @@ def test_lint_reports_each_file(tmp_path: Path) -> None:
     results = dict(lint([tmp_path, bad]))
     assert results[good] is None
     assert isinstance(results[bad], PlaybookError)
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '{% import "_macros/en.j2" as m %}{{ m.cause(parts.cause, "long") }}',
+        '{% include "sms/en/body.txt.j2" %}',
+        "{%- extends 'x' %}",
+        "{% from '_macros/en.j2' import cause %}",
+    ],
+)
+def test_overrides_cannot_load_other_templates(tmp_path: Path, snippet: str) -> None:
+    data = load_raw(BREACH)
+    data["parts"]["en"]["fix"]["long"] = snippet
+    message = problem_of(write_yaml(tmp_path / "data-breach.yaml", data))
+    assert "parts.en.fix.long:" in message and "is not allowed in a part override" in message
