@@ -138,7 +138,7 @@ def verify(*, session: Session, anchor: str | None = None) -> VerifyReport:
     detects a truncated tail. Rows are read as plain values, not through the session's identity map,
     so the check sees what the database holds.
     """
-    columns = AuditEvent.__table__.c  # type: ignore[attr-defined]
+    columns = sa.inspect(AuditEvent).local_table.c
     statement = (
         sa.select(
             columns.id,

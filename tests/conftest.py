@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from clarion.settings import get_settings
+from tests.helpers import TEMPLATES
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,13 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ.clear()
     os.environ.update(saved)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def own_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the shipped templates that the settings point at; edit it freely."""
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
+    get_settings.cache_clear()
+    return templates

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from clarion.kinds import Channel, IncidentStatus
 from clarion.playbook import Playbook, load_playbook
 from clarion.render import Rendition
 from clarion.settings import get_settings
-from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES
+from tests.helpers import EXAMPLES, PLAYBOOKS
 
 
 @pytest.fixture
@@ -48,30 +47,18 @@ def test_a_rendition_from_other_facts_is_caught(renditions: list[Rendition]) -> 
     assert any("sms/en carries next_update_by" in p for p in problems)
 
 
-def test_a_template_that_drops_the_link_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook
-) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    banner = templates / "banner" / "en" / "body.txt.j2"
+def test_a_template_that_drops_the_link_is_caught(own_templates: Path, breach: Playbook) -> None:
+    banner = own_templates / "banner" / "en" / "body.txt.j2"
     banner.write_text(banner.read_text().replace("{{ link }}", "see our status page"))
-    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
-    get_settings.cache_clear()
     problems = findings(compose(breach, load_facts(EXAMPLES / "data-breach.yaml", breach), get_settings()))
     assert problems == [
         "banner/en body: does not show the status-page link 'https://status.acme.example/incidents/INC-0042'"
     ]
 
 
-def test_a_hard_coded_time_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook
-) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    email = templates / "email" / "de" / "body.html.j2"
+def test_a_hard_coded_time_is_caught(own_templates: Path, breach: Playbook) -> None:
+    email = own_templates / "email" / "de" / "body.html.j2"
     email.write_text(email.read_text().replace("{{ next_update }}", "Mo., 23. Nov., 12:00 MEZ"))
-    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
-    get_settings.cache_clear()
     problems = findings(compose(breach, load_facts(EXAMPLES / "data-breach.yaml", breach), get_settings()))
     assert problems == ["email/de html: does not show the next update time 'Mo., 23. Nov., 10:00 +0000'"]
 

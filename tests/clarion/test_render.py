@@ -13,7 +13,7 @@ from clarion.kinds import Channel
 from clarion.playbook import Playbook, load_playbook
 from clarion.render import Rendition
 from clarion.settings import get_settings
-from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES, load_raw, write_yaml
+from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
 
 SANDBOX_ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
@@ -65,14 +65,10 @@ def test_playbook_override_cannot_reach_python_internals(
 
 @pytest.mark.parametrize("payload", SANDBOX_ESCAPES[:3])
 def test_a_template_file_cannot_reach_python_internals(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook, facts: Facts, payload: str
+    own_templates: Path, breach: Playbook, facts: Facts, payload: str
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    sms = templates / "sms" / "en" / "body.txt.j2"
+    sms = own_templates / "sms" / "en" / "body.txt.j2"
     sms.write_text(sms.read_text() + payload + "\n")
-    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
-    get_settings.cache_clear()
     with pytest.raises(TemplateError) as caught:
         compose(breach, facts, get_settings(), locales=["en"])
     assert "sms/en/body.txt.j2" in str(caught.value)
@@ -166,13 +162,9 @@ def test_strict_undefined_names_template_and_line(breach: Playbook, facts: Facts
 
 
 def test_missing_locale_template_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breach: Playbook, facts: Facts
+    own_templates: Path, breach: Playbook, facts: Facts
 ) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES, templates)
-    shutil.rmtree(templates / "bluesky" / "de")
-    monkeypatch.setenv("CLARION_TEMPLATES_DIR", str(templates))
-    get_settings.cache_clear()
+    shutil.rmtree(own_templates / "bluesky" / "de")
     with pytest.raises(TemplateError, match=r"bluesky/de/body.txt.j2: no bluesky template for locale 'de'"):
         compose(breach, facts, get_settings())
 
