@@ -16,8 +16,9 @@ Raise the leaves, catch the bases. Every error carries the context a person need
     │   ├── NotFound                  a named row does not exist
     │   └── AuditChainBroken          the hash chain of the audit log does not verify
     └── ChannelError                  a provider call failed (filled in by the delivery engine)
-        ├── TransientChannelError     worth retrying: timeouts, 5xx, rate limits
-        │   └── RateLimited           carries retry_after seconds when the provider said
+        ├── TransientChannelError     worth retrying: the provider certainly did not take it
+        │   ├── RateLimited           carries retry_after seconds when the provider said
+        │   └── InDoubt               worth retrying, but the provider may already have it
         └── PermanentChannelError     never retried: rejected, invalid recipient, opted out
 """
 
@@ -118,10 +119,13 @@ class AuditChainBroken(StoreError):
 class ChannelError(ClarionError):
     """A provider call failed."""
 
-    def __init__(self, message: str, *, channel: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, channel: str, status_code: int | None = None, code: str | None = None
+    ) -> None:
         self.channel, self.status_code = channel, status_code
-        code = f" (HTTP {status_code})" if status_code is not None else ""
-        super().__init__(f"{channel}{code}: {message}")
+        self.code = code  # the provider's own error code ("21610", "ExpiredToken") when it gave one
+        http = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{channel}{http}: {message}")
 
 
 class TransientChannelError(ChannelError):
@@ -132,10 +136,24 @@ class RateLimited(TransientChannelError):
     """The provider asked us to slow down; ``retry_after`` is in seconds when it said."""
 
     def __init__(
-        self, message: str, *, channel: str, status_code: int | None = 429, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        channel: str,
+        status_code: int | None = 429,
+        code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, channel=channel, status_code=status_code)
+        super().__init__(message, channel=channel, status_code=status_code, code=code)
+
+
+class InDoubt(TransientChannelError):
+    """The request may have reached the provider (timeout after sending, dropped connection, 500).
+
+    Resending blindly could deliver twice: the engine first asks the adapter whether the provider
+    already has the message.
+    """
 
 
 class PermanentChannelError(ChannelError):

@@ -44,11 +44,32 @@ class Settings(BaseSettings):
         default="UTC", description="Time zone for broadcast channels (status page, social, banner)."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8765",
+        description="Where clarion's web app is reached: banner feed, unsubscribe links, provider webhooks.",
+    )
+    sandbox_url: str = Field(
+        default="http://127.0.0.1:8766",
+        description="The provider sandbox, used for every provider whose credentials are not set.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs unsubscribe links; generated once into `home` when not set.",
+    )
+    email_from: str = Field(default="incidents@example.com", description="Sender address of emails.")
+    email_from_name: str = Field(default="Incident communications", description="Sender name of emails.")
+
     # Provider credentials; all optional: without them clarion talks to its provider sandbox.
     sendgrid_api_key: SecretStr | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_event_public_key: str | None = Field(
+        default=None, description="Verifies signed Event Webhook posts (base64 DER from the dashboard)."
+    )
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = Field(default=None, description="Used when no Messaging Service is set.")
+    twilio_base_url: str = "https://api.twilio.com"
     mastodon_base_url: str | None = None
     mastodon_access_token: SecretStr | None = None
     bluesky_pds_url: str | None = None

@@ -13,6 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faces.sandbox_cli import sandbox_app
+from faces.serve_cli import serve
+
 app = typer.Typer(
     name="clarion",
     help="Incident and crisis communication: one honest story, every channel, on cadence, on deadline.",
@@ -26,6 +29,8 @@ db_app = typer.Typer(help="The clarion store.", no_args_is_help=True)
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+app.command()(serve)
 
 out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped or captured: wide enough that the preview table does not wrap

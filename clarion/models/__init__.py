@@ -29,6 +29,7 @@ from clarion.models.audience import (
     RecipientCreate,
 )
 from clarion.models.audit_event import AuditEvent
+from clarion.models.banner import Banner
 from clarion.models.columns import (
     ENUM_LENGTH,
     HASH_LENGTH,
@@ -39,7 +40,7 @@ from clarion.models.columns import (
     utcnow,
 )
 from clarion.models.deadline import Deadline
-from clarion.models.delivery import Delivery
+from clarion.models.delivery import Delivery, ProviderEvent
 from clarion.models.incident import (
     Approval,
     Incident,
@@ -61,6 +62,7 @@ __all__ = [
     "Approval",
     "AudienceMembership",
     "AuditEvent",
+    "Banner",
     "ChannelConsent",
     "Deadline",
     "Delivery",
@@ -69,6 +71,7 @@ __all__ = [
     "IncidentCreate",
     "IncidentPublic",
     "LocalizedPart",
+    "ProviderEvent",
     "Recipient",
     "RecipientBase",
     "RecipientCreate",

@@ -15,6 +15,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         sa.Index(None, "state", "next_attempt_at"),
         sa.Index(None, "channel", "state"),
+        sa.Index(None, "state", "claimed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -24,13 +25,24 @@ class Delivery(SQLModel, table=True):
         default=None, foreign_key="recipient.id", description="None on broadcast channels."
     )
     channel: Channel = Field(sa_type=enum_column(Channel))
+    audience: str | None = Field(default=None, description="The playbook audience it was sent to.")
     idempotency_key: str = Field(unique=True)
     state: DeliveryState = Field(default=DeliveryState.PENDING, sa_type=enum_column(DeliveryState))
     attempts: int = 0
+    in_doubt: bool = Field(
+        default=False,
+        description="The last attempt may have reached the provider (crash, timeout): ask before resending.",
+    )
+    uncertain_sends: int = Field(
+        default=0,
+        description="Resends made while the provider could not say whether it already had the message.",
+    )
     claimed_by: str | None = None
     claimed_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     provider_id: str | None = Field(default=None, index=True)
+    provider_status: str | None = Field(default=None, description="Last status the provider reported.")
+    accepted_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     error_code: str | None = None
     error_detail: str | None = Field(default=None, sa_type=sa.Text)
     mandatory_reason: str | None = Field(default=None, description="Why an unsubscribe was bypassed.")
@@ -38,3 +50,16 @@ class Delivery(SQLModel, table=True):
     updated_at: UTCTimestamp = Field(
         default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utcnow}
     )
+
+
+class ProviderEvent(SQLModel, table=True):
+    """A provider webhook event already applied: providers retry and duplicate, we apply each once."""
+
+    __tablename__ = "provider_event"
+    __table_args__ = (sa.UniqueConstraint("provider", "event_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(description='"sendgrid", "twilio"…')
+    event_key: str = Field(description="The provider's event id, or a digest of the event when it has none.")
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    received_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,108 @@
+"""What the delivery engine hands a channel adapter, and what it expects back.
+
+The engine claims a batch of Delivery rows, turns each into an :class:`OutboundMessage`, and calls
+:meth:`Sender.send`. An adapter answers with one :class:`SendResult` per message (accepted with the
+provider's id, or the :class:`~clarion.errors.ChannelError` that message met), or raises a
+``ChannelError`` that applies to the whole batch.
+
+Errors say whether a retry is safe:
+
+* :class:`~clarion.errors.PermanentChannelError`: never retried.
+* :class:`~clarion.errors.TransientChannelError`: retried with backoff; the provider certainly did
+  not take the message (connection refused, 429, a 503 before processing).
+* :class:`~clarion.errors.InDoubt`: retried, but the provider may already have the message (a timeout
+  after the request went out, a dropped connection, a 500). Before resending, the engine asks the
+  adapter (:meth:`Sender.reconcile`) whether the provider has it. Adapters that cannot tell answer
+  :attr:`Presence.UNKNOWN`, and the resend is counted as an uncertain send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Protocol
+
+from clarion.errors import ChannelError
+from clarion.kinds import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One rendition: the same words for every recipient of a batch."""
+
+    rendition_id: int | None
+    locale: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One Delivery row, ready to send. ``address`` is None on broadcast channels."""
+
+    delivery_id: int
+    idempotency_key: str
+    channel: Channel
+    content: Content
+    incident_reference: str
+    severity: str
+    status: str
+    created_at: datetime
+    attempts: int = 1
+    last_attempt_at: datetime | None = None
+    address: str | None = None
+    audience: str | None = None
+    recipient_id: int | None = None
+    mandatory_reason: str | None = None
+    unsubscribe_url: str | None = None
+    incident_id: int | None = None
+    update_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What became of one message: accepted (``error`` is None) or the error it met."""
+
+    delivery_id: int
+    provider_id: str | None = None
+    provider_status: str | None = None
+    error: ChannelError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None
+
+
+class Presence(StrEnum):
+    """Does the provider already have a message whose last attempt ended in doubt?"""
+
+    PRESENT = "present"  # yes: record it as accepted, do not resend
+    ABSENT = "absent"  # a resend cannot duplicate: the provider lacks it, or dedupes the resend
+    UNKNOWN = "unknown"  # the provider offers no way to tell: a resend may duplicate
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    delivery_id: int
+    presence: Presence
+    provider_id: str | None = None
+
+
+class Sender(Protocol):
+    """A channel adapter as the engine sees it (``channels.base.ChannelAdapter`` implements it)."""
+
+    channel: ClassVar[Channel]
+    max_batch: ClassVar[int]
+    """Most messages one :meth:`send` call takes (SendGrid: 1000 personalizations)."""
+    requests_per_second: float | None
+    """Keep under the provider's limit; None when the provider publishes none."""
+    no_duplicates: ClassVar[bool]
+    """True when :meth:`reconcile` can always tell, so a resend after a crash never duplicates."""
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]: ...
+
+    def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]: ...
