@@ -46,6 +46,8 @@ class ChannelAdapter(ABC):
     channel: ClassVar[Channel]
     max_batch: ClassVar[int] = 1
     """Most messages one :meth:`send` call takes."""
+    one_request_per_batch: ClassVar[bool] = False
+    """True when :meth:`send` makes one provider request for the whole batch."""
     default_requests_per_second: ClassVar[float | None] = None
     """Stay under this by default; None when the provider publishes no limit."""
     no_duplicates: ClassVar[bool] = False

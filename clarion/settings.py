@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         default="UTC", description="Time zone for broadcast channels (status page, social, banner)."
     )
 
+    audience_database_url: str | None = Field(
+        default=None,
+        description="Database that playbook audience SQL queries run against; defaults to the store.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8765",
         description="Where clarion's web app is reached: banner feed, unsubscribe links, provider webhooks.",

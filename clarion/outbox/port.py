@@ -98,6 +98,8 @@ class Sender(Protocol):
     channel: ClassVar[Channel]
     max_batch: ClassVar[int]
     """Most messages one :meth:`send` call takes (SendGrid: 1000 personalizations)."""
+    one_request_per_batch: ClassVar[bool]
+    """True when :meth:`send` makes one provider request for the whole batch (SendGrid)."""
     requests_per_second: float | None
     """Keep under the provider's limit; None when the provider publishes none."""
     no_duplicates: ClassVar[bool]

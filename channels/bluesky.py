@@ -1,0 +1,320 @@
+"""Bluesky (AT Protocol): one ``app.bsky.feed.post`` per message, under a record key that makes a
+second post impossible.
+
+Setup
+-----
+1. Sign in as the account that speaks for you, then Settings → Privacy and security → App passwords →
+   Add. Never use the account password.
+2. Set ``CLARION_BLUESKY_IDENTIFIER`` (the handle, e.g. ``status.example.com``, or the DID) and
+   ``CLARION_BLUESKY_APP_PASSWORD``; ``CLARION_BLUESKY_PDS_URL`` only when the account is not hosted
+   behind ``https://bsky.social``.
+3. With none of them set, clarion posts to the provider sandbox (``CLARION_SANDBOX_URL``) as
+   :data:`SANDBOX_IDENTIFIER` with :data:`SANDBOX_APP_PASSWORD`.
+
+Sessions: one ``createSession`` on first use (it is limited to 30 per 5 minutes per account), shared
+by every thread; an access token expires after two hours (HTTP 400 ``ExpiredToken``), is refreshed
+with ``refreshSession``, and the call is made once more. Limits: text ≤ 300 graphemes and ≤ 3000
+UTF-8 bytes, refused before any request; repo writes cost 3 points of 5000 an hour. Links are made
+clickable with facets. Duplicates: the record key is a TID computed from the delivery
+(:func:`channels.bluesky_post.make_tid`), so a resend of one delivery cannot make a second post.
+The record itself is built in :mod:`channels.bluesky_post`.
+
+Reference: ``shared/reference/providers.md`` §4 and the lexicons in ``channels/sandbox/schemas/``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+import httpx
+from pydantic import SecretStr
+
+from channels.base import ChannelAdapter, http_error, require, transport_error
+from channels.bluesky_post import POST, make_tid, post_record
+from clarion.errors import (
+    ChannelError,
+    ConfigError,
+    InDoubt,
+    PermanentChannelError,
+    RateLimited,
+    TransientChannelError,
+)
+from clarion.kinds import Channel
+from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
+from clarion.settings import Settings
+
+SANDBOX_IDENTIFIER: Final = "clarion.sandbox.test"
+SANDBOX_APP_PASSWORD: Final = "sand-boxa-ppps-swrd"  # noqa: S105 — the sandbox's, public on purpose
+DEFAULT_PDS_URL: Final = "https://bsky.social"
+
+_CREATE_SESSION: Final = "com.atproto.server.createSession"
+_REFRESH_SESSION: Final = "com.atproto.server.refreshSession"
+_CREATE_RECORD: Final = "com.atproto.repo.createRecord"
+_GET_RECORD: Final = "com.atproto.repo.getRecord"
+
+# ── the adapter ───────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    did: str
+    access: SecretStr
+    refresh: SecretStr
+
+
+class _SessionFailed(Exception):
+    """No session to be had: every remaining message of the batch fails alike, and none was posted."""
+
+    def __init__(self, error: ChannelError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class BlueskyAdapter(ChannelAdapter):
+    """Posts each message as an ``app.bsky.feed.post``; ``provider_id`` is the record's ``at://`` URI."""
+
+    channel: ClassVar[Channel] = Channel.BLUESKY
+    max_batch: ClassVar[int] = 10  # broadcast: one message per locale; posted one after another
+    default_requests_per_second: ClassVar[float | None] = 0.45  # 5000 points/h, 3 per create
+    no_duplicates: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        pds_url: str | None,
+        identifier: str | None,
+        app_password: SecretStr | str | None,
+        client: httpx.Client,
+        requests_per_second: float | None = None,
+    ) -> None:
+        super().__init__(requests_per_second=requests_per_second)
+        password = _secret(app_password)
+        require(pds_url, channel=self.channel, setting="CLARION_BLUESKY_PDS_URL")
+        require(identifier, channel=self.channel, setting="CLARION_BLUESKY_IDENTIFIER")
+        require(password, channel=self.channel, setting="CLARION_BLUESKY_APP_PASSWORD")
+        assert pds_url is not None and identifier is not None and password is not None
+        self._pds_url = _http_url(pds_url, setting="CLARION_BLUESKY_PDS_URL")
+        self._identifier = identifier
+        self._password = password
+        self._client = client
+        self._lock = threading.Lock()
+        self._session: _Session | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, client: httpx.Client) -> Self:
+        """The configured account, or the provider sandbox when no Bluesky setting is given."""
+        if settings.bluesky_pds_url or settings.bluesky_identifier or settings.bluesky_app_password:
+            return cls(
+                pds_url=settings.bluesky_pds_url or DEFAULT_PDS_URL,
+                identifier=settings.bluesky_identifier,
+                app_password=settings.bluesky_app_password,
+                client=client,
+            )
+        return cls(
+            pds_url=settings.sandbox_url,
+            identifier=SANDBOX_IDENTIFIER,
+            app_password=SANDBOX_APP_PASSWORD,
+            client=client,
+        )
+
+    def _describe(self) -> str:
+        return f"{self._identifier} at {self._pds_url}"
+
+    # ── send ──────────────────────────────────────────────────────────────────────────────────────
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Post each message in turn. A rate limit or a failed sign-in ends the batch: the messages
+        after it are not tried and carry the same error."""
+        self._check_batch(messages)
+        results: list[SendResult] = []
+        stop: ChannelError | None = None
+        for message in messages:
+            if stop is not None:
+                results.append(SendResult(message.delivery_id, error=stop))
+                continue
+            try:
+                results.append(self._post(message))
+            except _SessionFailed as failed:
+                stop = failed.error
+                results.append(SendResult(message.delivery_id, error=stop))
+            except ChannelError as exc:
+                results.append(SendResult(message.delivery_id, error=exc))
+                if isinstance(exc, RateLimited) or exc.status_code == 401:
+                    stop = exc
+        return results
+
+    def _post(self, message: OutboundMessage) -> SendResult:
+        record = post_record(
+            message.content.text, created_at=message.created_at, locale=message.content.locale
+        )
+        body = {
+            "repo": self._current().did,
+            "collection": POST,
+            "rkey": make_tid(message.created_at, message.idempotency_key),
+            "record": record,
+        }
+        response = self._authorized(lambda token: self._xrpc("POST", _CREATE_RECORD, token, json=body))
+        if response.status_code != 200:
+            code, detail = _error_body(response)
+            if response.status_code == 500:
+                detail += "; the record key may already exist (a resend of this post): reconcile first"
+            raise self._error(response, f"createRecord: {detail}", code)
+        try:
+            uri = response.json()["uri"]
+            if not isinstance(uri, str):
+                raise TypeError(uri)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InDoubt("post created but the answer is unreadable", channel=self.channel) from exc
+        return SendResult(message.delivery_id, provider_id=uri)
+
+    # ── reconcile ─────────────────────────────────────────────────────────────────────────────────
+
+    def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]:
+        """Look the record key up with ``getRecord``: there → PRESENT, ``RecordNotFound`` → ABSENT.
+
+        A record under the key whose text is not the message's means two deliveries got the same
+        TID (same microsecond, same 10-bit clock id): that is raised as permanent, never reported
+        as this message's post.
+        """
+        return [self._lookup(message) for message in messages]
+
+    def _lookup(self, message: OutboundMessage) -> Reconciled:
+        try:
+            params = {
+                "repo": self._current().did,
+                "collection": POST,
+                "rkey": make_tid(message.created_at, message.idempotency_key),
+            }
+            response = self._authorized(lambda token: self._xrpc("GET", _GET_RECORD, token, params=params))
+        except _SessionFailed as failed:
+            raise failed.error from failed
+        code, detail = _error_body(response)
+        if response.status_code == 400 and code == "RecordNotFound":
+            return Reconciled(message.delivery_id, Presence.ABSENT)
+        if response.status_code != 200:
+            raise self._error(response, f"getRecord: {detail}", code)
+        try:
+            found = response.json()
+            uri, text = found["uri"], found["value"]["text"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InDoubt("getRecord answer is unreadable", channel=self.channel) from exc
+        if text != message.content.text:
+            raise PermanentChannelError(
+                f"record key {params['rkey']} holds another post ({uri}): TID collision",
+                channel=self.channel,
+                code="RecordKeyTaken",
+            )
+        return Reconciled(message.delivery_id, Presence.PRESENT, provider_id=str(uri))
+
+    # ── sessions and requests ─────────────────────────────────────────────────────────────────────
+
+    def _xrpc(self, method: str, nsid: str, token: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(
+                method, f"{self._pds_url}/xrpc/{nsid}", headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(exc, channel=self.channel) from exc
+
+    def _authorized(self, call: Callable[[str], httpx.Response]) -> httpx.Response:
+        """``call`` with the session's access token; on ``ExpiredToken``, renew and call once more."""
+        session = self._current()
+        response = call(session.access.get_secret_value())
+        if response.status_code == 400 and _error_body(response)[0] == "ExpiredToken":
+            session = self._renew(session)
+            response = call(session.access.get_secret_value())
+        if response.status_code == 401:
+            with self._lock:  # revoked: the next call signs in afresh
+                if self._session is session:
+                    self._session = None
+        return response
+
+    def _current(self) -> _Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._create()
+            return self._session
+
+    def _renew(self, stale: _Session) -> _Session:
+        with self._lock:
+            if self._session is not None and self._session is not stale:
+                return self._session  # another thread renewed it meanwhile
+            self._session = None
+            self._session = self._refresh(stale) or self._create()
+            return self._session
+
+    def _refresh(self, stale: _Session) -> _Session | None:
+        """A refreshed session, or None when refreshing failed in any way (then: sign in again)."""
+        try:
+            response = self._xrpc("POST", _REFRESH_SESSION, stale.refresh.get_secret_value())
+            return _parse_session(response) if response.status_code == 200 else None
+        except (ChannelError, ValueError, KeyError, TypeError):
+            return None
+
+    def _create(self) -> _Session:
+        body = {"identifier": self._identifier, "password": self._password.get_secret_value()}
+        try:
+            response = self._client.post(f"{self._pds_url}/xrpc/{_CREATE_SESSION}", json=body)
+        except httpx.TransportError as exc:  # no session, so certainly no post: never in doubt
+            error = TransientChannelError(f"createSession: {type(exc).__name__}", channel=self.channel)
+            raise _SessionFailed(error) from exc
+        if response.status_code != 200:
+            code, detail = _error_body(response)
+            raise _SessionFailed(self._error(response, f"createSession: {detail}", code, posted=False))
+        try:
+            return _parse_session(response)
+        except (ValueError, KeyError, TypeError) as exc:
+            error = TransientChannelError("createSession answer is unreadable", channel=self.channel)
+            raise _SessionFailed(error) from exc
+
+    def _error(
+        self, response: httpx.Response, message: str, code: str | None, posted: bool = True
+    ) -> ChannelError:
+        """Map an XRPC error. A token still expired after renewal is worth a later try; a 5xx on a
+        call that cannot have posted is transient, not in doubt."""
+        status = response.status_code
+        if (not posted and status >= 500) or code == "ExpiredToken":
+            return TransientChannelError(message, channel=self.channel, status_code=status, code=code)
+        return http_error(response, channel=self.channel, message=message, code=code)
+
+
+# ── helpers (the Mastodon adapter keeps its own copies of the first two) ──────────────────────────────
+
+
+def _secret(value: SecretStr | str | None) -> SecretStr | None:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return SecretStr(value) if value else None
+
+
+def _http_url(url: str, *, setting: str) -> str:
+    try:
+        scheme = httpx.URL(url).scheme
+    except httpx.InvalidURL:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"{Channel.BLUESKY}: {setting} must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def _parse_session(response: httpx.Response) -> _Session:
+    data = response.json()
+    fields = (data["did"], data["accessJwt"], data["refreshJwt"])
+    if not all(isinstance(field, str) and field for field in fields):
+        raise TypeError("session fields must be strings")
+    return _Session(did=fields[0], access=SecretStr(fields[1]), refresh=SecretStr(fields[2]))
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str]:
+    """(``error``, ``message``) of an XRPC error body; the status line when the body is not one."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    code, message = (data.get("error"), data.get("message")) if isinstance(data, dict) else (None, None)
+    code = code if isinstance(code, str) and code else None
+    parts = [part for part in (code, message) if isinstance(part, str) and part]
+    return code, ": ".join(parts) or response.reason_phrase or f"HTTP {response.status_code}"

@@ -1,0 +1,273 @@
+"""Email through SendGrid: one ``POST /v3/mail/send`` carries up to 1000 recipients.
+
+Setup
+-----
+* ``CLARION_SENDGRID_API_KEY``: an API key with the *Mail Send* permission (SendGrid → Settings →
+  API Keys). Without it clarion talks to the provider sandbox at ``CLARION_SANDBOX_URL`` with the key
+  :data:`SANDBOX_API_KEY`.
+* ``CLARION_EMAIL_FROM`` / ``CLARION_EMAIL_FROM_NAME``: a verified Sender Identity (a single sender or
+  an authenticated domain); SendGrid answers 403 for any other ``from``.
+* ``CLARION_SENDGRID_BASE_URL``: ``https://api.eu.sendgrid.com`` for EU-pinned subusers.
+* Delivery events come back through the signed Event Webhook (``CLARION_SENDGRID_EVENT_PUBLIC_KEY``);
+  every event carries our ``custom_args`` (``delivery_id``, ``idempotency_key``: opaque ids, never
+  personal data, since SendGrid stores them as non-PII).
+
+What a request looks like
+-------------------------
+One personalization per message (``to`` is the bare address), with its ``custom_args`` and, for
+messages a recipient may opt out of, RFC 8058 one-click unsubscribe headers. Messages with a
+``mandatory_reason`` (legally required, life-safety) go in their own request with
+``mail_settings.bypass_list_management`` and no unsubscribe header. Messages are grouped by content,
+incident and severity, so one request always carries one subject and body. The body is built with the
+official ``sendgrid`` helpers but sent with the injected :class:`httpx.Client` (pooling, timeouts,
+injectable transports).
+
+Reconciliation
+--------------
+SendGrid has no idempotency key and no message lookup without the paid Email Activity API, so
+:meth:`~channels.base.ChannelAdapter.reconcile` keeps the base answer, ``UNKNOWN``: a resend after a
+doubtful attempt may deliver twice, and the engine counts it as an uncertain send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+import httpx
+from email_validator import EmailNotValidError, validate_email
+from pydantic import SecretStr
+from sendgrid.helpers.mail import (
+    BypassListManagement,
+    Category,
+    Content,
+    CustomArg,
+    From,
+    Header,
+    Mail,
+    MailSettings,
+    Personalization,
+    To,
+)
+from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
+
+from channels.base import ChannelAdapter, http_error, require, transport_error
+from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, TransientChannelError
+from clarion.kinds import Channel
+from clarion.outbox.port import Content as Rendition
+from clarion.outbox.port import OutboundMessage, SendResult
+from clarion.settings import Settings
+
+SANDBOX_API_KEY: Final = "SG.sandbox"
+"""The key :meth:`EmailAdapter.from_settings` presents to the provider sandbox."""
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+# Messages that may share a request: same rendition, incident and severity, same list handling.
+_GroupKey = tuple[Rendition, str, str, bool]
+_Item = tuple[OutboundMessage, str]
+
+
+class EmailAdapter(ChannelAdapter):
+    """SendGrid ``/v3/mail/send``. Cannot reconcile: see the module notes."""
+
+    channel = Channel.EMAIL
+    max_batch = 1000
+    one_request_per_batch = True
+    no_duplicates = False
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client,
+        api_key: SecretStr,
+        from_email: str,
+        from_name: str | None = None,
+        base_url: str = "https://api.sendgrid.com",
+        requests_per_second: float | None = None,
+    ) -> None:
+        super().__init__(requests_per_second=requests_per_second)
+        require(api_key.get_secret_value(), channel=self.channel, setting="sendgrid_api_key")
+        require(from_email, channel=self.channel, setting="email_from")
+        try:
+            validate_email(from_email, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ConfigError(f"{self.channel}: email_from is not an email address ({exc})") from exc
+        self.base_url = _checked_url(base_url, setting="sendgrid_base_url")
+        self.from_email, self.from_name = from_email, from_name or None
+        self._client = client
+        self._api_key = api_key
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, client: httpx.Client) -> Self:
+        """Real credentials when ``sendgrid_api_key`` is set, else the provider sandbox."""
+        if settings.sendgrid_api_key is not None:
+            api_key, base_url = settings.sendgrid_api_key, settings.sendgrid_base_url
+        else:
+            api_key = SecretStr(SANDBOX_API_KEY)
+            base_url = _checked_url(settings.sandbox_url, setting="sandbox_url")
+        return cls(
+            client=client,
+            api_key=api_key,
+            base_url=base_url,
+            from_email=settings.email_from,
+            from_name=settings.email_from_name,
+        )
+
+    def _describe(self) -> str:
+        return self.base_url
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """One request per group of messages; invalid addresses are answered without a request.
+
+        Raises the request's error when every message of the batch met it.
+        """
+        self._check_batch(messages)
+        results: dict[int, SendResult] = {}
+        requests: list[list[tuple[int, _Item]]] = []
+        for items in self._grouped(messages, results).values():
+            requests.extend(_without_repeats(items))
+        halt: ChannelError | None = None
+        for request in requests:
+            error, provider_id = halt, None
+            if halt is None:
+                error, provider_id = self._post([item for _, item in request])
+                if _not_sent(error):  # the connection failed: the next request would fail alike
+                    halt = error
+            for index, (message, _) in request:
+                results[index] = SendResult(message.delivery_id, provider_id=provider_id, error=error)
+        ordered = [results[index] for index in range(len(messages))]
+        first = ordered[0].error if ordered else None
+        if requests and first is not None and all(r.error is first for r in ordered):
+            raise first
+        return ordered
+
+    def build_body(self, items: Sequence[_Item]) -> dict[str, Any]:
+        """The ``/v3/mail/send`` JSON for messages of one group, each with its checked address."""
+        first = items[0][0]
+        mail = Mail()
+        mail.from_email = _address(From, self.from_email, self.from_name)
+        mail.subject = first.content.subject
+        mail.add_content(Content("text/plain", first.content.text))
+        if first.content.html:
+            mail.add_content(Content("text/html", first.content.html))
+        categories = dict.fromkeys(["clarion", first.incident_reference, f"severity-{first.severity}"])
+        for name in reversed(categories):  # the SDK inserts each category first
+            mail.add_category(Category(name))
+        if first.mandatory_reason:
+            mail.mail_settings = MailSettings(bypass_list_management=BypassListManagement(True))
+        for message, address in items:
+            envelope = Personalization()
+            envelope.add_to(_address(To, address))
+            envelope.add_custom_arg(CustomArg("delivery_id", str(message.delivery_id)))
+            envelope.add_custom_arg(CustomArg("idempotency_key", message.idempotency_key))
+            if not message.mandatory_reason and message.unsubscribe_url:
+                envelope.add_header(Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
+                envelope.add_header(Header("List-Unsubscribe-Post", ONE_CLICK))
+            # The SDK inserts at index 0 by default (reversing the batch, quadratic); append instead.
+            mail.add_personalization(envelope, index=len(mail.personalizations))
+        body: dict[str, Any] = mail.get()
+        return body
+
+    # ── internals ─────────────────────────────────────────────────────────────────────────────────
+
+    def _grouped(
+        self, messages: Sequence[OutboundMessage], results: dict[int, SendResult]
+    ) -> dict[_GroupKey, list[tuple[int, _Item]]]:
+        """Messages that can be sent, by request group; the others get their result in ``results``."""
+        groups: dict[_GroupKey, list[tuple[int, _Item]]] = {}
+        for index, message in enumerate(messages):
+            try:
+                address = validate_email(message.address or "", check_deliverability=False).normalized
+            except EmailNotValidError as exc:
+                error = PermanentChannelError(
+                    f"not an email address: {exc}", channel=self.channel, code="invalid-address"
+                )
+                results[index] = SendResult(message.delivery_id, error=error)
+                continue
+            if not message.content.subject:
+                error = PermanentChannelError(
+                    "the email rendition has no subject", channel=self.channel, code="no-subject"
+                )
+                results[index] = SendResult(message.delivery_id, error=error)
+                continue
+            key = (
+                message.content,
+                message.incident_reference,
+                message.severity,
+                bool(message.mandatory_reason),
+            )
+            groups.setdefault(key, []).append((index, (message, address)))
+        return groups
+
+    def _post(self, items: Sequence[_Item]) -> tuple[ChannelError | None, str | None]:
+        """Send one request: ``(None, X-Message-Id)`` when accepted, else ``(error, None)``."""
+        try:
+            body = self.build_body(items)
+        except ApiKeyIncludedException as exc:  # the SDK refuses content that looks like an API key
+            refused = PermanentChannelError("the content contains a SendGrid API key", channel=self.channel)
+            refused.__cause__ = exc
+            return refused, None
+        headers = {
+            "Authorization": f"Bearer {self._api_key.get_secret_value()}",
+            "Accept": "application/json",
+        }
+        try:
+            response = self._client.post(f"{self.base_url}/v3/mail/send", json=body, headers=headers)
+        except httpx.TransportError as exc:
+            error = transport_error(exc, channel=self.channel)
+            error.__cause__ = exc
+            return error, None
+        if response.is_success:
+            return None, response.headers.get("X-Message-Id")
+        return http_error(response, channel=self.channel, message=_error_message(response)), None
+
+
+def _address(kind: type[Any], email: str, name: str | None = None) -> Any:
+    """An SDK address object, set field by field: the SDK's own parser would reread ``email``."""
+    address = kind()
+    address.email = email
+    if name:
+        address.name = name
+    return address
+
+
+def _not_sent(error: ChannelError | None) -> bool:
+    """True for a transport failure before the request left (mapped by ``transport_error``)."""
+    return (
+        isinstance(error, TransientChannelError)
+        and not isinstance(error, InDoubt)
+        and error.status_code is None
+    )
+
+
+def _without_repeats(items: list[tuple[int, _Item]]) -> list[list[tuple[int, _Item]]]:
+    """Split a group so no request names an address twice (SendGrid rejects the whole request)."""
+    requests: list[tuple[set[str], list[tuple[int, _Item]]]] = []
+    for entry in items:
+        address = entry[1][1].casefold()
+        target = next((r for r in requests if address not in r[0]), None)
+        if target is None:
+            target = (set(), [])
+            requests.append(target)
+        target[0].add(address)
+        target[1].append(entry)
+    return [entries for _, entries in requests]
+
+
+def _error_message(response: httpx.Response) -> str:
+    """SendGrid's first error, ``message (field x)``, or the status line when the body says nothing."""
+    try:
+        first = response.json()["errors"][0]
+        message, field = str(first["message"]), first.get("field")
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return response.reason_phrase or f"HTTP {response.status_code}"
+    return f"{message} (field {field})" if field else message
+
+
+def _checked_url(url: str, *, setting: str) -> str:
+    """``url`` without a trailing slash, when it is http(s) with a host; else ConfigError."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{Channel.EMAIL}: {setting} must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")

@@ -1,0 +1,258 @@
+"""Fan-out: turn one update and its audiences into outbox rows, before any network call.
+
+The order matters for "validate everything before sending anything": the caller checks the whole
+audience first (:func:`clarion.audience.check_csv` gives every locale × time zone it holds), renders
+and stores every rendition those need (:func:`store_renditions`, where limits and consistency are
+enforced), and only then streams recipients into Delivery rows (:func:`enqueue_audience`), a chunk
+per transaction. Enqueueing is idempotent: a row's idempotency key names the update, channel and
+recipient, so running it again after a crash adds only what is missing.
+
+Recipients whose consent for a channel is withdrawn get a ``suppressed`` row (the ledger shows why
+they were not sent to), unless the audience is mandatory (legally required or life-safety) and the
+channel is email, whose provider lets us bypass its unsubscribe list. A phone that replied STOP is
+never texted: the carrier would refuse anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clarion.audience import RecipientRow, chunks
+from clarion.kinds import Channel, ConsentState, DeliveryState
+from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
+from clarion.render import Rendition as RenderedRendition
+
+RenditionKey = tuple[Channel, str, str]
+"""(channel, locale, time zone)"""
+
+_delivery = Delivery.__table__  # type: ignore[attr-defined]
+_recipient = Recipient.__table__  # type: ignore[attr-defined]
+_membership = AudienceMembership.__table__  # type: ignore[attr-defined]
+_consent = ChannelConsent.__table__  # type: ignore[attr-defined]
+_rendition = Rendition.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class FanOutCount:
+    recipients: int = 0
+    planned: int = 0
+    suppressed: int = 0
+    without_address: int = 0
+    per_channel: dict[Channel, int] = field(default_factory=dict)
+
+
+def idempotency_key(
+    update_id: int, channel: Channel, *, recipient_id: int | None = None, scope: str = ""
+) -> str:
+    """The outbox key: one message per update, channel and recipient (or broadcast scope)."""
+    who = f"r{recipient_id}" if recipient_id is not None else f"b{scope}"
+    return f"u{update_id}.{channel.value}.{who}"
+
+
+def insert_for(engine: sa.Engine) -> type[sqlite.Insert] | type[postgresql.Insert]:
+    """The dialect's INSERT, which knows ``ON CONFLICT``."""
+    return postgresql.Insert if engine.dialect.name == "postgresql" else sqlite.Insert
+
+
+def store_renditions(
+    *, engine: sa.Engine, update_id: int, renditions: Iterable[RenderedRendition]
+) -> dict[RenditionKey, int]:
+    """Store renditions (once each; a second call returns the ids already stored)."""
+    insert = insert_for(engine)
+    rows = []
+    for r in renditions:
+        binding = r.binding
+        sms = binding.sms if binding is not None else None
+        rows.append(
+            {
+                "update_id": update_id,
+                "channel": r.channel,
+                "locale": r.locale,
+                "time_zone": r.time_zone,
+                "subject": r.fields.get("subject"),
+                "body": r.fields.get("body", ""),
+                "html": r.fields.get("html"),
+                "length": binding.length if binding is not None else 0,
+                "limit": binding.limit if binding is not None else None,
+                "measure": binding.measure if binding is not None else "characters",
+                "sms_segments": sms.segments if sms is not None else None,
+                "sms_encoding": str(sms.encoding) if sms is not None else None,
+                "carried": r.carried.as_json(),
+                "created_at": utcnow(),
+            }
+        )
+    with engine.begin() as connection:
+        if rows:
+            statement = insert(_rendition).values(rows)
+            connection.execute(statement.on_conflict_do_nothing())
+        stored = connection.execute(
+            sa.select(
+                _rendition.c.id, _rendition.c.channel, _rendition.c.locale, _rendition.c.time_zone
+            ).where(_rendition.c.update_id == update_id)
+        )
+        return {(Channel(c), loc, tz): rid for rid, c, loc, tz in stored}
+
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    """How one audience receives one update."""
+
+    update_id: int
+    audience: str
+    channels: Sequence[Channel]
+    renditions: Mapping[RenditionKey, int]
+    locales: Sequence[str]
+    """The playbook's locales; the first is used for recipients whose locale it does not ship."""
+    default_time_zone: str
+    mandatory_reason: str | None = None
+
+    def rendition_for(self, channel: Channel, row: RecipientRow) -> int:
+        locale = row.locale if row.locale is not None and row.locale in self.locales else self.locales[0]
+        return self.renditions[(channel, locale, row.time_zone or self.default_time_zone)]
+
+
+def enqueue_audience(
+    *, engine: sa.Engine, plan: AudiencePlan, rows: Iterable[RecipientRow], chunk: int = 2_000
+) -> FanOutCount:
+    """Import the audience's recipients and write one Delivery per recipient and personal channel."""
+    count = FanOutCount()
+    personal: list[Channel] = [c for c in plan.channels if c in (Channel.EMAIL, Channel.SMS)]
+    for batch in chunks(rows, chunk):
+        with engine.begin() as connection:
+            ids = _upsert_recipients(engine, connection, batch, plan.audience)
+            withdrawn = _withdrawn(connection, list(ids.values()), personal)
+            now = utcnow()
+            deliveries = []
+            for row in batch:
+                recipient_id = ids[row.external_id]
+                count.recipients += 1
+                for channel in personal:
+                    if (row.email if channel is Channel.EMAIL else row.phone) is None:
+                        count.without_address += 1
+                        continue
+                    suppressed = (recipient_id, channel) in withdrawn and not (
+                        channel is Channel.EMAIL and plan.mandatory_reason
+                    )
+                    deliveries.append(
+                        _delivery_row(
+                            plan, channel, now, recipient_id, plan.rendition_for(channel, row), suppressed
+                        )
+                    )
+                    count.planned += 1
+                    count.suppressed += suppressed
+                    count.per_channel[channel] = count.per_channel.get(channel, 0) + 1
+            if deliveries:
+                statement = insert_for(engine)(_delivery).values(deliveries)
+                connection.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    return count
+
+
+def enqueue_broadcast(
+    *,
+    engine: sa.Engine,
+    update_id: int,
+    channel: Channel,
+    rendition_id: int,
+    scope: str,
+    audience: str | None = None,
+) -> None:
+    """One Delivery for a broadcast (a social post per locale, a banner per audience and locale)."""
+    row = {
+        "update_id": update_id,
+        "rendition_id": rendition_id,
+        "recipient_id": None,
+        "channel": channel,
+        "audience": audience,
+        "idempotency_key": idempotency_key(update_id, channel, scope=scope),
+        "state": DeliveryState.PENDING,
+        "next_attempt_at": utcnow(),
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    with engine.begin() as connection:
+        statement = insert_for(engine)(_delivery).values([row])
+        connection.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+
+
+def _delivery_row(
+    plan: AudiencePlan,
+    channel: Channel,
+    now: datetime,
+    recipient_id: int,
+    rendition_id: int,
+    suppressed: bool,
+) -> dict[str, object]:
+    return {
+        "update_id": plan.update_id,
+        "rendition_id": rendition_id,
+        "recipient_id": recipient_id,
+        "channel": channel,
+        "audience": plan.audience,
+        "idempotency_key": idempotency_key(plan.update_id, channel, recipient_id=recipient_id),
+        "state": DeliveryState.SUPPRESSED if suppressed else DeliveryState.PENDING,
+        "error_code": "consent-withdrawn" if suppressed else None,
+        "mandatory_reason": plan.mandatory_reason if channel is Channel.EMAIL else None,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _upsert_recipients(
+    engine: sa.Engine, connection: sa.Connection, batch: list[RecipientRow], audience: str
+) -> dict[str, int]:
+    """Insert or refresh the batch's recipients and memberships; their ids by external id."""
+    latest = {row.external_id: row for row in batch}  # a repeated id: the last row wins
+    insert = insert_for(engine)
+    now = utcnow()
+    values = [
+        {
+            "external_id": r.external_id,
+            "email": r.email,
+            "phone_e164": r.phone,
+            "locale": r.locale or "en",
+            "time_zone": r.time_zone,
+            "created_at": now,
+        }
+        for r in latest.values()
+    ]
+    statement = insert(_recipient).values(values)
+    excluded = statement.excluded
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["external_id"],
+            set_={
+                "email": excluded.email,
+                "phone_e164": excluded.phone_e164,
+                "locale": excluded.locale,
+                "time_zone": excluded.time_zone,
+            },
+        )
+    )
+    found = connection.execute(
+        sa.select(_recipient.c.external_id, _recipient.c.id).where(_recipient.c.external_id.in_(list(latest)))
+    )
+    ids = {external_id: recipient_id for external_id, recipient_id in found}
+    members = insert(_membership).values([{"audience": audience, "recipient_id": i} for i in ids.values()])
+    connection.execute(members.on_conflict_do_nothing())
+    return ids
+
+
+def _withdrawn(
+    connection: sa.Connection, recipient_ids: list[int], channels: list[Channel]
+) -> set[tuple[int, Channel]]:
+    if not recipient_ids or not channels:
+        return set()
+    rows = connection.execute(
+        sa.select(_consent.c.recipient_id, _consent.c.channel).where(
+            _consent.c.recipient_id.in_(recipient_ids),
+            _consent.c.channel.in_(channels),
+            _consent.c.state == ConsentState.WITHDRAWN,
+        )
+    )
+    return {(recipient_id, Channel(channel)) for recipient_id, channel in rows}

@@ -1,0 +1,328 @@
+"""The outbox worker: claim a batch, ask about doubtful ones, send, record; repeat until done.
+
+Each of ``threads`` loops independently over the channels it serves: claim a batch of due rows that
+share a rendition (one provider request for email), reconcile the rows whose last attempt ended in
+doubt, send the rest through the channel's :class:`~clarion.outbox.port.Sender`, and record every
+outcome in one transaction. Transient errors come back after exponential backoff with full jitter
+(or the provider's ``Retry-After``, which also pauses the whole channel); permanent errors are
+recorded and never retried; after ``max_attempts`` a row fails for good with its last error.
+
+A bug (any exception that is not a :class:`~clarion.errors.ChannelError`) stops every thread and is
+raised from :meth:`Worker.run`: rows it held stay claimed and are recovered on the next start.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited
+from clarion.kinds import Channel, DeliveryState
+from clarion.models import utcnow
+from clarion.outbox import ledger
+from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
+from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
+
+STOP_CODES = {"21610"}  # Twilio: the recipient replied STOP
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    name: str
+    threads: int = 4
+    claim_size: int | None = None
+    """Rows per claim; the sender's ``max_batch`` when None."""
+    lease: timedelta = timedelta(minutes=2)
+    """A claim older than this is presumed abandoned (longer than any request may take)."""
+    max_attempts: int = 12
+    backoff_base: float = 1.0
+    backoff_cap: float = 300.0
+    idle_poll: float = 0.5
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    sent: int = 0
+    accepted: int = 0
+    retried: int = 0
+    failed: int = 0
+    reconciled_present: int = 0
+    uncertain_sends: int = 0
+    released: int = 0
+    per_channel: dict[Channel, int] = field(default_factory=dict)
+
+
+class RateGate:
+    """A token bucket per channel, shared by the worker's threads, that a 429 can also close."""
+
+    def __init__(self, per_second: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second, self.clock = per_second, clock
+        self.capacity = max(1.0, per_second or 1.0)
+        self.tokens, self.updated, self.closed_until = self.capacity, clock(), 0.0
+        self.lock = threading.Lock()
+
+    def wait_time(self, cost: float) -> float:
+        """Take ``cost`` tokens if they are there (0.0), else how long to wait before asking again."""
+        with self.lock:
+            now = self.clock()
+            if now < self.closed_until:
+                return self.closed_until - now
+            if self.per_second is None:
+                return 0.0
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+            self.updated = now
+            cost = min(cost, self.capacity)
+            if self.tokens >= cost:
+                self.tokens -= cost
+                return 0.0
+            return (cost - self.tokens) / self.per_second
+
+    def close_for(self, seconds: float) -> None:
+        with self.lock:
+            self.closed_until = max(self.closed_until, self.clock() + seconds)
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        senders: Mapping[Channel, Sender],
+        config: WorkerConfig,
+        *,
+        unsubscribe: UnsubscribeLink | None = None,
+        progress: Callable[[WorkerStats], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine, self.senders, self.config = engine, dict(senders), config
+        self.unsubscribe, self.progress = unsubscribe, progress
+        self.rng = rng or random.Random()  # noqa: S311 — jitter, not secrets
+        self.gates = {c: RateGate(s.requests_per_second) for c, s in self.senders.items()}
+        self.stats = WorkerStats()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+
+    # ── running ───────────────────────────────────────────────────────────────────────────────────
+
+    def run(self, *, until_idle: bool = True, stop: threading.Event | None = None) -> WorkerStats:
+        """Work until nothing is left (``until_idle``) or ``stop`` is set; raises a thread's bug."""
+        self.stats.released += ledger.release_stale(
+            self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
+        )
+        threads = [
+            threading.Thread(target=self._guarded, args=(until_idle, stop), name=f"{self.config.name}-{n}")
+            for n in range(self.config.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self._failure is not None:
+            raise self._failure
+        return self.stats
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _guarded(self, until_idle: bool, stop: threading.Event | None) -> None:
+        try:
+            self._loop(until_idle, stop)
+        except BaseException as exc:
+            with self._lock:
+                self._failure = self._failure or exc
+            self._stop.set()
+
+    def _loop(self, until_idle: bool, stop: threading.Event | None) -> None:
+        channels = list(self.senders)
+        turn = 0
+        last_release = time.monotonic()
+        while not self._stop.is_set() and not (stop is not None and stop.is_set()):
+            worked = False
+            for offset in range(len(channels)):
+                channel = channels[(turn + offset) % len(channels)]
+                if self._gate_wait(channel) > 0:
+                    continue
+                if self.step(channel):
+                    worked = True
+                    turn = (turn + offset + 1) % len(channels)
+                    break
+            if worked:
+                continue
+            if time.monotonic() - last_release > self.config.lease.total_seconds() / 2:
+                last_release = time.monotonic()
+                with self._lock:
+                    self.stats.released += ledger.release_stale(
+                        self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
+                    )
+            left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
+            if until_idle and not left.due and not left.waiting and not left.claimed:
+                return
+            pause = self.config.idle_poll
+            if left.next_due_at is not None and not left.due:
+                pause = min(pause, max(0.0, (left.next_due_at - utcnow()).total_seconds()))
+            gate_pauses = [w for c in channels if (w := self._gate_wait(c, peek=True)) > 0]
+            if left.due and gate_pauses:
+                pause = min(pause, *gate_pauses)
+            self._stop.wait(max(pause, 0.005))
+
+    def _gate_wait(self, channel: Channel, *, peek: bool = False) -> float:
+        gate = self.gates[channel]
+        with gate.lock:
+            closed = gate.closed_until - gate.clock()
+        return max(0.0, closed) if peek or closed > 0 else 0.0
+
+    # ── one batch ─────────────────────────────────────────────────────────────────────────────────
+
+    def step(self, channel: Channel) -> bool:
+        """Claim, send and record one batch of ``channel``; False when nothing was due."""
+        sender = self.senders[channel]
+        size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
+        claimed = ledger.claim(
+            self.engine,
+            worker=self.config.name,
+            channel=channel,
+            limit=size,
+            now=utcnow(),
+            unsubscribe=self.unsubscribe,
+        )
+        if not claimed:
+            return False
+        outcomes = self._process(sender, claimed)
+        ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow())
+        self._count(channel, outcomes)
+        return True
+
+    def _process(self, sender: Sender, claimed: Sequence[Claimed]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        doubtful = [c.message for c in claimed if c.in_doubt]
+        to_send = [c.message for c in claimed if not c.in_doubt]
+        uncertain: set[int] = set()
+        if doubtful:
+            try:
+                answers = {a.delivery_id: a for a in sender.reconcile(doubtful)}
+            except ChannelError as exc:
+                return [self._retry(m, exc, in_doubt=True) for m in doubtful] + self._send(
+                    sender, to_send, set()
+                )
+            for message in doubtful:
+                answer = answers.get(message.delivery_id)
+                if answer is not None and answer.presence is Presence.PRESENT:
+                    outcomes.append(
+                        Outcome(message.delivery_id, DeliveryState.ACCEPTED, provider_id=answer.provider_id)
+                    )
+                    with self._lock:
+                        self.stats.reconciled_present += 1
+                    continue
+                if answer is None or answer.presence is Presence.UNKNOWN:
+                    uncertain.add(message.delivery_id)
+                to_send.append(message)
+        return outcomes + self._send(sender, to_send, uncertain)
+
+    def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
+        if not messages:
+            return []
+        channel = messages[0].channel
+        gate = self.gates[channel]
+        cost = 1.0 if sender.one_request_per_batch else float(len(messages))
+        while (wait := gate.wait_time(cost)) > 0:
+            time.sleep(min(wait, 1.0))
+        try:
+            results = sender.send(messages)
+        except ChannelError as exc:
+            results = [SendResult(m.delivery_id, error=exc) for m in messages]
+        by_id = {r.delivery_id: r for r in results}
+        outcomes = []
+        for message in messages:
+            result = by_id.get(message.delivery_id)
+            blind = message.delivery_id in uncertain
+            if result is None:
+                bug = InDoubt("the adapter returned no result for this message", channel=channel)
+                outcomes.append(self._retry(message, bug, in_doubt=True, blind=blind))
+            elif result.error is None:
+                outcomes.append(
+                    Outcome(
+                        message.delivery_id,
+                        DeliveryState.ACCEPTED,
+                        provider_id=result.provider_id,
+                        provider_status=result.provider_status,
+                        uncertain_send=blind,
+                    )
+                )
+            elif isinstance(result.error, PermanentChannelError):
+                outcomes.append(self._fail(message, result.error, blind=blind))
+            else:
+                if isinstance(result.error, RateLimited):
+                    gate.close_for(result.error.retry_after if result.error.retry_after is not None else 1.0)
+                doubt = isinstance(result.error, InDoubt) or blind
+                outcomes.append(self._retry(message, result.error, in_doubt=doubt, blind=blind))
+        return outcomes
+
+    def _fail(self, message: OutboundMessage, error: ChannelError, *, blind: bool = False) -> Outcome:
+        withdraw = None
+        if error.code in STOP_CODES and message.recipient_id is not None:
+            withdraw = (message.recipient_id, message.channel)
+        return Outcome(
+            message.delivery_id,
+            DeliveryState.FAILED,
+            error_code=error.code or _status(error),
+            error_detail=str(error),
+            uncertain_send=blind,
+            withdraw=withdraw,
+        )
+
+    def _retry(
+        self, message: OutboundMessage, error: ChannelError, *, in_doubt: bool, blind: bool = False
+    ) -> Outcome:
+        if message.attempts >= self.config.max_attempts:
+            given_up = PermanentChannelError(
+                f"gave up after {message.attempts} attempts; last: {error}",
+                channel=error.channel,
+                status_code=error.status_code,
+                code=error.code,
+            )
+            return self._fail(message, given_up, blind=blind)
+        delay = self.backoff(message.attempts, error)
+        return Outcome(
+            message.delivery_id,
+            DeliveryState.PENDING,
+            error_code=error.code or _status(error),
+            error_detail=str(error),
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+            in_doubt=in_doubt,
+            uncertain_send=blind,
+        )
+
+    def backoff(self, attempts: int, error: ChannelError) -> float:
+        """Seconds before the next attempt: the provider's word, else capped exponential with full jitter."""
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return error.retry_after + self.rng.uniform(0, self.config.backoff_base)
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** max(attempts - 1, 0))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def _count(self, channel: Channel, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            s = self.stats
+            s.batches += 1
+            s.sent += len(outcomes)
+            for o in outcomes:
+                s.accepted += o.state is DeliveryState.ACCEPTED
+                s.retried += o.state is DeliveryState.PENDING
+                s.failed += o.state is DeliveryState.FAILED
+                s.uncertain_sends += o.uncertain_send
+            s.per_channel[channel] = s.per_channel.get(channel, 0) + sum(
+                o.state is DeliveryState.ACCEPTED for o in outcomes
+            )
+            stats = s
+        if self.progress is not None:
+            self.progress(stats)
+
+
+def _status(error: ChannelError) -> str | None:
+    return f"http-{error.status_code}" if error.status_code is not None else type(error).__name__
