@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
-from clarion.kinds import Channel, ConsentState, DeliveryState
-from clarion.models import ChannelConsent, Delivery, Incident, Recipient, Rendition, Update
-from clarion.outbox.fanout import insert_for
+from clarion import consent
+from clarion.kinds import Channel, DeliveryState
+from clarion.models import Delivery, Incident, Recipient, Rendition, Update
 from clarion.outbox.port import Content, OutboundMessage
 
 _d = Delivery.__table__  # type: ignore[attr-defined]
@@ -32,7 +33,6 @@ _r = Recipient.__table__  # type: ignore[attr-defined]
 _rend = Rendition.__table__  # type: ignore[attr-defined]
 _u = Update.__table__  # type: ignore[attr-defined]
 _i = Incident.__table__  # type: ignore[attr-defined]
-_consent = ChannelConsent.__table__  # type: ignore[attr-defined]
 
 UnsubscribeLink = Callable[[int, Channel], str]
 
@@ -244,24 +244,17 @@ def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: 
     with engine.begin() as connection:
         written = connection.execute(statement, params).rowcount
         if withdrawals:
-            insert = insert_for(engine)(_consent).values(
-                [
-                    {
-                        "recipient_id": r,
-                        "channel": c,
-                        "state": ConsentState.WITHDRAWN,
-                        "source": "sms-stop",
-                        "changed_at": now,
-                    }
-                    for r, c in sorted(withdrawals)
-                ]
-            )
-            connection.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["recipient_id", "channel"],
-                    set_={"state": ConsentState.WITHDRAWN, "source": "sms-stop", "changed_at": now},
-                )
-            )
+            with Session(bind=connection) as session:  # the same transaction as the outcomes
+                for recipient_id, channel in sorted(withdrawals):
+                    consent.withdraw(
+                        session=session,
+                        recipient_id=recipient_id,
+                        channel=channel,
+                        source="sms-stop",
+                        at=now,
+                        actor="twilio",
+                    )
+                session.flush()
     return written
 
 

@@ -1,7 +1,128 @@
-"""(being written)"""
+"""Unsubscribe links: RFC 8058 one-click by POST, and a confirmation page by GET.
+
+``POST /unsubscribe/{token}``
+    What a mailbox provider sends for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (body
+    ``List-Unsubscribe=One-Click``, form-encoded or multipart, no cookies, no authentication), and what
+    the confirmation page's button sends. The signed token (:mod:`clarion.unsubscribe`) is the only
+    credential: it names the recipient and the channel, and its consent on that channel is withdrawn
+    (audited as ``consent.withdrawn`` by actor ``recipient``). The body is not inspected: a POST is
+    already something link scanners do not do, and a provider that words the body differently must
+    still be honoured. Idempotent: a second POST answers the same and writes no second audit entry.
+    A forged or garbled token is 400.
+
+``GET /unsubscribe/{token}``
+    A small page with a button that POSTs to the same URL. It never unsubscribes: mail scanners and
+    link previews follow links, and the recipient must not lose messages because of them.
+
+Responses are not cached, not indexed and send no referrer (the token is in the URL).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
 
-router = APIRouter()
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlmodel import Session
+
+from clarion import consent
+from clarion.errors import InputError
+from clarion.kinds import Channel
+from clarion.models import Recipient, utcnow
+from clarion.settings import Settings
+from clarion.store import session_scope
+from clarion.unsubscribe import read_token, secret_key
+
+router = APIRouter(tags=["unsubscribe"])
+
+SOURCE = "unsubscribe"
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+_CHANNEL_WORDS = {Channel.EMAIL: "incident emails", Channel.SMS: "incident text messages"}
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;"
+    "line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}"
+)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _engine(request: Request) -> sa.Engine:
+    engine: sa.Engine = request.app.state.engine
+    return engine
+
+
+def _read(request: Request, token: str) -> tuple[int, Channel] | None:
+    try:
+        return read_token(secret_key(_settings(request)), token)
+    except InputError:
+        return None
+
+
+def _words(channel: Channel) -> str:
+    return _CHANNEL_WORDS.get(channel, f"incident messages ({channel.value})")
+
+
+def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
+    document = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
+    return HTMLResponse(document, status_code=status_code, headers=_HEADERS)
+
+
+def _text(message: str, *, status_code: int = 200) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status_code, headers=_HEADERS)
+
+
+def _known(session: Session, recipient_id: int) -> bool:
+    return session.get(Recipient, recipient_id) is not None
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    """The confirmation page. Reads only: following the link changes nothing."""
+    named = _read(request, token)
+    if named is None:
+        return _page("Invalid link", "<p>This unsubscribe link is not valid.</p>", status_code=400)
+    recipient_id, channel = named
+    words = html.escape(_words(channel))
+    with session_scope(_engine(request)) as session:
+        if not _known(session, recipient_id):
+            return _page("Unknown link", "<p>This unsubscribe link is no longer valid.</p>", status_code=404)
+        done = consent.has_withdrawn(session=session, recipient_id=recipient_id, channel=channel)
+    if done:
+        return _page("Unsubscribed", f"<p>You are unsubscribed from {words}.</p>")
+    form = (
+        f"<p>Stop receiving {words}?</p>\n"
+        '<form method="post">'
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>'
+    )
+    return _page("Unsubscribe", form)
+
+
+@router.post("/unsubscribe/{token}")
+def unsubscribe(token: str, request: Request) -> PlainTextResponse:
+    """RFC 8058 one-click: withdraw consent on the channel the token names."""
+    named = _read(request, token)
+    if named is None:
+        return _text("invalid unsubscribe link", status_code=400)
+    recipient_id, channel = named
+    with session_scope(_engine(request)) as session:
+        if not _known(session, recipient_id):
+            return _text("this unsubscribe link is no longer valid", status_code=404)
+        consent.withdraw(
+            session=session, recipient_id=recipient_id, channel=channel, source=SOURCE, at=utcnow()
+        )
+    return _text(f"You are unsubscribed from {_words(channel)}.")

@@ -1,7 +1,176 @@
-"""(being written)"""
+"""Provider webhooks: SendGrid's Event Webhook and Twilio's status callbacks feed the delivery ledger.
+
+Both check the provider's signature over the request exactly as it arrived (raw bytes for SendGrid,
+every received form parameter for Twilio) before reading anything, then apply the events with
+:mod:`clarion.outbox.events` in one transaction, and answer 2xx so the provider stops retrying.
+A bad or missing signature is 403. Nothing personal (addresses, phone numbers, bodies) is logged:
+only counts.
+
+``POST /webhooks/sendgrid/events`` (JSON array of events)
+    Verified with ``CLARION_SENDGRID_EVENT_PUBLIC_KEY`` (headers
+    ``X-Twilio-Email-Event-Webhook-Signature`` and ``-Timestamp``). Without that key:
+
+    * when ``CLARION_SENDGRID_API_KEY`` is set, mail goes to the real SendGrid, so unsigned events
+      could be forged by anyone: every post is refused with **503** and a message naming the setting
+      (SendGrid retries for 24 hours, so nothing is lost while the key is being configured);
+    * when it is not set either, mail goes to the provider sandbox and no real event can exist: posts
+      are accepted unverified, with a warning in the log on every post (the zero-account demo).
+
+    No timestamp window is enforced (SendGrid documents none and retries for 24 hours); duplicates
+    are recognised by the ledger. Answers 200 with the batch summary.
+
+``POST /webhooks/twilio/status`` (form)
+    Verified with ``CLARION_TWILIO_AUTH_TOKEN`` against ``CLARION_PUBLIC_URL`` + the path and query
+    (the URL Twilio was given). Without any Twilio credentials the sandbox's token is used
+    (``channels.sms.SANDBOX_AUTH_TOKEN``); an account SID without a token is a 503. Answers 204.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
 
-router = APIRouter()
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from channels.signatures import (
+    SENDGRID_SIGNATURE_HEADER,
+    SENDGRID_TIMESTAMP_HEADER,
+    TWILIO_SIGNATURE_HEADER,
+    verify_sendgrid,
+    verify_twilio,
+)
+from clarion.errors import ConfigError
+from clarion.outbox.events import EventSummary, apply_sendgrid_events, apply_twilio_status
+from clarion.settings import Settings
+from clarion.store import session_scope
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+TWILIO_IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+"""The sandbox's Twilio auth token when ``channels.sms`` does not (yet) define ``SANDBOX_AUTH_TOKEN``."""
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _engine(request: Request) -> sa.Engine:
+    engine: sa.Engine = request.app.state.engine
+    return engine
+
+
+def _refuse(status_code: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status_code)
+
+
+# ── SendGrid ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _apply_sendgrid(engine: sa.Engine, events: list[Any]) -> EventSummary:
+    with session_scope(engine) as session:
+        return apply_sendgrid_events(session=session, events=events)
+
+
+@router.post("/sendgrid/events")
+async def sendgrid_events(request: Request) -> Response:
+    """Apply a signed SendGrid Event Webhook post."""
+    settings = _settings(request)
+    raw = await request.body()
+    public_key = settings.sendgrid_event_public_key
+    if public_key:
+        signature = request.headers.get(SENDGRID_SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(SENDGRID_TIMESTAMP_HEADER, "")
+        try:
+            genuine = bool(signature and timestamp) and verify_sendgrid(public_key, signature, timestamp, raw)
+        except ConfigError as exc:
+            logger.error("sendgrid events refused: %s", exc)
+            return _refuse(503, f"CLARION_SENDGRID_EVENT_PUBLIC_KEY is unusable: {exc}")
+        if not genuine:
+            logger.warning("sendgrid events refused: bad or missing signature")
+            return _refuse(403, "invalid or missing event webhook signature")
+    elif settings.sendgrid_api_key is not None:
+        logger.error("sendgrid events refused: CLARION_SENDGRID_EVENT_PUBLIC_KEY is not set")
+        return _refuse(
+            503,
+            "signed event webhook not configured: set CLARION_SENDGRID_EVENT_PUBLIC_KEY to the "
+            "verification key from SendGrid (Mail Settings > Event Webhook > Signed Event Webhook)",
+        )
+    else:
+        logger.warning("sendgrid events accepted UNVERIFIED: sandbox mode (no SendGrid credentials)")
+    try:
+        events = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _refuse(400, "body is not JSON")
+    if not isinstance(events, list):
+        return _refuse(400, "body is not a JSON array of events")
+    summary = await run_in_threadpool(_apply_sendgrid, _engine(request), events)
+    logger.info("sendgrid events: %s", summary.as_dict())
+    return JSONResponse(summary.as_dict())
+
+
+# ── Twilio ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def twilio_auth_token(settings: Settings) -> str | None:
+    """The token Twilio signs with: the configured one, the sandbox's without credentials, else None."""
+    if settings.twilio_auth_token is not None:
+        return settings.twilio_auth_token.get_secret_value()
+    if settings.twilio_account_sid:
+        return None  # half configured: a real account whose token we do not know
+    from channels.sms import SANDBOX_AUTH_TOKEN
+
+    return SANDBOX_AUTH_TOKEN
+
+
+def public_request_url(settings: Settings, request: Request) -> str:
+    """The URL the provider called: the public base URL, this route's path and the raw query."""
+    path = request.url.path
+    root = str(request.scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    query = request.url.query
+    return settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def _apply_twilio(engine: sa.Engine, params: Mapping[str, str], token: str | None) -> EventSummary:
+    with session_scope(engine) as session:
+        return apply_twilio_status(session=session, params=params, idempotency_token=token)
+
+
+@router.post("/twilio/status", status_code=204)
+async def twilio_status(request: Request) -> Response:
+    """Apply a signed Twilio message status callback."""
+    settings = _settings(request)
+    token = twilio_auth_token(settings)
+    if token is None:
+        logger.error("twilio status refused: CLARION_TWILIO_AUTH_TOKEN is not set")
+        return _refuse(503, "status callbacks not configured: set CLARION_TWILIO_AUTH_TOKEN")
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != _FORM:
+        return _refuse(415, f"expected {_FORM}")
+    raw = await request.body()
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return _refuse(400, "body is not a form")
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    url = public_request_url(settings, request)
+    if not verify_twilio(token, url, params, request.headers.get(TWILIO_SIGNATURE_HEADER, "")):
+        logger.warning("twilio status refused: bad or missing signature")
+        return _refuse(403, "invalid or missing X-Twilio-Signature")
+    flat = {name: values[0] for name, values in params.items()}
+    idempotency = request.headers.get(TWILIO_IDEMPOTENCY_HEADER)
+    summary = await run_in_threadpool(_apply_twilio, _engine(request), flat, idempotency)
+    logger.info("twilio status: %s", summary.as_dict())
+    return Response(status_code=204)
