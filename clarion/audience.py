@@ -227,19 +227,25 @@ def _sql_rows(url: str, query: str, *, batch: int = 5_000) -> Iterator[tuple[Rec
     """Rows of a SQL query (columns named as in a CSV), through a server-side cursor."""
     engine = sa.create_engine(url)
     try:
-        with engine.connect() as connection:
-            result = connection.execution_options(stream_results=True, yield_per=batch).execute(
-                sa.text(query)
-            )
-            names = [ALIASES.get(name, name) for name in result.keys()]  # noqa: SIM118 — a Result, not a dict
-            if "id" not in names:
-                raise InputError([Problem("audience query", None, "id", "the query returns no 'id' column")])
-            for number, values in enumerate(result, start=1):
-                raw = {k: None if v is None else str(v) for k, v in zip(names, values, strict=True)}
-                row, problems = check_row(raw, source="audience query", line=None)
-                yield row, [Problem(p.source, None, p.field, f"row {number}: {p.message}") for p in problems]
+        yield from _query(engine, query, batch)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise InputError([Problem("audience query", None, "sql", f"the query failed: {reason}")]) from None
     finally:
         engine.dispose()
+
+
+def _query(engine: sa.Engine, query: str, batch: int) -> Iterator[tuple[RecipientRow, list[Problem]]]:
+    with engine.connect() as connection:
+        options = connection.execution_options(stream_results=True, yield_per=batch)
+        result = options.execute(sa.text(query))
+        names = [ALIASES.get(name, name) for name in result.keys()]  # noqa: SIM118 — a Result, not a dict
+        if "id" not in names:
+            raise InputError([Problem("audience query", None, "id", "the query returns no 'id' column")])
+        for number, values in enumerate(result, start=1):
+            raw = {k: None if v is None else str(v) for k, v in zip(names, values, strict=True)}
+            row, problems = check_row(raw, source="audience query", line=None)
+            yield row, [Problem(p.source, None, p.field, f"row {number}: {p.message}") for p in problems]
 
 
 def chunks(rows: Iterable[RecipientRow], size: int) -> Iterator[list[RecipientRow]]:

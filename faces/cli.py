@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faces.outbox_cli import outbox_app
 from faces.sandbox_cli import sandbox_app
 from faces.serve_cli import serve
 
@@ -30,6 +31,7 @@ app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(outbox_app, name="outbox")
 app.command()(serve)
 
 out = Console(highlight=False, soft_wrap=True)

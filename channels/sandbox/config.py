@@ -1,0 +1,90 @@
+"""What the sandbox accepts and how it misbehaves: :class:`SandboxConfig` and the sandbox credentials.
+
+The credentials below are the sandbox's own, documented here so that anyone can point a client at it
+without an account anywhere. SendGrid takes any key that starts with ``SG.`` unless
+``sendgrid_api_key`` names one; the others must match exactly.
+
+Faults (``fault_rate`` > 0) apply to provider endpoints only, never to ``/_sandbox/*``:
+
+* ``"503"``: answered 503 before anything is processed; nothing is recorded.
+* ``"500_after_accept"``: the message is processed and recorded, then the answer is a 500 (the
+  ambiguous case: the provider has it, the client is told it failed).
+* ``"timeout"``: the sandbox hangs ``hang_seconds`` (or until the client gives up) before
+  answering 504; nothing is recorded.
+* ``"drop"``: the message is processed and **recorded**, then the connection is cut in the middle of
+  the response (headers promise a body that never comes): the answer is lost on the way back.
+
+``seed`` makes the sequence of faults and latencies reproducible for a given order of requests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Provider = Literal["sendgrid", "twilio", "mastodon", "bluesky"]
+FaultKind = Literal["503", "500_after_accept", "timeout", "drop"]
+
+SCHEMAS: Final = Path(__file__).resolve().parent / "schemas"
+"""The official schemas and lexicons the sandbox validates against (do not edit them)."""
+
+PROVIDERS: Final[tuple[Provider, ...]] = ("sendgrid", "twilio", "mastodon", "bluesky")
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("503", "500_after_accept", "timeout", "drop")
+
+SENDGRID_SANDBOX_KEY: Final = "SG.sandbox"
+"""A key the sandbox accepts by default (so does any other key starting ``SG.``)."""
+TWILIO_SANDBOX_SID: Final = "AC" + "0" * 32
+TWILIO_SANDBOX_TOKEN: Final = "sandbox-auth-token"  # noqa: S105 — a public, documented sandbox credential
+TWILIO_SANDBOX_FROM: Final = "+15005550006"
+"""The number the sandbox reports as sender when a Messaging Service picked it."""
+MASTODON_SANDBOX_TOKEN: Final = "sandbox-mastodon-token"  # noqa: S105 — public sandbox credential
+BLUESKY_SANDBOX_HANDLE: Final = "clarion.sandbox.test"
+BLUESKY_SANDBOX_DID: Final = "did:plc:clarionsandboxaaaaaaaaaa"
+BLUESKY_SANDBOX_PASSWORD: Final = "sand-boxa-ppps-swrd"  # noqa: S105 — public sandbox app password
+
+
+class SandboxConfig(BaseModel):
+    """Credentials, limits and faults of a running sandbox. Change it at runtime with
+    ``POST /_sandbox/config`` (a partial JSON object) or ``SandboxHandle.configure``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Credentials
+    sendgrid_api_key: str | None = Field(
+        default=None, description="The only accepted SendGrid key; None accepts any key starting 'SG.'."
+    )
+    twilio_account_sid: str = Field(default=TWILIO_SANDBOX_SID, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: str = TWILIO_SANDBOX_TOKEN
+    mastodon_access_token: str = MASTODON_SANDBOX_TOKEN
+    bluesky_handle: str = BLUESKY_SANDBOX_HANDLE
+    bluesky_did: str = BLUESKY_SANDBOX_DID
+    bluesky_app_password: str = BLUESKY_SANDBOX_PASSWORD
+
+    # Provider behaviour
+    twilio_opted_out: tuple[str, ...] = Field(
+        default=(), description="Numbers that replied STOP: sends to them fail with 21610."
+    )
+    mastodon_max_characters: int = Field(default=500, ge=1)
+    mastodon_characters_reserved_per_url: int = Field(default=23, ge=0)
+    bluesky_access_ttl_seconds: float = Field(
+        default=7200.0, gt=0, description="Lifetime of an accessJwt (the PDS default is 120 minutes)."
+    )
+    keep_text: bool = Field(default=True, description="Keep subjects and texts in the inbox.")
+
+    # Misbehaviour
+    latency_ms: float = Field(default=0.0, ge=0)
+    latency_jitter_ms: float = Field(default=0.0, ge=0)
+    rate_limit: dict[Provider, int] = Field(
+        default_factory=dict, description="Requests per second (sliding 1 s window) before a 429."
+    )
+    fault_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    fault_kinds: tuple[FaultKind, ...] = Field(default=("503",), min_length=1)
+    hang_seconds: float = Field(default=60.0, ge=0)
+    seed: int | None = None
+    providers: tuple[Provider, ...] = Field(default=PROVIDERS, description="Where faults apply.")
+
+    def updated(self, changes: dict[str, object]) -> SandboxConfig:
+        """A validated copy with ``changes`` applied (unknown keys are refused)."""
+        return SandboxConfig.model_validate({**self.model_dump(), **changes})

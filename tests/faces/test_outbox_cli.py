@@ -1,0 +1,69 @@
+"""``clarion outbox``: stage from a CSV, refuse a bad one with its lines, send through the sandbox."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from channels.sandbox import running_sandbox
+from tests.helpers import EXAMPLES, ROOT
+
+CLARION = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "clarion")
+AUDIENCE = ROOT / "examples" / "audiences" / "affected-customers.csv"
+
+
+def clarion(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "CLARION_HOME": str(home), **env}
+    return subprocess.run(
+        [CLARION, *args], env=full, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_stage_then_work_sends_every_message_through_the_sandbox(tmp_path: Path) -> None:
+    staged = clarion(
+        tmp_path,
+        "outbox",
+        "stage",
+        "data-breach",
+        "-f",
+        str(EXAMPLES / "data-breach.yaml"),
+        "-r",
+        f"affected-customers={AUDIENCE}",
+    )
+    assert staged.returncode == 0, staged.stderr
+    assert "affected-customers: 6 recipients → email 5, sms 5" in staged.stdout
+
+    with running_sandbox() as box:
+        worked = clarion(
+            tmp_path, "outbox", "work", "--name", "t", "--no-progress", CLARION_SANDBOX_URL=box.url
+        )
+        accepted = box.stats()["accepted"]
+    status = clarion(tmp_path, "outbox", "status")
+
+    assert worked.returncode == 0, worked.stderr
+    assert "accepted 18, failed 0" in worked.stdout
+    assert accepted == {"email": 5, "sms": 5, "mastodon": 2, "bluesky": 2}
+    assert "email" in status.stdout and "│ 5 " in status.stdout
+
+
+def test_a_bad_recipients_file_is_refused_with_every_line_and_nothing_staged(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,email,phone\nc1,nobody,\nc2,b@example.com,+1 555\n", encoding="utf-8")
+
+    done = clarion(
+        tmp_path,
+        "outbox",
+        "stage",
+        "data-breach",
+        "-f",
+        str(EXAMPLES / "data-breach.yaml"),
+        "-r",
+        f"affected-customers={bad}",
+    )
+    status = clarion(tmp_path, "outbox", "status")
+
+    assert done.returncode == 2
+    assert "bad.csv:2: email: 'nobody' is not an email address" in done.stderr
+    assert "bad.csv:3: phone:" in done.stderr
+    assert "email" not in status.stdout
