@@ -65,7 +65,7 @@ def test_a_file_changed_after_the_check_cannot_slip_a_bad_row_through(tmp_path: 
     audience.check_csv(path)
     path.write_text("id,email\na1,a@example.com\na2,not an address\n", encoding="utf-8")
 
-    with pytest.raises(InputError, match="people.csv:3: email"):
+    with pytest.raises(InputError, match=r"people\.csv:3: email"):
         list(audience.read_csv(path))
 
 
