@@ -11,7 +11,16 @@ from clarion.models.columns import UTCDateTime, UTCTimestamp, utcnow
 class Banner(SQLModel, table=True):
     """Published by the banner channel; each publish bumps ``revision`` so clients re-show it."""
 
-    __table_args__ = (sa.UniqueConstraint("incident_id", "audience", "locale"),)
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "audience", "locale"),
+        # The feed asks only for banners still showing; cleared ones pile up and must not be scanned.
+        sa.Index(
+            "ix_banner_showing",
+            "updated_at",
+            sqlite_where=sa.text("cleared_at IS NULL"),
+            postgresql_where=sa.text("cleared_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)

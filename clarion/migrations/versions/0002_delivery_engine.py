@@ -75,6 +75,13 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_banner_incident_id"), "banner", ["incident_id"])
+    op.create_index(
+        "ix_banner_showing",
+        "banner",
+        ["updated_at"],
+        sqlite_where=sa.text("cleared_at IS NULL"),
+        postgresql_where=sa.text("cleared_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
