@@ -19,8 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from clarion.errors import (
     ChannelError,
@@ -93,6 +95,25 @@ def require(value: object, *, channel: Channel, setting: str) -> None:
     """Fail fast, naming the setting, when an adapter is built without a value it needs."""
     if value is None or value == "":
         raise ConfigError(f"{channel}: {setting} is not set")
+
+
+def http_url(url: str | None, *, channel: Channel, setting: str) -> str:
+    """``url`` without a trailing slash when it is http(s) with a host; else ConfigError naming it."""
+    try:
+        parts = urlsplit(url or "")
+        host = parts.hostname
+    except ValueError:  # "http://[::1": a malformed address
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{channel}: {setting} must be an http(s) URL, got {url!r}")
+    return (url or "").rstrip("/")
+
+
+def secret(value: SecretStr | str | None) -> SecretStr | None:
+    """A credential as ``SecretStr`` (None when empty), whichever form it came in."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return SecretStr(value) if value else None
 
 
 def transport_error(exc: httpx.TransportError, *, channel: Channel) -> ChannelError:

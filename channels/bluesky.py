@@ -32,11 +32,10 @@ from typing import Any, ClassVar, Final, Self
 import httpx
 from pydantic import SecretStr
 
-from channels.base import ChannelAdapter, http_error, require, transport_error
+from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
 from channels.bluesky_post import POST, make_tid, post_record
 from clarion.errors import (
     ChannelError,
-    ConfigError,
     InDoubt,
     PermanentChannelError,
     RateLimited,
@@ -91,12 +90,12 @@ class BlueskyAdapter(ChannelAdapter):
         requests_per_second: float | None = None,
     ) -> None:
         super().__init__(requests_per_second=requests_per_second)
-        password = _secret(app_password)
+        password = secret(app_password)
         require(pds_url, channel=self.channel, setting="CLARION_BLUESKY_PDS_URL")
         require(identifier, channel=self.channel, setting="CLARION_BLUESKY_IDENTIFIER")
         require(password, channel=self.channel, setting="CLARION_BLUESKY_APP_PASSWORD")
         assert pds_url is not None and identifier is not None and password is not None
-        self._pds_url = _http_url(pds_url, setting="CLARION_BLUESKY_PDS_URL")
+        self._pds_url = http_url(pds_url, channel=Channel.BLUESKY, setting="CLARION_BLUESKY_PDS_URL")
         self._identifier = identifier
         self._password = password
         self._client = client
@@ -282,22 +281,6 @@ class BlueskyAdapter(ChannelAdapter):
 
 
 # ── helpers (the Mastodon adapter keeps its own copies of the first two) ──────────────────────────────
-
-
-def _secret(value: SecretStr | str | None) -> SecretStr | None:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return SecretStr(value) if value else None
-
-
-def _http_url(url: str, *, setting: str) -> str:
-    try:
-        scheme = httpx.URL(url).scheme
-    except httpx.InvalidURL:
-        scheme = ""
-    if scheme not in ("http", "https"):
-        raise ConfigError(f"{Channel.BLUESKY}: {setting} must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
 
 
 def _parse_session(response: httpx.Response) -> _Session:

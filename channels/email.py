@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final, Self
-from urllib.parse import urlsplit
 
 import httpx
 from email_validator import EmailNotValidError, validate_email
@@ -52,7 +51,7 @@ from sendgrid.helpers.mail import (
 )
 from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
 
-from channels.base import ChannelAdapter, http_error, require, transport_error
+from channels.base import ChannelAdapter, http_error, http_url, require, transport_error
 from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, TransientChannelError
 from clarion.kinds import Channel
 from clarion.outbox.port import Content as Rendition
@@ -93,7 +92,7 @@ class EmailAdapter(ChannelAdapter):
             validate_email(from_email, check_deliverability=False)
         except EmailNotValidError as exc:
             raise ConfigError(f"{self.channel}: email_from is not an email address ({exc})") from exc
-        self.base_url = _checked_url(base_url, setting="sendgrid_base_url")
+        self.base_url = http_url(base_url, channel=Channel.EMAIL, setting="sendgrid_base_url")
         self.from_email, self.from_name = from_email, from_name or None
         self._client = client
         self._api_key = api_key
@@ -105,7 +104,7 @@ class EmailAdapter(ChannelAdapter):
             api_key, base_url = settings.sendgrid_api_key, settings.sendgrid_base_url
         else:
             api_key = SecretStr(SANDBOX_API_KEY)
-            base_url = _checked_url(settings.sandbox_url, setting="sandbox_url")
+            base_url = http_url(settings.sandbox_url, channel=Channel.EMAIL, setting="sandbox_url")
         return cls(
             client=client,
             api_key=api_key,
@@ -263,11 +262,3 @@ def _error_message(response: httpx.Response) -> str:
     except (ValueError, LookupError, TypeError, AttributeError):
         return response.reason_phrase or f"HTTP {response.status_code}"
     return f"{message} (field {field})" if field else message
-
-
-def _checked_url(url: str, *, setting: str) -> str:
-    """``url`` without a trailing slash, when it is http(s) with a host; else ConfigError."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{Channel.EMAIL}: {setting} must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")

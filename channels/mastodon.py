@@ -30,8 +30,8 @@ from typing import Any, ClassVar, Final, Self
 import httpx
 from pydantic import SecretStr
 
-from channels.base import ChannelAdapter, http_error, require, transport_error
-from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, RateLimited
+from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
+from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited
 from clarion.kinds import Channel
 from clarion.limits import MASTODON_URL_CHARS, mastodon_length
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
@@ -78,11 +78,11 @@ class MastodonAdapter(ChannelAdapter):
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         super().__init__(requests_per_second=requests_per_second)
-        token = _secret(access_token)
+        token = secret(access_token)
         require(base_url, channel=self.channel, setting="CLARION_MASTODON_BASE_URL")
         require(token, channel=self.channel, setting="CLARION_MASTODON_ACCESS_TOKEN")
         assert base_url is not None and token is not None
-        self._base_url = _http_url(base_url, setting="CLARION_MASTODON_BASE_URL")
+        self._base_url = http_url(base_url, channel=Channel.MASTODON, setting="CLARION_MASTODON_BASE_URL")
         self._token = token
         self._client = client
         self._clock = clock
@@ -228,22 +228,6 @@ def language_code(locale: str) -> str | None:
     """ISO 639-1 code of a locale ("de-AT", "pt_BR" → "de", "pt"); None when it has none."""
     code = locale.replace("_", "-").split("-", 1)[0].lower()
     return code if len(code) == 2 and code.isascii() and code.isalpha() else None
-
-
-def _secret(value: SecretStr | str | None) -> SecretStr | None:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return SecretStr(value) if value else None
-
-
-def _http_url(url: str, *, setting: str) -> str:
-    try:
-        scheme = httpx.URL(url).scheme
-    except httpx.InvalidURL:
-        scheme = ""
-    if scheme not in ("http", "https"):
-        raise ConfigError(f"{Channel.MASTODON}: {setting} must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
 
 
 def _positive(value: object) -> int:

@@ -35,7 +35,7 @@ import httpx
 import phonenumbers
 from pydantic import SecretStr
 
-from channels.base import ChannelAdapter, http_error, require, retry_after, transport_error
+from channels.base import ChannelAdapter, http_error, http_url, require, retry_after, transport_error
 from clarion.errors import (
     ChannelError,
     ConfigError,
@@ -103,7 +103,7 @@ class SmsAdapter(ChannelAdapter):
             raise ConfigError(f"{self.channel}: validity_period must be 1 to 36000 seconds")
         if status_callback is not None and not _callback_url_ok(status_callback):
             raise ConfigError(f"{self.channel}: status callback {status_callback!r} needs http(s) and a host")
-        self.base_url = _checked_url(base_url, setting="twilio_base_url")
+        self.base_url = http_url(base_url, channel=Channel.SMS, setting="twilio_base_url")
         self.account_sid = account_sid
         self._messages_url = f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._auth = httpx.BasicAuth(account_sid, auth_token.get_secret_value())
@@ -117,7 +117,7 @@ class SmsAdapter(ChannelAdapter):
         sid, token = settings.twilio_account_sid, settings.twilio_auth_token
         if sid is None and token is None:
             sid, token = SANDBOX_ACCOUNT_SID, SecretStr(SANDBOX_AUTH_TOKEN)
-            base_url = _checked_url(settings.sandbox_url, setting="sandbox_url")
+            base_url = http_url(settings.sandbox_url, channel=Channel.SMS, setting="sandbox_url")
             service = settings.twilio_messaging_service_sid
             from_number = settings.twilio_from_number or (None if service else SANDBOX_FROM_NUMBER)
         else:
@@ -299,11 +299,3 @@ def _callback_url_ok(url: str) -> bool:
     """Twilio only calls back http(s) URLs with a host name, and no underscore in it."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.hostname) and "_" not in (parts.hostname or "")
-
-
-def _checked_url(url: str, *, setting: str) -> str:
-    """``url`` without a trailing slash, when it is http(s) with a host; else ConfigError."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{Channel.SMS}: {setting} must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
