@@ -90,7 +90,8 @@ def run_phase(script: str, *args: str, cwd: Path, fatal: bool = True) -> dict[st
         return {"error": (lines or [f"exit code {done.returncode}"])[-1][:160]}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     brief = {k: v for k, v in result.items() if isinstance(v, int | float)}
-    log(f"  {Path(script).stem} {args[0]}: " + ", ".join(f"{k} {v:,.6g}" for k, v in brief.items()))
+    shown = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:,.2f}" for k, v in brief.items())
+    log(f"  {Path(script).stem} {args[0]}: {shown}")
     return result
 
 

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -106,6 +107,11 @@ class Worker:
         self.gates = {c: RateGate(s.requests_per_second) for c, s in self.senders.items()}
         self.stats = WorkerStats()
         self._lock = threading.Lock()
+        # SQLite has one writer: threads that queue on its busy handler sleep in coarse steps. A
+        # lock of our own hands the database from thread to thread at once (PostgreSQL needs none).
+        self._db: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self._stop = threading.Event()
         self._failure: BaseException | None = None
 
@@ -161,7 +167,8 @@ class Worker:
                     self.stats.released += ledger.release_stale(
                         self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
                     )
-            left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
+            with self._db:
+                left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
             if until_idle and not left.due and not left.waiting and not left.claimed:
                 return
             pause = self.config.idle_poll
@@ -184,18 +191,20 @@ class Worker:
         """Claim, send and record one batch of ``channel``; False when nothing was due."""
         sender = self.senders[channel]
         size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
-        claimed = ledger.claim(
-            self.engine,
-            worker=self.config.name,
-            channel=channel,
-            limit=size,
-            now=utcnow(),
-            unsubscribe=self.unsubscribe,
-        )
+        with self._db:
+            claimed = ledger.claim(
+                self.engine,
+                worker=self.config.name,
+                channel=channel,
+                limit=size,
+                now=utcnow(),
+                unsubscribe=self.unsubscribe,
+            )
         if not claimed:
             return False
         outcomes = self._process(sender, claimed)
-        ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow())
+        with self._db:
+            ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow())
         self._count(channel, outcomes)
         return True
 
