@@ -19,6 +19,8 @@ its own process, so each peak RSS is that phase's own:
 
 --database takes a PostgreSQL server URL: each run creates its own database there and drops it.
 --memory-check runs clarion (stage + email) again at N/10 and shows both peak RSS side by side.
+--breakdown shows where clarion's worker threads spend their time (thread-seconds waiting for the
+worker's SQLite lock, in claim, body building, HTTP and record).
 Medians of --repeat runs; the machine is shared and noisy, so compare ratios, not absolute rates.
 """
 
@@ -29,6 +31,7 @@ import csv
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -281,14 +284,13 @@ def breakdown(args: argparse.Namespace, last: dict[str, dict[str, Any]]) -> None
         figures = last[f"clarion {channel}"]
         if "breakdown" not in figures:
             continue
-        parts = figures["breakdown"]
+        parts: list[tuple[str, float, int]] = figures["breakdown"]
         capacity = figures["seconds"] * args.threads
         print(
             f"clarion {channel}: where the worker threads' time goes ({args.threads} threads x "
             f"{figures['seconds']:.1f} s = {capacity:.0f} thread-s; {figures['batches']} batches)"
         )
-        for name, spent in sorted(parts["seconds"].items(), key=lambda item: -item[1]):
-            calls = parts["calls"][name]
+        for name, spent, calls in parts:
             print(
                 f"  {name:<34}{spent:>9.1f} thread-s {100 * spent / capacity:>5.1f} %"
                 f"{1e3 * spent / calls:>10.1f} ms per call ({calls:,} calls)"
@@ -338,6 +340,8 @@ def main() -> None:
     args = parser.parse_args()
     args.channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     args.sms_recipients = min(args.sms_recipients, args.recipients)
+    # Stopped from outside: still stop the sandbox, drop the database and remove the files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="clarion-fanout-") as tmp:
         folder = Path(tmp)
         log(f"writing {args.recipients:,} recipients")

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,19 @@ def _sample_body(settings: Settings, plan: dict[str, Any]) -> dict[str, Any]:
     return adapter.build_body([(m, m.address or "") for m in messages])
 
 
+PARTS = (  # how the breakdown is shown: a step, then what it is made of
+    "one step (claim, send, record)",
+    "  wait for the worker's SQLite lock",
+    "  claim (SQL + messages)",
+    "  adapter send",
+    "    validate + group",
+    "    build body (SDK)",
+    "    HTTP post (json encode + wait)",
+    "  record (SQL)",
+    "backlog (idle checks)",
+)
+
+
 class Breakdown:
     """Thread-seconds inside the worker's parts, summed over its threads."""
 
@@ -199,17 +213,39 @@ class Breakdown:
         self.calls: dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
 
+    def add(self, name: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[name] += seconds
+            self.calls[name] += 1
+
     def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                with self.lock:
-                    self.seconds[name] += time.perf_counter() - start
-                    self.calls[name] += 1
+                self.add(name, time.perf_counter() - start)
 
         return timed
+
+    def figures(self) -> list[tuple[str, float, int]]:
+        return [(name, self.seconds[name], self.calls[name]) for name in PARTS if name in self.calls]
+
+
+class TimedLock:
+    """The worker's SQLite lock, noting how long each thread waited for it."""
+
+    def __init__(self, inner: AbstractContextManager[object], breakdown: Breakdown, name: str) -> None:
+        self.inner, self.breakdown, self.name = inner, breakdown, name
+
+    def __enter__(self) -> object:
+        start = time.perf_counter()
+        entered = self.inner.__enter__()
+        self.breakdown.add(self.name, time.perf_counter() - start)
+        return entered
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return self.inner.__exit__(*exc)  # type: ignore[arg-type]
 
 
 def send(args: argparse.Namespace) -> dict[str, Any]:
@@ -220,8 +256,6 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
     breakdown = Breakdown() if args.breakdown else None
     with http_client(connections=args.threads * 2) as client:
         senders = build_senders(settings, client=client, engine=engine, channels=[channel])
-        if breakdown is not None:
-            _instrument(breakdown, senders[channel], client)
         worker = Worker(
             engine,
             senders,
@@ -230,6 +264,8 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
                 settings, key, recipient_id=recipient, channel=c
             ),
         )
+        if breakdown is not None:
+            _instrument(breakdown, worker, senders[channel], client)
         start = time.perf_counter()
         if args.profile is None:
             stats = worker.run(until_idle=True)
@@ -249,20 +285,24 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
         "rss_mb": peak_rss_mb(),
     }
     if breakdown is not None:
-        result["breakdown"] = {"seconds": dict(breakdown.seconds), "calls": dict(breakdown.calls)}
+        result["breakdown"] = breakdown.figures()
     return result
 
 
-def _instrument(breakdown: Breakdown, sender: Any, client: Any) -> None:
+def _instrument(breakdown: Breakdown, worker: Worker, sender: Any, client: Any) -> None:
     """Time the worker's parts in this process only (clarion's code is not changed)."""
-    ledger.claim = breakdown.wrap("claim (SQL + messages)", ledger.claim)
-    ledger.record = breakdown.wrap("record (SQL)", ledger.record)
-    ledger.backlog = breakdown.wrap("backlog (idle checks)", ledger.backlog)
-    sender.send = breakdown.wrap("adapter send, total", sender.send)
+    step, wait, claim, send, validate, build, post, record, backlog = PARTS
+    worker.step = breakdown.wrap(step, worker.step)  # type: ignore[method-assign]
+    if isinstance(getattr(worker, "_db", None), AbstractContextManager):
+        worker._db = TimedLock(worker._db, breakdown, wait)
+    ledger.claim = breakdown.wrap(claim, ledger.claim)
+    ledger.record = breakdown.wrap(record, ledger.record)
+    ledger.backlog = breakdown.wrap(backlog, ledger.backlog)
+    sender.send = breakdown.wrap(send, sender.send)
     if isinstance(sender, EmailAdapter):
-        sender.build_body = breakdown.wrap("  build body (SDK)", sender.build_body)  # type: ignore[method-assign]
-        sender._grouped = breakdown.wrap("  validate + group", sender._grouped)  # type: ignore[method-assign]
-    client.post = breakdown.wrap("  HTTP post (json encode + wait)", client.post)
+        sender.build_body = breakdown.wrap(build, sender.build_body)  # type: ignore[method-assign]
+        sender._grouped = breakdown.wrap(validate, sender._grouped)  # type: ignore[method-assign]
+    client.post = breakdown.wrap(post, client.post)
 
 
 def main(argv: list[str] | None = None) -> None:
