@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import email.utils
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -82,6 +82,31 @@ class ChannelAdapter(ABC):
         return ""
 
     # ── helpers for subclasses ────────────────────────────────────────────────────────────────────
+
+    def _send_each(
+        self, messages: Sequence[OutboundMessage], post: Callable[[OutboundMessage], SendResult]
+    ) -> list[SendResult]:
+        """Post messages one by one. After an error every following message would meet alike
+        (:meth:`_ends_batch`), the rest carry it without a request."""
+        self._check_batch(messages)
+        results: list[SendResult] = []
+        stop: ChannelError | None = None
+        for message in messages:
+            if stop is not None:
+                results.append(SendResult(message.delivery_id, error=stop))
+                continue
+            try:
+                result = post(message)
+            except ChannelError as exc:
+                result = SendResult(message.delivery_id, error=exc)
+            results.append(result)
+            if result.error is not None and self._ends_batch(result.error):
+                stop = result.error
+        return results
+
+    def _ends_batch(self, error: ChannelError) -> bool:
+        """A rate limit or refused credentials meet every message of the batch alike."""
+        return isinstance(error, RateLimited) or error.status_code == 401
 
     def _check_batch(self, messages: Sequence[OutboundMessage]) -> None:
         if len(messages) > self.max_batch:

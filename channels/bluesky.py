@@ -25,6 +25,7 @@ Reference: ``shared/reference/providers.md`` §4 and the lexicons in ``channels/
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
@@ -38,7 +39,6 @@ from clarion.errors import (
     ChannelError,
     InDoubt,
     PermanentChannelError,
-    RateLimited,
     TransientChannelError,
 )
 from clarion.kinds import Channel
@@ -101,6 +101,7 @@ class BlueskyAdapter(ChannelAdapter):
         self._client = client
         self._lock = threading.Lock()
         self._session: _Session | None = None
+        self._session_failures: weakref.WeakSet[ChannelError] = weakref.WeakSet()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, client: httpx.Client) -> Self:
@@ -127,23 +128,18 @@ class BlueskyAdapter(ChannelAdapter):
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Post each message in turn. A rate limit or a failed sign-in ends the batch: the messages
         after it are not tried and carry the same error."""
-        self._check_batch(messages)
-        results: list[SendResult] = []
-        stop: ChannelError | None = None
-        for message in messages:
-            if stop is not None:
-                results.append(SendResult(message.delivery_id, error=stop))
-                continue
-            try:
-                results.append(self._post(message))
-            except _SessionFailed as failed:
-                stop = failed.error
-                results.append(SendResult(message.delivery_id, error=stop))
-            except ChannelError as exc:
-                results.append(SendResult(message.delivery_id, error=exc))
-                if isinstance(exc, RateLimited) or exc.status_code == 401:
-                    stop = exc
-        return results
+        return self._send_each(messages, self._post_or_fail)
+
+    def _post_or_fail(self, message: OutboundMessage) -> SendResult:
+        try:
+            return self._post(message)
+        except _SessionFailed as failed:
+            self._session_failures.add(failed.error)
+            raise failed.error from failed
+
+    def _ends_batch(self, error: ChannelError) -> bool:
+        """Also a failed sign-in: no later message can be posted without a session."""
+        return error in self._session_failures or super()._ends_batch(error)
 
     def _post(self, message: OutboundMessage) -> SendResult:
         record = post_record(

@@ -31,7 +31,7 @@ import httpx
 from pydantic import SecretStr
 
 from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
-from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited
+from clarion.errors import InDoubt, PermanentChannelError
 from clarion.kinds import Channel
 from clarion.limits import MASTODON_URL_CHARS, mastodon_length
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
@@ -108,20 +108,7 @@ class MastodonAdapter(ChannelAdapter):
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
         """Post each message in turn. A rate limit or a refused token ends the batch: the messages
         after it are not tried and carry the same error."""
-        self._check_batch(messages)
-        results: list[SendResult] = []
-        stop: ChannelError | None = None
-        for message in messages:
-            if stop is not None:
-                results.append(SendResult(message.delivery_id, error=stop))
-                continue
-            try:
-                results.append(self._post(message))
-            except ChannelError as exc:
-                results.append(SendResult(message.delivery_id, error=exc))
-                if isinstance(exc, RateLimited) or exc.status_code == 401:
-                    stop = exc
-        return results
+        return self._send_each(messages, self._post)
 
     def _post(self, message: OutboundMessage) -> SendResult:
         text = message.content.text
