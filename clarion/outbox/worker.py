@@ -174,16 +174,16 @@ class Worker:
             pause = self.config.idle_poll
             if left.next_due_at is not None and not left.due:
                 pause = min(pause, max(0.0, (left.next_due_at - utcnow()).total_seconds()))
-            gate_pauses = [w for c in channels if (w := self._gate_wait(c, peek=True)) > 0]
+            gate_pauses = [w for c in channels if (w := self._gate_wait(c)) > 0]
             if left.due and gate_pauses:
                 pause = min(pause, *gate_pauses)
             self._stop.wait(max(pause, 0.005))
 
-    def _gate_wait(self, channel: Channel, *, peek: bool = False) -> float:
+    def _gate_wait(self, channel: Channel) -> float:
+        """Seconds the channel stays closed by a provider's rate limit (0.0 when open)."""
         gate = self.gates[channel]
         with gate.lock:
-            closed = gate.closed_until - gate.clock()
-        return max(0.0, closed) if peek or closed > 0 else 0.0
+            return max(0.0, gate.closed_until - gate.clock())
 
     # ── one batch ─────────────────────────────────────────────────────────────────────────────────
 
