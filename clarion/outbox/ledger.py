@@ -56,6 +56,7 @@ class Outcome:
     next_attempt_at: datetime | None = None
     in_doubt: bool = False
     uncertain_send: bool = False
+    """Sent blind (already counted by :func:`count_blind_resends`); for the worker's statistics."""
     withdraw: tuple[int, Channel] | None = None
     """(recipient, channel) whose consent the provider says is withdrawn (an SMS STOP)."""
 
@@ -200,6 +201,21 @@ def _messages(
     return claimed
 
 
+def count_blind_resends(engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int]) -> None:
+    """Count, before the request goes out, a resend the provider could not rule out as a duplicate.
+
+    Committed first: a worker killed during the resend must not leave a duplicate uncounted.
+    """
+    if not delivery_ids:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            _d.update()
+            .where(_d.c.id.in_(delivery_ids), _d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
+            .values(uncertain_sends=_d.c.uncertain_sends + 1)
+        )
+
+
 def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: datetime) -> int:
     """Write outcomes of rows this worker still holds; the number written."""
     if not outcomes:
@@ -219,7 +235,6 @@ def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: 
             error_detail=sa.bindparam("b_error_detail"),
             next_attempt_at=sa.bindparam("b_next"),
             in_doubt=sa.bindparam("b_in_doubt"),
-            uncertain_sends=_d.c.uncertain_sends + sa.bindparam("b_uncertain"),
             accepted_at=sa.bindparam("b_accepted_at"),
             claimed_by=None,
             updated_at=now,
@@ -235,7 +250,6 @@ def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: 
             "b_error_detail": o.error_detail,
             "b_next": o.next_attempt_at,
             "b_in_doubt": o.in_doubt,
-            "b_uncertain": int(o.uncertain_send),
             "b_accepted_at": now if o.state is DeliveryState.ACCEPTED else None,
         }
         for o in outcomes

@@ -232,6 +232,8 @@ class Worker:
                 if answer is None or answer.presence is Presence.UNKNOWN:
                     uncertain.add(message.delivery_id)
                 to_send.append(message)
+        with self._db:
+            ledger.count_blind_resends(self.engine, worker=self.config.name, delivery_ids=sorted(uncertain))
         return outcomes + self._send(sender, to_send, uncertain)
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
