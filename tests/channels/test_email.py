@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sendgrid.helpers.mail import CustomArg, Header, Personalization, To
 
 from channels.email import ONE_CLICK, SANDBOX_API_KEY, EmailAdapter
 from clarion.errors import (
@@ -80,6 +81,29 @@ def test_a_thousand_messages_go_in_one_request(make_message: MakeMessage) -> Non
     assert [(r.delivery_id, r.accepted, r.provider_id) for r in results] == [
         (m.delivery_id, True, "14c5d75ce93.dfd.64b469.filter0001") for m in batch
     ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"unsubscribe_url": "https://status.example.com/u/t0k"}, {"mandatory_reason": "gdpr-art34"}],
+)
+def test_personalizations_are_what_the_sdk_writes(make_message: MakeMessage, changes: dict[str, Any]) -> None:
+    """Recipients' entries are plain dicts for speed; the SDK's helpers write the very same JSON."""
+    message = make_message(Channel.EMAIL, 3, **changes)
+    recorder = Recorder()
+
+    adapter(recorder).send([message])
+
+    expected = Personalization()
+    to = To()
+    to.email = message.address
+    expected.add_to(to)
+    expected.add_custom_arg(CustomArg("delivery_id", str(message.delivery_id)))
+    expected.add_custom_arg(CustomArg("idempotency_key", message.idempotency_key))
+    if message.unsubscribe_url and not message.mandatory_reason:
+        expected.add_header(Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
+        expected.add_header(Header("List-Unsubscribe-Post", ONE_CLICK))
+    assert recorder.bodies[0]["personalizations"] == [expected.get()]
 
 
 def test_each_personalization_carries_opaque_ids_only(make_message: MakeMessage) -> None:
