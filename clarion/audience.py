@@ -13,6 +13,7 @@ Columns (a header row is required): ``id`` (required, the customer's id in the s
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import phonenumbers
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
+from clarion.email_address import EmailNotValidError, normalized_email
 from clarion.errors import InputError, Problem, display_path
 from clarion.kinds import check_time_zone
 
@@ -71,7 +72,7 @@ def check_row(
     email = _clean(raw.get("email"))
     if email is not None:
         try:
-            email = validate_email(email, check_deliverability=False).normalized
+            email = normalized_email(email)
         except EmailNotValidError as exc:
             problem("email", f"{email!r} is not an email address: {exc}")
     phone = _clean(raw.get("phone"))
@@ -190,24 +191,33 @@ _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PLAIN_EMAIL = re.compile(r"[^@\s]+@[a-z0-9.-]+")
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_time_zone(name: str) -> bool:
+    try:
+        check_time_zone(name)
+    except ValueError:
+        return False
+    return True
+
+
 def read_csv(path: Path) -> Iterator[RecipientRow]:
     """Stream the rows of a recipients CSV already passed by :func:`check_csv`.
 
-    Rows already in normal form (an E.164 phone, an address with a lower-case ASCII domain) are
-    taken as they are, since the check validated them; anything else is checked again in full, so a
-    file edited between the check and the import still cannot slip a bad row through.
+    Rows already in normal form (an E.164 phone, an address with a lower-case ASCII domain, a known
+    time zone) are taken as they are, since the check validated them; anything else is checked again
+    in full, so a file edited between the check and the import still cannot slip a bad row through.
     """
     source = display_path(path)
     for line, raw in _rows(path):
         email, phone = _clean(raw.get("email")), _clean(raw.get("phone"))
-        external_id = _clean(raw.get("id"))
+        external_id, time_zone = _clean(raw.get("id")), _clean(raw.get("time_zone"))
         if (
             external_id is not None
             and (email is None or _PLAIN_EMAIL.fullmatch(email))
             and (phone is None or _E164.fullmatch(phone))
-            and _clean(raw.get("time_zone")) is None
+            and (time_zone is None or _is_time_zone(time_zone))
         ):
-            yield RecipientRow(external_id, email, phone, _clean(raw.get("locale")), None, line)
+            yield RecipientRow(external_id, email, phone, _clean(raw.get("locale")), time_zone, line)
             continue
         row, problems = check_row(raw, source=source, line=line)
         if problems:

@@ -147,8 +147,10 @@ def enqueue_audience(
                     count.suppressed += suppressed
                     count.per_channel[channel] = count.per_channel.get(channel, 0) + 1
             if deliveries:
-                statement = insert_for(engine)(_delivery).values(deliveries)
-                connection.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+                statement = insert_for(engine)(_delivery).on_conflict_do_nothing(
+                    index_elements=["idempotency_key"]
+                )
+                connection.execute(statement, deliveries)  # executemany: compiled once, not per chunk
     return count
 
 
@@ -175,8 +177,8 @@ def enqueue_broadcast(
         "updated_at": utcnow(),
     }
     with engine.begin() as connection:
-        statement = insert_for(engine)(_delivery).values([row])
-        connection.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        statement = insert_for(engine)(_delivery).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        connection.execute(statement, [row])
 
 
 def _delivery_row(
@@ -221,25 +223,24 @@ def _upsert_recipients(
         }
         for r in latest.values()
     ]
-    statement = insert(_recipient).values(values)
+    statement = insert(_recipient)
     excluded = statement.excluded
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["external_id"],
-            set_={
-                "email": excluded.email,
-                "phone_e164": excluded.phone_e164,
-                "locale": excluded.locale,
-                "time_zone": excluded.time_zone,
-            },
-        )
+    upsert = statement.on_conflict_do_update(
+        index_elements=["external_id"],
+        set_={
+            "email": excluded.email,
+            "phone_e164": excluded.phone_e164,
+            "locale": excluded.locale,
+            "time_zone": excluded.time_zone,
+        },
     )
+    connection.execute(upsert, values)
     found = connection.execute(
         sa.select(_recipient.c.external_id, _recipient.c.id).where(_recipient.c.external_id.in_(list(latest)))
     )
     ids = {external_id: recipient_id for external_id, recipient_id in found}
-    members = insert(_membership).values([{"audience": audience, "recipient_id": i} for i in ids.values()])
-    connection.execute(members.on_conflict_do_nothing())
+    members = insert(_membership).on_conflict_do_nothing()
+    connection.execute(members, [{"audience": audience, "recipient_id": i} for i in ids.values()])
     return ids
 
 

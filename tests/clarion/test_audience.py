@@ -69,6 +69,15 @@ def test_a_file_changed_after_the_check_cannot_slip_a_bad_row_through(tmp_path: 
         list(audience.read_csv(path))
 
 
+def test_rows_in_normal_form_keep_their_time_zone_and_a_bad_zone_is_still_caught(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "id,email,time_zone\na1,a@example.com,Asia/Tokyo\n")
+    assert [row.time_zone for row in audience.read_csv(path)] == ["Asia/Tokyo"]
+    path.write_text("id,email,time_zone\na1,a@example.com,Asia/Tokyo\na2,b@example.com,Mars/Olympus\n")
+
+    with pytest.raises(InputError, match=r"people\.csv:3: time_zone"):
+        list(audience.read_csv(path))
+
+
 def test_sql_sources_stream_and_name_failures(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crm.db'}"
     engine = sa.create_engine(url)
