@@ -6,16 +6,34 @@ from sqlmodel import Field, SQLModel
 from clarion.kinds import Channel, DeliveryState
 from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, utcnow
 
+_PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
+
 # ── delivery: the outbox ──────────────────────────────────────────────────────────────────────────
 
 
 class Delivery(SQLModel, table=True):
     """One intended message, written before any network call; workers claim, send and record."""
 
+    # Only the rows the engine looks for are indexed (migration 0003): pending rows in claim order
+    # and by due time, claimed rows by age. A finished row leaves every one of these indexes.
     __table_args__ = (
-        sa.Index(None, "state", "next_attempt_at"),
-        sa.Index(None, "channel", "state"),
-        sa.Index(None, "state", "claimed_at"),
+        sa.Index("ix_delivery_pending", "channel", "id", sqlite_where=_PENDING, postgresql_where=_PENDING),
+        sa.Index(
+            "ix_delivery_pending_rendition",
+            "channel",
+            "rendition_id",
+            "id",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+        sa.Index(
+            "ix_delivery_pending_due",
+            "channel",
+            "next_attempt_at",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+        sa.Index("ix_delivery_claimed", "claimed_at", sqlite_where=_CLAIMED, postgresql_where=_CLAIMED),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -26,6 +26,7 @@ from sqlmodel import Session
 from clarion import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Incident, Recipient, Rendition, Update
+from clarion.models.columns import UTCDateTime
 from clarion.outbox.port import Content, OutboundMessage
 
 _d = Delivery.__table__  # type: ignore[attr-defined]
@@ -86,95 +87,134 @@ def claim(
     now: datetime,
     unsubscribe: UnsubscribeLink | None = None,
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due rows of one channel that share a rendition (one provider request)."""
-    due = sa.and_(_d.c.channel == channel, _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at <= now)
+    """Claim up to ``limit`` due rows of one channel that share a rendition (one provider request).
+
+    Both lookups run on the partial indexes of pending rows (migration 0003), so a claim costs the
+    same however many rows the table holds.
+    """
     with engine.begin() as connection:
+        sqlite = connection.dialect.name == "sqlite"
         first = connection.execute(
-            sa.select(_d.c.rendition_id)
-            .where(due)
-            .order_by(_d.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+            _SQLITE_FIRST.bindparams(channel=channel.value, now=now) if sqlite else _first_due(channel, now)
         ).first()
         if first is None:
             return []
-        ids = (
-            sa.select(_d.c.id)
-            .where(due, _d.c.rendition_id.is_not_distinct_from(first.rendition_id))
-            .order_by(_d.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
+        if first.rendition_id is None:
+            raise LookupError(f"{channel} delivery rows without a rendition cannot be sent")
+        shared = {"channel": channel.value, "rendition": first.rendition_id, "now": now, "limit": limit}
         claimed = connection.execute(
-            _d.update()
-            .where(_d.c.id.in_(ids))
-            .values(
-                state=DeliveryState.CLAIMED, claimed_by=worker, claimed_at=now, attempts=_d.c.attempts + 1
+            _SQLITE_CLAIM.bindparams(worker=worker, **shared)
+            if sqlite
+            else _claim_due(
+                worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit
             )
-            .returning(_d.c.id)
         ).scalars()
         claimed_ids = sorted(claimed)
         if not claimed_ids:
             return []
-        return _messages(connection, claimed_ids, unsubscribe)
+        return _messages(connection, channel, first.rendition_id, claimed_ids, now, unsubscribe)
+
+
+def _first_due(channel: Channel, now: datetime) -> sa.Select[tuple[int | None]]:
+    return (
+        sa.select(_d.c.rendition_id)
+        .where(_d.c.channel == channel, _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at <= now)
+        .order_by(_d.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _claim_due(*, worker: str, channel: Channel, rendition_id: int, now: datetime, limit: int) -> sa.Update:
+    ids = (
+        sa.select(_d.c.id)
+        .where(
+            _d.c.channel == channel,
+            _d.c.state == DeliveryState.PENDING,
+            _d.c.rendition_id == rendition_id,
+            _d.c.next_attempt_at <= now,
+        )
+        .order_by(_d.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement: sa.Update = (
+        _d.update()
+        .where(_d.c.id.in_(ids))
+        .values(state=DeliveryState.CLAIMED, claimed_by=worker, claimed_at=now, attempts=_d.c.attempts + 1)
+        .returning(_d.c.id)
+    )
+    return statement
+
+
+# SQLite keeps no statistics unless told to and, left to choose, takes (state, next_attempt_at) and
+# sorts every due row, so its two claim statements name their index. Otherwise they are the ones above.
+_SQLITE_FIRST = sa.text(
+    "SELECT rendition_id FROM delivery INDEXED BY ix_delivery_pending"
+    " WHERE channel = :channel AND state = 'pending' AND next_attempt_at <= :now ORDER BY id LIMIT 1"
+).bindparams(sa.bindparam("now", type_=UTCDateTime))
+_SQLITE_CLAIM = sa.text(
+    "UPDATE delivery SET state = 'claimed', claimed_by = :worker, claimed_at = :now, updated_at = :now,"
+    " attempts = attempts + 1 WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
+    " WHERE channel = :channel AND state = 'pending' AND rendition_id = :rendition"
+    " AND next_attempt_at <= :now ORDER BY id LIMIT :limit) RETURNING id"
+).bindparams(sa.bindparam("now", type_=UTCDateTime))
 
 
 def _messages(
-    connection: sa.Connection, ids: list[int], unsubscribe: UnsubscribeLink | None
+    connection: sa.Connection,
+    channel: Channel,
+    rendition_id: int,
+    ids: list[int],
+    claimed_at: datetime,
+    unsubscribe: UnsubscribeLink | None,
 ) -> list[Claimed]:
+    """The claimed rows as messages: what they share is read once, each row only its own columns."""
+    shared = connection.execute(
+        sa.select(
+            _rend.c.locale,
+            _rend.c.subject,
+            _rend.c.body,
+            _rend.c.html,
+            _rend.c.carried,
+            _u.c.id.label("update_id"),
+            _u.c.status,
+            _i.c.id.label("incident_id"),
+            _i.c.reference,
+            _i.c.severity,
+        )
+        .select_from(_rend.join(_u, _u.c.id == _rend.c.update_id).join(_i, _i.c.id == _u.c.incident_id))
+        .where(_rend.c.id == rendition_id)
+    ).one()
+    content = Content(
+        rendition_id=rendition_id,
+        locale=shared.locale,
+        text=shared.body,
+        subject=shared.subject,
+        html=shared.html,
+        link=(shared.carried or {}).get("link"),
+    )
+    address_column = {Channel.EMAIL: _r.c.email, Channel.SMS: _r.c.phone_e164}.get(channel)
     rows = connection.execute(
         sa.select(
             _d.c.id,
             _d.c.idempotency_key,
-            _d.c.channel,
             _d.c.audience,
             _d.c.recipient_id,
             _d.c.mandatory_reason,
             _d.c.created_at,
             _d.c.attempts,
             _d.c.in_doubt,
-            _d.c.claimed_at,
-            _d.c.update_id,
-            _r.c.email,
-            _r.c.phone_e164,
-            _rend.c.id.label("rendition_id"),
-            _rend.c.locale,
-            _rend.c.subject,
-            _rend.c.body,
-            _rend.c.html,
-            _rend.c.carried,
-            _u.c.status,
-            _i.c.id.label("incident_id"),
-            _i.c.reference,
-            _i.c.severity,
+            (address_column if address_column is not None else sa.null()).label("address"),
         )
-        .select_from(
-            _d.join(_rend, _rend.c.id == _d.c.rendition_id)
-            .join(_u, _u.c.id == _d.c.update_id)
-            .join(_i, _i.c.id == _u.c.incident_id)
-            .outerjoin(_r, _r.c.id == _d.c.recipient_id)
-        )
+        .select_from(_d.outerjoin(_r, _r.c.id == _d.c.recipient_id))
         .where(_d.c.id.in_(ids))
         .order_by(_d.c.id)
     )
-    contents: dict[int, Content] = {}
+    status, reference, severity = str(shared.status), shared.reference, shared.severity
     claimed = []
     for row in rows:
-        channel = Channel(row.channel)
-        content = contents.get(row.rendition_id)
-        if content is None:
-            content = contents[row.rendition_id] = Content(
-                rendition_id=row.rendition_id,
-                locale=row.locale,
-                text=row.body,
-                subject=row.subject,
-                html=row.html,
-                link=(row.carried or {}).get("link"),
-            )
-        address = (
-            row.email if channel is Channel.EMAIL else row.phone_e164 if channel is Channel.SMS else None
-        )
         link = None
         if unsubscribe is not None and row.recipient_id is not None and not row.mandatory_reason:
             link = unsubscribe(row.recipient_id, channel)
@@ -183,19 +223,19 @@ def _messages(
             idempotency_key=row.idempotency_key,
             channel=channel,
             content=content,
-            incident_reference=row.reference,
-            severity=row.severity,
-            status=str(row.status),
+            incident_reference=reference,
+            severity=severity,
+            status=status,
             created_at=row.created_at,
             attempts=row.attempts,
-            last_attempt_at=row.claimed_at,
-            address=address,
+            last_attempt_at=claimed_at,
+            address=row.address,
             audience=row.audience,
             recipient_id=row.recipient_id,
             mandatory_reason=row.mandatory_reason,
             unsubscribe_url=link,
-            incident_id=row.incident_id,
-            update_id=row.update_id,
+            incident_id=shared.incident_id,
+            update_id=shared.update_id,
         )
         claimed.append(Claimed(message, bool(row.in_doubt)))
     return claimed
@@ -216,47 +256,71 @@ def count_blind_resends(engine: sa.Engine, *, worker: str, delivery_ids: Sequenc
         )
 
 
+_OUTCOME = (
+    "state",
+    "provider_id",
+    "provider_status",
+    "error_code",
+    "error_detail",
+    "next_attempt_at",
+    "in_doubt",
+)
+_KEPT_WHEN_NONE = {"provider_id", "provider_status"}  # a retry does not forget the provider's id
+
+
+def _outcome_key(o: Outcome) -> tuple[object, ...]:
+    return (
+        o.state,
+        o.provider_id,
+        o.provider_status,
+        o.error_code,
+        o.error_detail,
+        o.next_attempt_at,
+        o.in_doubt,
+    )
+
+
 def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: datetime) -> int:
-    """Write outcomes of rows this worker still holds; the number written."""
+    """Write outcomes of rows this worker still holds; the number written.
+
+    Outcomes that write the same values (an email request's recipients: accepted, one message id)
+    go in one ``UPDATE … WHERE id IN (…)``; the others in one executemany.
+    """
     if not outcomes:
         return 0
-    statement = (
-        _d.update()
-        .where(
-            _d.c.id == sa.bindparam("b_id"),
-            _d.c.state == DeliveryState.CLAIMED,
-            _d.c.claimed_by == worker,
-        )
-        .values(
-            state=sa.bindparam("b_state"),
-            provider_id=sa.func.coalesce(sa.bindparam("b_provider_id"), _d.c.provider_id),
-            provider_status=sa.func.coalesce(sa.bindparam("b_provider_status"), _d.c.provider_status),
-            error_code=sa.bindparam("b_error_code"),
-            error_detail=sa.bindparam("b_error_detail"),
-            next_attempt_at=sa.bindparam("b_next"),
-            in_doubt=sa.bindparam("b_in_doubt"),
-            accepted_at=sa.bindparam("b_accepted_at"),
-            claimed_by=None,
-            updated_at=now,
-        )
-    )
-    params = [
-        {
-            "b_id": o.delivery_id,
-            "b_state": o.state,
-            "b_provider_id": o.provider_id,
-            "b_provider_status": o.provider_status,
-            "b_error_code": o.error_code,
-            "b_error_detail": o.error_detail,
-            "b_next": o.next_attempt_at,
-            "b_in_doubt": o.in_doubt,
-            "b_accepted_at": now if o.state is DeliveryState.ACCEPTED else None,
-        }
-        for o in outcomes
+    held = sa.and_(_d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
+    alike: dict[tuple[object, ...], list[int]] = {}
+    for o in outcomes:
+        alike.setdefault(_outcome_key(o), []).append(o.delivery_id)
+    singles = [
+        dict(zip(_OUTCOME, key, strict=True)) | {"id": ids[0]} for key, ids in alike.items() if len(ids) == 1
     ]
     withdrawals = {o.withdraw for o in outcomes if o.withdraw is not None}
+    written = 0
     with engine.begin() as connection:
-        written = connection.execute(statement, params).rowcount
+        for key, ids in alike.items():
+            if len(ids) > 1:
+                values = dict(zip(_OUTCOME, key, strict=True))
+                assignments = {
+                    n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE
+                } | _common(values["state"], now)
+                written += connection.execute(
+                    _d.update().where(_d.c.id.in_(ids), held).values(assignments)
+                ).rowcount
+        if singles:
+            assignments = {
+                n: sa.func.coalesce(sa.bindparam(f"b_{n}"), _d.c[n])
+                if n in _KEPT_WHEN_NONE
+                else sa.bindparam(f"b_{n}")
+                for n in _OUTCOME
+            } | _common(sa.bindparam("b_state"), now, accepted_at=sa.bindparam("b_accepted_at"))
+            statement = _d.update().where(_d.c.id == sa.bindparam("b_id"), held).values(assignments)
+            params = [
+                {f"b_{n}": v for n, v in single.items()}
+                | {"b_accepted_at": now if single["state"] is DeliveryState.ACCEPTED else None}
+                for single in singles
+            ]
+            written += connection.execute(statement, params).rowcount
         if withdrawals:
             with Session(bind=connection) as session:  # the same transaction as the outcomes
                 for recipient_id, channel in sorted(withdrawals):
@@ -270,6 +334,13 @@ def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: 
                     )
                 session.flush()
     return written
+
+
+def _common(state: object, now: datetime, *, accepted_at: object = None) -> dict[str, object]:
+    """What every outcome writes besides its own values: the claim ends, the time of acceptance."""
+    if accepted_at is None:
+        accepted_at = now if state is DeliveryState.ACCEPTED else None
+    return {"accepted_at": accepted_at, "claimed_by": None, "updated_at": now}
 
 
 @dataclass(frozen=True, slots=True)

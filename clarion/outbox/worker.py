@@ -113,6 +113,9 @@ class Worker:
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
         self._stop = threading.Event()
+        # Idle threads wait on this; every finished batch and ``stop`` wake them, so the last
+        # thread out does not sleep a whole ``idle_poll`` after the work is done.
+        self._changed = threading.Condition()
         self._failure: BaseException | None = None
 
     # ── running ───────────────────────────────────────────────────────────────────────────────────
@@ -136,6 +139,11 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def _guarded(self, until_idle: bool, stop: threading.Event | None) -> None:
         try:
@@ -143,7 +151,7 @@ class Worker:
         except BaseException as exc:
             with self._lock:
                 self._failure = self._failure or exc
-            self._stop.set()
+            self.stop()
 
     def _loop(self, until_idle: bool, stop: threading.Event | None) -> None:
         channels = list(self.senders)
@@ -177,7 +185,9 @@ class Worker:
             gate_pauses = [w for c in channels if (w := self._gate_wait(c)) > 0]
             if left.due and gate_pauses:
                 pause = min(pause, *gate_pauses)
-            self._stop.wait(max(pause, 0.005))
+            with self._changed:
+                if not self._stop.is_set():
+                    self._changed.wait(max(pause, 0.005))
 
     def _gate_wait(self, channel: Channel) -> float:
         """Seconds the channel stays closed by a provider's rate limit (0.0 when open)."""
@@ -206,6 +216,7 @@ class Worker:
         with self._db:
             ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow())
         self._count(channel, outcomes)
+        self._wake()
         return True
 
     def _process(self, sender: Sender, claimed: Sequence[Claimed]) -> list[Outcome]:
@@ -232,8 +243,11 @@ class Worker:
                 if answer is None or answer.presence is Presence.UNKNOWN:
                     uncertain.add(message.delivery_id)
                 to_send.append(message)
-        with self._db:
-            ledger.count_blind_resends(self.engine, worker=self.config.name, delivery_ids=sorted(uncertain))
+        if uncertain:
+            with self._db:
+                ledger.count_blind_resends(
+                    self.engine, worker=self.config.name, delivery_ids=sorted(uncertain)
+                )
         return outcomes + self._send(sender, to_send, uncertain)
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
