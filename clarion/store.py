@@ -13,6 +13,8 @@ SQLite connections are tuned for a small multi-process deployment:
   Taking the write lock up front serialises writers at the start of their transactions, so a
   read-then-write (the audit chain's "read the head, append after it") cannot be overtaken, and
   SQLite's unrecoverable ``SQLITE_BUSY_SNAPSHOT`` cannot happen. It also makes SAVEPOINTs work.
+  Work that only reads opens its transaction with :func:`reading` instead: a deferred ``BEGIN``
+  that reads a snapshot without waiting for (or holding up) the writer.
 
 Store functions are keyword-only with the session first and never commit: the caller owns the
 transaction (:func:`session_scope` commits on success and rolls back on error).
@@ -100,7 +102,20 @@ def _tune_sqlite(engine: sa.Engine, *, folder: Path | None) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "clarion_read_only"
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that only reads: on SQLite it neither waits for the writer nor holds it up."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_READ_ONLY: True})
+        with connection.begin():
+            yield connection
 
 
 @lru_cache(maxsize=1)

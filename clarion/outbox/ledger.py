@@ -17,13 +17,14 @@ claimed by another) cannot overwrite the newer outcome.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from clarion import consent
+from clarion import consent, store
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Incident, Recipient, Rendition, Update
 from clarion.models.columns import UTCDateTime
@@ -86,13 +87,16 @@ def claim(
     limit: int,
     now: datetime,
     unsubscribe: UnsubscribeLink | None = None,
+    writing: AbstractContextManager[object] | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due rows of one channel that share a rendition (one provider request).
 
     Both lookups run on the partial indexes of pending rows (migration 0003), so a claim costs the
-    same however many rows the table holds.
+    same however many rows the table holds. Only the claim itself is a write (held under
+    ``writing``, the worker's own SQLite lock); the messages are read afterwards in a reading
+    transaction, so other threads may write meanwhile.
     """
-    with engine.begin() as connection:
+    with writing or nullcontext(), engine.begin() as connection:
         sqlite = connection.dialect.name == "sqlite"
         first = connection.execute(
             _SQLITE_FIRST.bindparams(channel=channel.value, now=now) if sqlite else _first_due(channel, now)
@@ -102,16 +106,18 @@ def claim(
         if first.rendition_id is None:
             raise LookupError(f"{channel} delivery rows without a rendition cannot be sent")
         shared = {"channel": channel.value, "rendition": first.rendition_id, "now": now, "limit": limit}
-        claimed = connection.execute(
-            _SQLITE_CLAIM.bindparams(worker=worker, **shared)
-            if sqlite
-            else _claim_due(
-                worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit
-            )
-        ).scalars()
-        claimed_ids = sorted(claimed)
-        if not claimed_ids:
-            return []
+        claimed_ids = sorted(
+            connection.execute(
+                _SQLITE_CLAIM.bindparams(worker=worker, **shared)
+                if sqlite
+                else _claim_due(
+                    worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit
+                )
+            ).scalars()
+        )
+    if not claimed_ids:
+        return []
+    with store.reading(engine) as connection:
         return _messages(connection, channel, first.rendition_id, claimed_ids, now, unsubscribe)
 
 
@@ -280,8 +286,15 @@ def _outcome_key(o: Outcome) -> tuple[object, ...]:
     )
 
 
-def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: datetime) -> int:
-    """Write outcomes of rows this worker still holds; the number written.
+def record(
+    engine: sa.Engine,
+    *,
+    worker: str,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    writing: AbstractContextManager[object] | None = None,
+) -> int:
+    """Write outcomes of rows this worker still holds (under ``writing``); the number written.
 
     Outcomes that write the same values (an email request's recipients: accepted, one message id)
     go in one ``UPDATE … WHERE id IN (…)``; the others in one executemany.
@@ -297,7 +310,7 @@ def record(engine: sa.Engine, *, worker: str, outcomes: Sequence[Outcome], now: 
     ]
     withdrawals = {o.withdraw for o in outcomes if o.withdraw is not None}
     written = 0
-    with engine.begin() as connection:
+    with writing or nullcontext(), engine.begin() as connection:
         for key, ids in alike.items():
             if len(ids) > 1:
                 values = dict(zip(_OUTCOME, key, strict=True))
@@ -354,7 +367,7 @@ class Backlog:
 
 def backlog(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) -> Backlog:
     """What is left to do for these channels."""
-    with engine.connect() as connection:
+    with store.reading(engine) as connection:
         due_rows = connection.execute(
             sa.select(_d.c.channel, sa.func.count())
             .where(
@@ -381,5 +394,5 @@ def state_counts(
     statement = sa.select(_d.c.channel, _d.c.state, sa.func.count()).group_by(_d.c.channel, _d.c.state)
     if update_id is not None:
         statement = statement.where(_d.c.update_id == update_id)
-    with engine.connect() as connection:
+    with store.reading(engine) as connection:
         return {(Channel(c), DeliveryState(s)): n for c, s, n in connection.execute(statement)}

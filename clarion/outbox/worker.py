@@ -175,8 +175,7 @@ class Worker:
                     self.stats.released += ledger.release_stale(
                         self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
                     )
-            with self._db:
-                left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
+            left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
             if until_idle and not left.due and not left.waiting and not left.claimed:
                 return
             pause = self.config.idle_poll
@@ -201,20 +200,19 @@ class Worker:
         """Claim, send and record one batch of ``channel``; False when nothing was due."""
         sender = self.senders[channel]
         size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
-        with self._db:
-            claimed = ledger.claim(
-                self.engine,
-                worker=self.config.name,
-                channel=channel,
-                limit=size,
-                now=utcnow(),
-                unsubscribe=self.unsubscribe,
-            )
+        claimed = ledger.claim(
+            self.engine,
+            worker=self.config.name,
+            channel=channel,
+            limit=size,
+            now=utcnow(),
+            unsubscribe=self.unsubscribe,
+            writing=self._db,
+        )
         if not claimed:
             return False
         outcomes = self._process(sender, claimed)
-        with self._db:
-            ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow())
+        ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow(), writing=self._db)
         self._count(channel, outcomes)
         self._wake()
         return True

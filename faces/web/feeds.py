@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session, col, func, select
 
+from clarion import store
 from clarion.banner import NEWEST_FIRST, active_filter
 from clarion.kinds import Channel, IncidentStatus, UpdateState
 from clarion.models import Banner, Incident, Rendition, Update, utcnow
@@ -148,7 +149,7 @@ def banner_json(
     now = utcnow()
     params: dict[str, object] = {"now": now, "audience": audience, "locale": locale}
     statement = _feed_statement(audience is not None, locale is not None)
-    with request.app.state.engine.connect() as connection:
+    with store.reading(request.app.state.engine) as connection:  # polls never queue behind a writer
         rows = connection.execute(statement, {k: v for k, v in params.items() if v is not None}).all()
     etag = _etag(FORMAT, repr([tuple(row) for row in rows]).encode())
 
@@ -300,7 +301,7 @@ def summary_document(session: Session, settings: Settings, locale: str) -> dict[
 @router.api_route("/api/v2/summary.json", methods=["GET", "HEAD"])
 def summary_json(request: Request, locale: str = Query(default="en", max_length=35)) -> Response:
     """Statuspage's ``summary.json``, so existing Statuspage clients and widgets can read clarion."""
-    with Session(request.app.state.engine) as session:
+    with store.reading(request.app.state.engine) as connection, Session(bind=connection) as session:
         document = summary_document(session, request.app.state.settings, locale)
     body = _json(document)  # deterministic (no generation time), so the ETag can hash the bytes
     return _conditional(request, _etag(body), FEED_MAX_AGE, body, "application/json")

@@ -76,6 +76,24 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(sqlite_engine: sa
     assert order == ["first commits", "second begins"]
 
 
+def test_a_reading_transaction_neither_waits_for_the_writer_nor_sees_its_uncommitted_rows(
+    sqlite_engine: sa.Engine, incident_in: IncidentCreate
+) -> None:
+    with sqlite_engine.begin() as writer:  # holds SQLite's write lock throughout
+        with Session(bind=writer) as session:
+            store.create_incident(session=session, incident_in=incident_in)
+            session.flush()
+        started = time.monotonic()
+        with store.reading(sqlite_engine) as reader:
+            seen = reader.exec_driver_sql("SELECT count(*) FROM incident").scalar_one()
+        waited = time.monotonic() - started
+
+    assert seen == 0
+    assert waited < store.SQLITE_BUSY_TIMEOUT_MS / 1000 / 2  # not queued behind the writer
+    with store.reading(sqlite_engine) as reader:
+        assert reader.exec_driver_sql("SELECT count(*) FROM incident").scalar_one() == 1
+
+
 # ── sessions ──────────────────────────────────────────────────────────────────────────────────────
 
 
