@@ -63,14 +63,19 @@ class Outcome:
     """(recipient, channel) whose consent the provider says is withdrawn (an SMS STOP)."""
 
 
-def release_stale(engine: sa.Engine, *, worker: str, lease: timedelta, now: datetime) -> int:
-    """Put back claims this worker held before it restarted, and claims older than ``lease``."""
+def release_stale(engine: sa.Engine, *, lease: timedelta, now: datetime, restarted: str | None = None) -> int:
+    """Put back claims older than ``lease``, and every claim of worker ``restarted``.
+
+    Name ``restarted`` only when that worker is starting: its claims are then certainly abandoned.
+    A running worker's own claims are in flight on its other threads; taking them back would have
+    them sent twice.
+    """
+    abandoned = _d.c.claimed_at < now - lease
+    if restarted is not None:
+        abandoned = sa.or_(_d.c.claimed_by == restarted, abandoned)
     statement = (
         _d.update()
-        .where(
-            _d.c.state == DeliveryState.CLAIMED,
-            sa.or_(_d.c.claimed_by == worker, _d.c.claimed_at < now - lease),
-        )
+        .where(_d.c.state == DeliveryState.CLAIMED, abandoned)
         .values(
             state=DeliveryState.PENDING, in_doubt=True, claimed_by=None, next_attempt_at=now, updated_at=now
         )

@@ -123,7 +123,7 @@ class Worker:
     def run(self, *, until_idle: bool = True, stop: threading.Event | None = None) -> WorkerStats:
         """Work until nothing is left (``until_idle``) or ``stop`` is set; raises a thread's bug."""
         self.stats.released += ledger.release_stale(
-            self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
+            self.engine, lease=self.config.lease, now=utcnow(), restarted=self.config.name
         )
         threads = [
             threading.Thread(target=self._guarded, args=(until_idle, stop), name=f"{self.config.name}-{n}")
@@ -171,10 +171,9 @@ class Worker:
                 continue
             if time.monotonic() - last_release > self.config.lease.total_seconds() / 2:
                 last_release = time.monotonic()
+                released = ledger.release_stale(self.engine, lease=self.config.lease, now=utcnow())
                 with self._lock:
-                    self.stats.released += ledger.release_stale(
-                        self.engine, worker=self.config.name, lease=self.config.lease, now=utcnow()
-                    )
+                    self.stats.released += released
             left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
             if until_idle and not left.due and not left.waiting and not left.claimed:
                 return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -212,9 +214,7 @@ def test_a_late_worker_cannot_overwrite_a_newer_claim(
 ) -> None:
     stage(sqlite_engine, 1)
     old = ledger.claim(sqlite_engine, worker="slow", channel=Channel.EMAIL, limit=1, now=utcnow())
-    ledger.release_stale(
-        sqlite_engine, worker="other", lease=timedelta(0), now=utcnow() + timedelta(seconds=1)
-    )
+    ledger.release_stale(sqlite_engine, lease=timedelta(0), now=utcnow() + timedelta(seconds=1))
     new = ledger.claim(
         sqlite_engine, worker="fast", channel=Channel.EMAIL, limit=1, now=utcnow() + timedelta(seconds=2)
     )
@@ -229,6 +229,30 @@ def test_a_late_worker_cannot_overwrite_a_newer_claim(
 
     assert written == 0
     assert _states(sqlite_engine, Channel.EMAIL) == {DeliveryState.CLAIMED: 1}
+
+
+def test_an_idle_thread_never_takes_back_a_batch_in_flight_on_another(
+    sqlite_engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """Regression: the periodic release took back the worker's own in-flight claims (a 1M run sent
+    3 546 emails twice). An idle thread now releases only claims older than the lease."""
+    stage(sqlite_engine, 5)
+    in_flight = threading.Event()
+
+    def slow(m: OutboundMessage) -> SendResult:
+        if not in_flight.is_set():  # one message, once: the batch stays younger than the lease
+            in_flight.set()
+            time.sleep(1.5)  # longer than the release period (lease / 2)
+        return SendResult(m.delivery_id, provider_id="p")
+
+    sender = FakeSender(Channel.EMAIL, behave=slow)
+    config = WorkerConfig(name="w", threads=2, lease=timedelta(seconds=2), **FAST)
+
+    Worker(sqlite_engine, {Channel.EMAIL: sender}, config).run()  # type: ignore[dict-item]
+
+    assert in_flight.is_set()
+    assert sorted(sender.sent.values()) == [1] * 5
+    assert _states(sqlite_engine, Channel.EMAIL) == {DeliveryState.ACCEPTED: 5}
 
 
 def test_a_bug_in_a_sender_stops_the_worker_and_leaves_rows_claimed(
