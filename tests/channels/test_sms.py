@@ -291,8 +291,18 @@ def test_reconcile_finds_the_message(make_message: MakeMessage) -> None:
     (request,) = recorder.requests
     assert request.method == "GET"
     assert request.url.copy_with(query=None) == MESSAGES
-    assert dict(request.url.params) == {"To": "+14155550001", "DateSent>": "2026-03-01"}
-    assert "DateSent%3E=2026-03-01" in str(request.url)
+    assert dict(request.url.params) == {"To": "+14155550001", "From": FROM}
+
+
+def test_reconcile_finds_a_message_twilio_still_holds_queued(make_message: MakeMessage) -> None:
+    """A queued message has no date_sent yet: the lookup must not filter on it."""
+    message = make_message(Channel.SMS)
+    recorder = Recorder(pages([listed(message, status="queued", date_sent=None)]))
+
+    (answer,) = adapter(recorder).reconcile([message])
+
+    assert answer.presence is Presence.PRESENT
+    assert not any(name.startswith("DateSent") for name in recorder.requests[0].url.params)
 
 
 @pytest.mark.parametrize(
@@ -470,8 +480,10 @@ def test_validity_period_is_checked(validity_period: int) -> None:
 
 def test_naive_timestamps_read_as_utc(make_message: MakeMessage) -> None:
     message = make_message(Channel.SMS, created_at=datetime(2026, 3, 1, 0, 0, 30))
-    recorder = Recorder(pages([]))
+    within = listed(message, date_created="Sat, 28 Feb 2026 23:59:45 +0000")
+    before = listed(message, date_created="Sat, 28 Feb 2026 23:58:00 +0000")
 
-    adapter(recorder).reconcile([message])
+    (found,) = adapter(Recorder(pages([within]))).reconcile([message])
+    (missing,) = adapter(Recorder(pages([before]))).reconcile([message])
 
-    assert recorder.requests[0].url.params["DateSent>"] == "2026-02-28"
+    assert (found.presence, missing.presence) == (Presence.PRESENT, Presence.ABSENT)
