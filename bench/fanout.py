@@ -19,8 +19,8 @@ its own process, so each peak RSS is that phase's own:
 
 --database takes a PostgreSQL server URL: each run creates its own database there and drops it.
 --memory-check runs clarion (stage + email) again at N/10 and shows both peak RSS side by side.
---breakdown shows where clarion's worker threads spend their time (thread-seconds waiting for the
-worker's SQLite lock, in claim, body building, HTTP and record).
+--breakdown shows where clarion's worker threads spend their time (thread-seconds in claim, body
+building, HTTP and record; on SQLite, how much of claim and record was waiting for the worker's lock).
 Medians of --repeat runs; the machine is shared and noisy, so compare ratios, not absolute rates.
 """
 

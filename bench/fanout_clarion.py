@@ -194,13 +194,13 @@ def _sample_body(settings: Settings, plan: dict[str, Any]) -> dict[str, Any]:
 
 PARTS = (  # how the breakdown is shown: a step, then what it is made of
     "one step (claim, send, record)",
-    "  wait for the worker's SQLite lock",
-    "  claim (SQL + messages)",
+    "  claim (lock wait, SQL, messages)",
     "  adapter send",
     "    validate + group",
     "    build body (SDK)",
     "    HTTP post (json encode + wait)",
-    "  record (SQL)",
+    "  record (lock wait, SQL)",
+    "  (claim + record: SQLite lock wait)",
     "backlog (idle checks)",
 )
 
@@ -291,7 +291,7 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
 
 def _instrument(breakdown: Breakdown, worker: Worker, sender: Any, client: Any) -> None:
     """Time the worker's parts in this process only (clarion's code is not changed)."""
-    step, wait, claim, send, validate, build, post, record, backlog = PARTS
+    step, claim, send, validate, build, post, record, wait, backlog = PARTS
     worker.step = breakdown.wrap(step, worker.step)  # type: ignore[method-assign]
     if isinstance(getattr(worker, "_db", None), AbstractContextManager):
         worker._db = TimedLock(worker._db, breakdown, wait)

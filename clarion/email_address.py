@@ -20,7 +20,8 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # A label: letters, digits, inner hyphens; never "??--" (RFC 5890 reserves it; "xn--" turns to Unicode).
 _LABEL = r"(?![a-z0-9-]{2}--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _NORMAL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?P<domain>(?:{_LABEL}\.)+[a-z]{{2,63}})", re.ASCII)
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_TLDS = frozenset(name for name in SPECIAL_USE_DOMAIN_NAMES if "." not in name)
+_SPECIAL_OTHERS = tuple(name for name in SPECIAL_USE_DOMAIN_NAMES if "." in name)
 
 
 def normalized_email(address: str) -> str:
@@ -37,4 +38,7 @@ def normalized_email(address: str) -> str:
 
 
 def _special_use(domain: str) -> bool:
-    return any(domain == name or domain.endswith("." + name) for name in _SPECIAL)
+    """Under a special-use name (RFC 6761: ``test``, ``localhost``…), which ``email-validator`` refuses."""
+    if domain.rpartition(".")[2] in _SPECIAL_TLDS:
+        return True
+    return any(domain == name or domain.endswith("." + name) for name in _SPECIAL_OTHERS)
