@@ -159,8 +159,8 @@ def _claim_due(*, worker: str, channel: Channel, rendition_id: int, now: datetim
     return statement
 
 
-# SQLite keeps no statistics unless told to and, left to choose, takes (state, next_attempt_at) and
-# sorts every due row, so its two claim statements name their index. Otherwise they are the ones above.
+# SQLite keeps no statistics unless told to and, left to choose, took an index on the due time and
+# sorted every due row, so its two claim statements name their index. Otherwise they are the ones above.
 _SQLITE_FIRST = sa.text(
     "SELECT rendition_id FROM delivery INDEXED BY ix_delivery_pending"
     " WHERE channel = :channel AND state = 'pending' AND next_attempt_at <= :now ORDER BY id LIMIT 1"
