@@ -280,15 +280,7 @@ _KEPT_WHEN_NONE = {"provider_id", "provider_status"}  # a retry does not forget 
 
 
 def _outcome_key(o: Outcome) -> tuple[object, ...]:
-    return (
-        o.state,
-        o.provider_id,
-        o.provider_status,
-        o.error_code,
-        o.error_detail,
-        o.next_attempt_at,
-        o.in_doubt,
-    )
+    return tuple(getattr(o, name) for name in _OUTCOME)
 
 
 def record(
@@ -321,7 +313,7 @@ def record(
                 values = dict(zip(_OUTCOME, key, strict=True))
                 assignments = {
                     n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE
-                } | _common(values["state"], now)
+                } | _claim_ends(now, accepted_at=_accepted_at(values["state"], now))
                 written += connection.execute(
                     _d.update().where(_d.c.id.in_(ids), held).values(assignments)
                 ).rowcount
@@ -331,11 +323,11 @@ def record(
                 if n in _KEPT_WHEN_NONE
                 else sa.bindparam(f"b_{n}")
                 for n in _OUTCOME
-            } | _common(sa.bindparam("b_state"), now, accepted_at=sa.bindparam("b_accepted_at"))
+            } | _claim_ends(now, accepted_at=sa.bindparam("b_accepted_at"))
             statement = _d.update().where(_d.c.id == sa.bindparam("b_id"), held).values(assignments)
             params = [
                 {f"b_{n}": v for n, v in single.items()}
-                | {"b_accepted_at": now if single["state"] is DeliveryState.ACCEPTED else None}
+                | {"b_accepted_at": _accepted_at(single["state"], now)}
                 for single in singles
             ]
             written += connection.execute(statement, params).rowcount
@@ -354,10 +346,12 @@ def record(
     return written
 
 
-def _common(state: object, now: datetime, *, accepted_at: object = None) -> dict[str, object]:
+def _accepted_at(state: object, now: datetime) -> datetime | None:
+    return now if state is DeliveryState.ACCEPTED else None
+
+
+def _claim_ends(now: datetime, *, accepted_at: object) -> dict[str, object]:
     """What every outcome writes besides its own values: the claim ends, the time of acceptance."""
-    if accepted_at is None:
-        accepted_at = now if state is DeliveryState.ACCEPTED else None
     return {"accepted_at": accepted_at, "claimed_by": None, "updated_at": now}
 
 
