@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint typecheck unit clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml overrides.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --override overrides.txt -e '.[dev]' 'prefect>=3.9'
 	touch $(STAMP)
 
 demo: $(STAMP)

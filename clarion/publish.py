@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -29,10 +30,12 @@ from clarion import audience as audiences
 from clarion.audience import AudienceSummary, RecipientRow
 from clarion.compose import promised_next_update
 from clarion.consistency import preflight
-from clarion.errors import InputError, Problem
+from clarion.errors import InputError, NotFound, Problem
 from clarion.facts import Facts
-from clarion.kinds import Channel, UpdateKind, UpdateState
+from clarion.kinds import Channel, IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Incident, IncidentCreate, UpdateCreate, utcnow
+from clarion.models import Rendition as RenditionRow
+from clarion.models import Update as UpdateRow
 from clarion.outbox.fanout import (
     AudiencePlan,
     FanOutCount,
@@ -97,7 +100,18 @@ def playbook_sources(playbook: Playbook, playbook_path: Path, settings: Settings
     return found
 
 
-def stage_update(
+@dataclass
+class Draft:
+    """An update stored with its renditions, checked and ready for approval; nothing enqueued yet."""
+
+    incident_id: int
+    update_id: int
+    number: int
+    renditions: list[Rendition]
+    """What each channel will say, as rendered (for previews)."""
+
+
+def draft_update(
     *,
     engine: sa.Engine,
     playbook: Playbook,
@@ -105,41 +119,58 @@ def stage_update(
     settings: Settings,
     sources: Mapping[str, Source],
     kind: UpdateKind = UpdateKind.UPDATE,
+    state: UpdateState = UpdateState.DRAFT,
     renderer: Renderer | None = None,
-) -> Staged:
-    """Check, render and enqueue one update to every audience and public channel of the playbook."""
-    unknown = sorted(set(sources) - set(playbook.audiences))
-    if unknown:
-        raise InputError(
-            [Problem(playbook.name, None, "audiences", f"no audience named {n!r}") for n in unknown]
-        )
-    summaries = {name: source.check() for name, source in sources.items()}  # step 1: every row checked
-
-    renderer = renderer or Renderer(
-        playbook, settings.templates_dir, sms_max_segments=settings.sms_max_segments
+    commander: str | None = None,
+) -> Draft:
+    """Steps 1 and 2, then store: check every audience row, render and preflight every rendition,
+    and store the update (in ``state``) with its renditions. Raises before storing anything when a
+    row or a rendition is wrong."""
+    rendered, next_update_by = _render_checked(playbook, facts, settings, sources, renderer)
+    incident_id, update_id, number = _store_update(
+        engine, playbook, facts, kind, next_update_by, state=state, commander=commander
     )
-    next_update_by = promised_next_update(playbook, facts)
-    public_zone = playbook.public_time_zone or settings.public_time_zone
-    wanted: set[tuple[Channel, str, str]] = set()
-    for name, spec in playbook.audiences.items():
-        for channel in spec.channels:
-            if channel in PERSONAL and name in summaries:
-                for locale, zone in summaries[name].variants:
-                    use = locale if locale in playbook.locales else playbook.locales[0]
-                    wanted.add((channel, use, zone or public_zone))
-            elif channel is Channel.BANNER:
-                wanted.update((channel, locale, public_zone) for locale in playbook.locales)
-    for channel in playbook.public_channels:
-        if channel in OUTBOX_BROADCAST:
-            wanted.update((channel, locale, public_zone) for locale in playbook.locales)
-    rendered: list[Rendition] = [
-        renderer.render(facts, next_update_by=next_update_by, channel=c, locale=loc, time_zone=tz)
-        for c, loc, tz in sorted(wanted)
-    ]
-    preflight(rendered)  # step 2: every rendition fits and agrees
+    store_renditions(engine=engine, update_id=update_id, renditions=rendered)
+    return Draft(incident_id, update_id, number, rendered)
 
-    incident_id, update_id = _store_update(engine, playbook, facts, kind, next_update_by)  # step 3
-    ids = store_renditions(engine=engine, update_id=update_id, renditions=rendered)
+
+def enqueue_update(
+    *,
+    engine: sa.Engine,
+    playbook: Playbook,
+    update_id: int,
+    settings: Settings,
+    sources: Mapping[str, Source],
+) -> Staged:
+    """Step 3: write one outbox row per message of a drafted (and approved) update, and mark it
+    published. The audiences are checked again first: a recipient who needs a locale or time zone
+    the draft has no rendition for stops the update before any row is written."""
+    summaries = _check_sources(playbook, sources)
+    public_zone = _public_zone(playbook, settings)
+    with Session(engine, expire_on_commit=False) as session:
+        update = session.get(UpdateRow, update_id)
+        if update is None:
+            raise NotFound("update", str(update_id))
+        incident_id = update.incident_id
+        ids = {
+            (r.channel, r.locale, r.time_zone): r.id
+            for r in session.exec(select(RenditionRow).where(RenditionRow.update_id == update_id))
+            if r.id is not None
+        }
+    missing = sorted(_wanted(playbook, summaries, public_zone) - set(ids))
+    if missing:
+        raise InputError(
+            [
+                Problem(
+                    playbook.name,
+                    None,
+                    "audiences",
+                    f"no {c.value} rendition in {loc}, {tz}: "
+                    "the audience changed since the draft; post the update again",
+                )
+                for c, loc, tz in missing
+            ]
+        )
     staged = Staged(incident_id, update_id, renditions=len(ids))
     for name, spec in playbook.audiences.items():
         if name in sources:
@@ -175,12 +206,117 @@ def stage_update(
                     scope=locale,
                 )
                 staged.broadcasts += 1
+    _mark_published(engine, update_id)
     return staged
 
 
+def stage_update(
+    *,
+    engine: sa.Engine,
+    playbook: Playbook,
+    facts: Facts,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    kind: UpdateKind = UpdateKind.UPDATE,
+    renderer: Renderer | None = None,
+) -> Staged:
+    """Check, render and enqueue one update to every audience and public channel of the playbook
+    (no approval step: the draft is enqueued at once)."""
+    draft = draft_update(
+        engine=engine,
+        playbook=playbook,
+        facts=facts,
+        settings=settings,
+        sources=sources,
+        kind=kind,
+        state=UpdateState.APPROVED,
+        renderer=renderer,
+    )
+    return enqueue_update(
+        engine=engine, playbook=playbook, update_id=draft.update_id, settings=settings, sources=sources
+    )
+
+
+def _render_checked(
+    playbook: Playbook,
+    facts: Facts,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    renderer: Renderer | None,
+) -> tuple[list[Rendition], datetime]:
+    """Check every audience row, render every rendition they and the public channels need, and run
+    the preflight (limits and consistency) over all of them; raises before anything is stored."""
+    summaries = _check_sources(playbook, sources)
+    renderer = renderer or Renderer(
+        playbook, settings.templates_dir, sms_max_segments=settings.sms_max_segments
+    )
+    next_update_by = promised_next_update(playbook, facts)
+    public_zone = _public_zone(playbook, settings)
+    rendered = [
+        renderer.render(facts, next_update_by=next_update_by, channel=c, locale=loc, time_zone=tz)
+        for c, loc, tz in sorted(_wanted(playbook, summaries, public_zone))
+    ]
+    preflight(rendered)
+    return rendered, next_update_by
+
+
+def _check_sources(playbook: Playbook, sources: Mapping[str, Source]) -> dict[str, AudienceSummary]:
+    unknown = sorted(set(sources) - set(playbook.audiences))
+    if unknown:
+        raise InputError(
+            [Problem(playbook.name, None, "audiences", f"no audience named {n!r}") for n in unknown]
+        )
+    return {name: source.check() for name, source in sources.items()}  # every row checked
+
+
+def _public_zone(playbook: Playbook, settings: Settings) -> str:
+    return playbook.public_time_zone or settings.public_time_zone
+
+
+def _wanted(
+    playbook: Playbook, summaries: Mapping[str, AudienceSummary], public_zone: str
+) -> set[tuple[Channel, str, str]]:
+    """Every (channel, locale, time zone) the audiences and the public channels need."""
+    wanted: set[tuple[Channel, str, str]] = set()
+    for name, spec in playbook.audiences.items():
+        for channel in spec.channels:
+            if channel in PERSONAL and name in summaries:
+                for locale, zone in summaries[name].variants:
+                    use = locale if locale in playbook.locales else playbook.locales[0]
+                    wanted.add((channel, use, zone or public_zone))
+            elif channel is Channel.BANNER:
+                wanted.update((channel, locale, public_zone) for locale in playbook.locales)
+    for channel in playbook.public_channels:
+        if channel in OUTBOX_BROADCAST:
+            wanted.update((channel, locale, public_zone) for locale in playbook.locales)
+    return wanted
+
+
+def _mark_published(engine: sa.Engine, update_id: int) -> None:
+    with Session(engine) as session:
+        update = session.get(UpdateRow, update_id)
+        assert update is not None
+        incident = session.get(Incident, update.incident_id)
+        assert incident is not None
+        update.state = UpdateState.PUBLISHED
+        update.published_at = utcnow()
+        incident.status = update.status
+        if update.status is IncidentStatus.RESOLVED and incident.resolved_at is None:
+            incident.resolved_at = update.published_at
+        session.add_all([incident, update])
+        session.commit()
+
+
 def _store_update(
-    engine: sa.Engine, playbook: Playbook, facts: Facts, kind: UpdateKind, next_update_by: datetime
-) -> tuple[int, int]:
+    engine: sa.Engine,
+    playbook: Playbook,
+    facts: Facts,
+    kind: UpdateKind,
+    next_update_by: datetime,
+    *,
+    state: UpdateState,
+    commander: str | None,
+) -> tuple[int, int, int]:
     with Session(engine, expire_on_commit=False) as session:
         incident = session.exec(select(Incident).where(Incident.reference == facts.reference)).first()
         if incident is None:
@@ -195,31 +331,80 @@ def _store_update(
                     aware_at=facts.aware_at or facts.as_of,
                     started_at=facts.started_at,
                     public_time_zone=playbook.public_time_zone or "UTC",
+                    commander=commander,
                 ),
             )
-        parts = {
-            part: {
-                loc: {"text": getattr(s, part).text, "short": getattr(s, part).short}
-                for loc, s in facts.story.items()
-            }
-            for part in ("apology", "cause", "fix", "prevention")
-        }
-        update_in = UpdateCreate.model_validate(
-            {
-                "kind": kind,
-                "status": facts.status,
-                "next_update_by": next_update_by,
-                "facts": json.loads(facts.model_dump_json()),
-                **parts,
-            }
+        content, digest = _content(facts, kind, next_update_by)
+        update = add_update(
+            session=session, incident=incident, update_in=UpdateCreate.model_validate(content)
         )
-        update = add_update(session=session, incident=incident, update_in=update_in)
-        update.state = UpdateState.PUBLISHED
-        update.published_at = utcnow()
-        canonical = json.dumps({"parts": parts, "facts": update.facts}, sort_keys=True, ensure_ascii=False)
-        update.content_hash = hashlib.sha256(canonical.encode()).hexdigest()
-        incident.status = facts.status
+        update.state = state
+        update.content_hash = digest
         session.add_all([incident, update])
         session.commit()
         assert incident.id is not None and update.id is not None
-        return incident.id, update.id
+        return incident.id, update.id, update.number
+
+
+def _content(facts: Facts, kind: UpdateKind, next_update_by: datetime) -> tuple[dict[str, Any], str]:
+    """An update's stored content (the four parts per locale, the facts) and its sha256."""
+    parts = {
+        part: {
+            loc: {"text": getattr(s, part).text, "short": getattr(s, part).short}
+            for loc, s in facts.story.items()
+        }
+        for part in ("apology", "cause", "fix", "prevention")
+    }
+    stored_facts = json.loads(facts.model_dump_json())
+    canonical = json.dumps({"parts": parts, "facts": stored_facts}, sort_keys=True, ensure_ascii=False)
+    content = {
+        "kind": kind,
+        "status": facts.status,
+        "next_update_by": next_update_by,
+        "facts": stored_facts,
+        **parts,
+    }
+    return content, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def redraft_update(
+    *,
+    engine: sa.Engine,
+    playbook: Playbook,
+    update_id: int,
+    facts: Facts,
+    settings: Settings,
+    sources: Mapping[str, Source],
+    renderer: Renderer | None = None,
+) -> Draft:
+    """Replace a draft's content with ``facts`` (an approver's edit), checked as a new draft is.
+
+    Only an unpublished draft can change: once published, an update is immutable and a correction
+    is a new update.
+    """
+    rendered, next_update_by = _render_checked(playbook, facts, settings, sources, renderer)
+    with Session(engine) as session:
+        update = session.get(UpdateRow, update_id)
+        if update is None:
+            raise NotFound("update", str(update_id))
+        if update.state not in (UpdateState.DRAFT, UpdateState.PENDING_APPROVAL):
+            raise InputError(
+                [
+                    Problem(
+                        playbook.name,
+                        None,
+                        "update",
+                        f"update {update.number} is {update.state.value}: only a draft can be edited",
+                    )
+                ]
+            )
+        content, digest = _content(facts, update.kind, next_update_by)
+        for name, value in UpdateCreate.model_validate(content).model_dump().items():
+            setattr(update, name, value)
+        update.content_hash = digest
+        session.execute(sa.delete(RenditionRow).where(RenditionRow.update_id == update_id))  # type: ignore[arg-type]
+        session.add(update)
+        session.commit()
+        incident_id, number = update.incident_id, update.number
+    store_renditions(engine=engine, update_id=update_id, renditions=rendered)
+    return Draft(incident_id, update_id, number, rendered)

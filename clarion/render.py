@@ -94,6 +94,8 @@ class LocaleText:
 
     datetime_format: str
     status: Mapping[IncidentStatus, str]
+    holding: Mapping[str, str] = field(default_factory=dict)
+    """``text`` and ``short`` of the holding statement's apology part (``{title}`` is filled in)."""
 
     def when(self, instant: datetime, time_zone: str, locale: str) -> str:
         return str(format_datetime(instant, self.datetime_format, tzinfo=ZoneInfo(time_zone), locale=locale))
@@ -164,6 +166,7 @@ class Renderer:
                 self._locales[locale] = LocaleText(
                     datetime_format=data["datetime_format"],
                     status={s: data["status"][s.value] for s in IncidentStatus},
+                    holding={k: str(data["holding"][k]) for k in ("text", "short")},
                 )
             except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
                 raise TemplateError.at(display_path(path), None, f"locale strings unusable: {exc!r}") from exc

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8766",
         description="The provider sandbox, used for every provider whose credentials are not set.",
     )
+    prefect_api_url: str = Field(
+        default="http://127.0.0.1:4200/api",
+        description="The Prefect server's API (PREFECT_API_URL wins); `clarion serve` starts one here.",
+    )
+    time_scale: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=100_000.0,
+        description="Time compression for demos: an incident's clock runs this many times faster than "
+        "the wall clock from its declaration on, so cadence and approval timers fire sooner (360: an hour "
+        "in 10 s). 1 in production.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs unsubscribe links; generated once into `home` when not set.",

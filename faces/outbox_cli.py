@@ -90,47 +90,37 @@ def work(
     """Send what is due: claim batches, send through the providers (or the sandbox), record outcomes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from channels.registry import build_senders, http_client
+    from channels.delivery import run_worker
+    from channels.registry import SENT_CHANNELS
     from clarion.models import utcnow
     from clarion.outbox.ledger import backlog
-    from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
+    from clarion.outbox.worker import WorkerStats
     from clarion.settings import get_settings
     from clarion.store import get_engine, migrate
-    from clarion.unsubscribe import secret_key, unsubscribe_url
 
     settings = get_settings()
     migrate()
     engine = get_engine()
-    key = secret_key(settings)
     worker_name = name or f"{socket.gethostname()}-{os.getpid()}"
-    with http_client(connections=threads * 2) as client:
-        senders = build_senders(settings, client=client, engine=engine)
-        left = backlog(engine, now=utcnow(), channels=list(senders))
-        total = sum(left.due.values()) + left.waiting + left.claimed
-        bar = Progress(
-            TextColumn("sending"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not progress,
-        )
-        task = bar.add_task("sending", total=total or None)
+    left = backlog(engine, now=utcnow(), channels=list(SENT_CHANNELS))
+    total = sum(left.due.values()) + left.waiting + left.claimed
+    bar = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress,
+    )
+    task = bar.add_task("sending", total=total or None)
 
-        def advance(stats: WorkerStats) -> None:
-            bar.update(task, completed=stats.accepted + stats.failed)
+    def advance(stats: WorkerStats) -> None:
+        bar.update(task, completed=stats.accepted + stats.failed)
 
-        worker = Worker(
-            engine,
-            senders,
-            WorkerConfig(name=worker_name, threads=threads),
-            unsubscribe=lambda recipient, channel: unsubscribe_url(
-                settings, key, recipient_id=recipient, channel=channel
-            ),
-            progress=advance,
+    with bar:
+        stats = run_worker(
+            settings, engine, name=worker_name, threads=threads, until_idle=not forever, progress=advance
         )
-        with bar:
-            stats = worker.run(until_idle=not forever)
     out.print(
         f"{worker_name}: accepted {stats.accepted}, failed {stats.failed}, retries {stats.retried}, "
         f"found already sent {stats.reconciled_present}, resent without knowing {stats.uncertain_sends}"

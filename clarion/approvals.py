@@ -1,0 +1,137 @@
+"""Approvals: who must approve an update before it goes out, by when, and what they decided.
+
+A playbook lists approval steps (a role, its approvers, a backup, a timeout, the update kinds it
+applies to). Every decision is an :class:`~clarion.models.Approval` row and an audit-log entry. An
+edit changes the draft, so it counts as its author's approval of the new text and voids the
+approvals given before it: every other role must look again.
+
+The time allowed is the step's timeout, but never beyond the earliest open regulatory deadline
+less :data:`REGULATOR_MARGIN` (the notice still has to be sent after the approval); it is never
+shorter than :data:`MIN_WINDOW`. Half-way through, an unanswered role escalates to its backup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from clarion import audit
+from clarion.kinds import ApprovalDecision, DeadlineState, UpdateKind
+from clarion.models import Approval, Deadline, Incident, Update
+from clarion.playbook import ApprovalStep, Playbook
+
+REGULATOR_MARGIN = timedelta(hours=2)
+MIN_WINDOW = timedelta(minutes=15)
+
+
+def required_steps(playbook: Playbook, kind: UpdateKind) -> list[ApprovalStep]:
+    """The approval steps an update of ``kind`` needs (none for a holding statement by default)."""
+    return [step for step in playbook.approvals if kind in step.required_for]
+
+
+def decisions(*, session: Session, update_id: int) -> list[Approval]:
+    statement = select(Approval).where(Approval.update_id == update_id).order_by(col(Approval.id))
+    return list(session.exec(statement).all())
+
+
+def pending_roles(*, session: Session, update: Update, playbook: Playbook) -> list[str]:
+    """Roles whose approval of the current text is still missing (empty once it may go out)."""
+    assert update.id is not None
+    made = decisions(session=session, update_id=update.id)
+    last_edit = max((i for i, d in enumerate(made) if d.decision is ApprovalDecision.EDITED), default=-1)
+    given = {
+        d.role
+        for d in made[max(last_edit, 0) :]
+        if d.decision in (ApprovalDecision.APPROVED, ApprovalDecision.EDITED)
+    }
+    return [s.role for s in required_steps(playbook, update.kind) if s.role not in given]
+
+
+def rejection(*, session: Session, update_id: int) -> Approval | None:
+    """The rejection that stopped this update, if any."""
+    return next(
+        (
+            d
+            for d in decisions(session=session, update_id=update_id)
+            if d.decision is ApprovalDecision.REJECTED
+        ),
+        None,
+    )
+
+
+def check_answer(playbook: Playbook, pending: Sequence[str], role: str, approver: str) -> str | None:
+    """Why this answer cannot be accepted, or None when it can."""
+    step = next((s for s in playbook.approvals if s.role == role), None)
+    if step is None:
+        known = ", ".join(s.role for s in playbook.approvals) or "none"
+        return f"playbook {playbook.name} has no approval role {role!r} (roles: {known})"
+    if role not in pending:
+        return f"{role} has already approved this draft" if pending else "no approval is pending"
+    allowed = [*step.approvers, *([step.backup] if step.backup else [])]
+    if approver.strip().lower() not in {a.lower() for a in allowed}:
+        return (
+            f"{approver or 'an unnamed approver'} may not answer for {role} (allowed: {', '.join(allowed)})"
+        )
+    return None
+
+
+def record_decision(
+    *,
+    session: Session,
+    incident: Incident,
+    update: Update,
+    role: str,
+    approver: str,
+    decision: ApprovalDecision,
+    reason: str | None = None,
+) -> Approval:
+    """Store one decision and write it to the audit log, in the caller's transaction."""
+    assert update.id is not None
+    row = Approval(
+        update_id=update.id, role=role, approver=approver, decision=decision, reason=reason or None
+    )
+    session.add(row)
+    audit.append(
+        session=session,
+        actor=approver,
+        action=f"approval.{decision.value}",
+        subject=f"{incident.reference}/update-{update.number}",
+        details={"role": role, "reason": reason or None, "content_hash": update.content_hash},
+    )
+    session.flush()
+    return row
+
+
+def earliest_open_deadline(*, session: Session, incident_id: int) -> datetime | None:
+    """The due time of the incident's earliest regulatory deadline still open or at risk."""
+    statement = (
+        select(Deadline.due_at)
+        .where(Deadline.incident_id == incident_id)
+        .where(col(Deadline.state).in_([DeadlineState.OPEN, DeadlineState.AT_RISK]))
+        .order_by(col(Deadline.due_at))
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+@dataclass(frozen=True)
+class Window:
+    """When one role's approval escalates to its backup, and when the request expires."""
+
+    role: str
+    escalate_at: datetime
+    expires_at: datetime
+    capped_by_deadline: bool
+
+
+def window(step: ApprovalStep, *, requested_at: datetime, regulatory_due: datetime | None) -> Window:
+    """The time one role has to answer (see the module's docstring)."""
+    expires = requested_at + step.timeout
+    capped = False
+    if regulatory_due is not None and regulatory_due - REGULATOR_MARGIN < expires:
+        expires, capped = regulatory_due - REGULATOR_MARGIN, True
+    expires = max(expires, requested_at + MIN_WINDOW)
+    return Window(step.role, requested_at + (expires - requested_at) / 2, expires, capped)

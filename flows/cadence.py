@@ -1,0 +1,137 @@
+"""Timers that act when they come due: the cadence check and the approval escalation.
+
+Both are scheduled by the publish subflow as future runs of their deployments. Each one first asks
+the store whether it still has something to do (a newer update supersedes a cadence timer; an
+answered approval ends an escalation), so a late run, or one that escaped cancellation, is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from clarion import approvals, audit
+from clarion.kinds import UpdateKind, UpdateState
+from clarion.lifecycle import Action, Phase, cadence_action, facts_of, holding_facts
+from clarion.models import Incident, utcnow
+from clarion.publish import draft_update
+from clarion.render import Renderer
+from flows import timers
+from flows.context import IncidentContext, open_context
+from flows.publish import publish_update
+
+
+def _audit(ctx: IncidentContext, action: str, subject: str, **details: Any) -> None:
+    with ctx.session() as session:
+        audit.append(
+            session=session,
+            actor="clarion",
+            action=action,
+            subject=f"{ctx.reference}/{subject}",
+            details=details,
+        )
+        session.commit()
+
+
+@task(name="draft holding statement", cache_policy=NO_CACHE)
+def draft_holding(reference: str, update_number: int) -> int:
+    """A holding statement from the last update's facts; returns its number."""
+    ctx = open_context(reference)
+    previous = ctx.update(update_number)
+    renderer = Renderer(
+        ctx.playbook, ctx.settings.templates_dir, sms_max_segments=ctx.settings.sms_max_segments
+    )
+    phrases = {locale: renderer.locale_text(locale).holding for locale in ctx.playbook.locales}
+    # as of the lapsed promise, or now when the timer ran late: never before what was promised
+    as_of = max(ctx.clock.now(), previous.next_update_by)
+    facts = holding_facts(facts_of(previous), phrases=phrases, as_of=as_of)
+    return draft_update(
+        engine=ctx.engine,
+        playbook=ctx.playbook,
+        facts=facts,
+        settings=ctx.settings,
+        sources=ctx.sources,
+        kind=UpdateKind.HOLDING,
+        state=UpdateState.DRAFT,
+        renderer=renderer,
+    ).number
+
+
+@flow(name="cadence-check", flow_run_name="{reference} · update {update_number} · {phase}", log_prints=True)
+def cadence_check(reference: str, update_number: int, phase: Phase) -> str:
+    """Remind the commander before the promised update; publish a holding statement when it lapsed."""
+    logger = get_run_logger()
+    ctx = open_context(reference)
+    with ctx.session() as session:
+        incident = session.get(Incident, ctx.incident.id)
+        assert incident is not None
+        action = cadence_action(
+            session=session,
+            incident=incident,
+            update_number=update_number,
+            phase=phase,
+            playbook=ctx.playbook,
+        )
+    update = ctx.update(update_number)
+    due = update.next_update_by.isoformat()
+    late = (utcnow() - ctx.clock.wall(update.next_update_by)).total_seconds()
+    if action is Action.NOTHING:
+        logger.info("%s: update %s was superseded; nothing to do", reference, update_number)
+    elif action is Action.REMIND:
+        _audit(ctx, "cadence.reminder", f"update-{update_number}", due=due, commander=ctx.incident.commander)
+        timers.emit(
+            ctx, "clarion.cadence.reminder", update=update_number, due=due, commander=ctx.incident.commander
+        )
+        logger.warning(
+            "%s: the next update is promised by %s; %s, please post it (`clarion update %s`)",
+            reference,
+            due,
+            ctx.incident.commander or "commander",
+            reference,
+        )
+    elif action is Action.HOLD:
+        _audit(
+            ctx, "cadence.lapsed", f"update-{update_number}", due=due, late_seconds=round(late), holding=True
+        )
+        number = draft_holding(reference, update_number)
+        publish_update(reference, number)
+        logger.warning("%s: promise of %s lapsed; holding statement %s published", reference, due, number)
+    else:
+        _audit(
+            ctx, "cadence.lapsed", f"update-{update_number}", due=due, late_seconds=round(late), holding=False
+        )
+        timers.emit(ctx, "clarion.cadence.lapsed", update=update_number, due=due)
+        logger.error(
+            "%s: promise of %s lapsed and no holding statement may go out: post an update", reference, due
+        )
+    return action.value
+
+
+@flow(name="approval-escalation", flow_run_name="{reference} · update {update_number} · escalate {role}")
+def approval_escalation(reference: str, update_number: int, role: str) -> bool:
+    """Tell the backup approver when ``role`` has not answered half-way through its window."""
+    logger = get_run_logger()
+    ctx = open_context(reference)
+    update = ctx.update(update_number)
+    with ctx.session() as session:
+        pending = approvals.pending_roles(session=session, update=update, playbook=ctx.playbook)
+    if update.state is not UpdateState.PENDING_APPROVAL or role not in pending:
+        logger.info("%s update %s: %s has answered; no escalation", reference, update_number, role)
+        return False
+    step = next(s for s in ctx.playbook.approvals if s.role == role)
+    backup = step.backup or ", ".join(step.approvers)
+    _audit(ctx, "approval.escalated", f"update-{update_number}", role=role, backup=backup)
+    timers.emit(ctx, "clarion.approval.escalated", update=update_number, role=role, backup=backup)
+    logger.warning(
+        "%s update %s still needs %s's approval: escalated to %s (`clarion approve %s --as %s --by %s`)",
+        reference,
+        update_number,
+        role,
+        backup,
+        reference,
+        role,
+        backup,
+    )
+    return True

@@ -1,0 +1,80 @@
+"""The one list of clarion's deployments, used two ways.
+
+``clarion serve`` (one machine) serves them with :func:`serve_all` from a runner process
+(``python -m flows``); ``prefect.yaml`` (production: a process work pool and workers) lists the same
+names and entrypoints, and a test keeps the two in step. This module imports Prefect only inside
+:func:`runner_deployments`, so the CLI can read names without paying for ``import prefect``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+DEPLOYMENT_NAME = "clarion"
+TAGS = ("clarion",)
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    flow_name: str
+    entrypoint: str
+    """``path/to/file.py:function``, relative to the project root, as ``prefect.yaml`` writes it."""
+    description: str
+
+    @property
+    def full_name(self) -> str:
+        """``flow/deployment``, as ``run_deployment`` and the REST API name it."""
+        return f"{self.flow_name}/{DEPLOYMENT_NAME}"
+
+
+DECLARE = DeploymentSpec(
+    "declare-incident",
+    "flows/incident.py:declare_incident",
+    "Declare an incident from a playbook and facts: draft, approve, publish to every channel.",
+)
+POST_UPDATE = DeploymentSpec(
+    "post-update",
+    "flows/incident.py:post_update",
+    "Publish the next update of an incident: what changed since the last one.",
+)
+RESOLVE = DeploymentSpec(
+    "resolve-incident",
+    "flows/incident.py:resolve_incident",
+    "Publish the resolution, clear the banner and stop the cadence.",
+)
+CADENCE_CHECK = DeploymentSpec(
+    "cadence-check",
+    "flows/cadence.py:cadence_check",
+    "Scheduled by every publish: remind the commander before the promised update, and publish a "
+    "holding statement when the promise lapses.",
+)
+APPROVAL_ESCALATION = DeploymentSpec(
+    "approval-escalation",
+    "flows/cadence.py:approval_escalation",
+    "Scheduled when an approval is requested: escalate to the backup approver if it is still unanswered.",
+)
+SPECS = (DECLARE, POST_UPDATE, RESOLVE, CADENCE_CHECK, APPROVAL_ESCALATION)
+
+
+def load_flow(spec: DeploymentSpec) -> Any:
+    """The flow object an entrypoint names (imports the flows package, and with it Prefect)."""
+    path, _, attribute = spec.entrypoint.partition(":")
+    module = import_module(path.removesuffix(".py").replace("/", "."))
+    return getattr(module, attribute)
+
+
+def runner_deployments() -> list[Any]:
+    """The deployments as ``RunnerDeployment`` objects, for ``serve`` or ``.apply()``."""
+    return [
+        load_flow(spec).to_deployment(name=DEPLOYMENT_NAME, description=spec.description, tags=list(TAGS))
+        for spec in SPECS
+    ]
+
+
+def serve_all(*, limit: int = 20) -> None:
+    """Serve every deployment from this process until it is stopped (``python -m flows``)."""
+    from prefect import serve
+
+    serve(*runner_deployments(), limit=limit, print_starting_message=False)

@@ -1,0 +1,149 @@
+"""Timers as Prefect scheduled runs, and the events clarion emits.
+
+A timer is a flow run of a clarion deployment created now with a ``scheduled_time`` in the future
+(``run_deployment(..., timeout=0)``): a row on the Prefect server, so it survives restarts of the
+runner, and a runner that was down at the due time runs it late rather than never. Idempotency keys
+name the incident, update and purpose, so scheduling twice creates one run. When an update
+supersedes another, the scheduled runs of the older ones are cancelled (and each timer checks the
+store when it runs anyway, so one that escaped cancellation does nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.deployments import run_deployment
+from prefect.events import emit_event
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled
+
+from clarion import audit
+from clarion.lifecycle import facts_of, timers
+from clarion.models import Update
+from flows.context import IncidentContext
+from flows.deployments import APPROVAL_ESCALATION, CADENCE_CHECK, DeploymentSpec
+
+
+def emit(ctx: IncidentContext, event: str, **payload: Any) -> None:
+    """A Prefect event about the incident (automations can react to it)."""
+    emit_event(
+        event=event,
+        resource={
+            "prefect.resource.id": f"clarion.incident.{ctx.reference}",
+            "prefect.resource.name": ctx.reference,
+            "clarion.incident.reference": ctx.reference,
+        },
+        payload={"playbook": ctx.playbook.name, **payload},
+    )
+
+
+def _schedule(
+    ctx: IncidentContext,
+    spec: DeploymentSpec,
+    parameters: dict[str, Any],
+    *,
+    at: datetime,
+    key: str,
+    name: str,
+) -> bool:
+    """Create the scheduled run; False (and an audit entry) when the deployment is not registered."""
+    try:
+        run_deployment(
+            spec.full_name,
+            parameters=parameters,
+            scheduled_time=ctx.clock.wall(at),
+            flow_run_name=f"{ctx.reference} · {name}",
+            timeout=0,
+            idempotency_key=f"{ctx.reference}:{key}",
+            as_subflow=False,
+            tags=["clarion", ctx.reference],
+        )
+    except ObjectNotFound:
+        get_run_logger().error(
+            "deployment %s is not registered, so the %s timer of %s was not set: run `clarion serve`",
+            spec.full_name,
+            name,
+            ctx.reference,
+        )
+        with ctx.session() as session:
+            audit.append(
+                session=session,
+                actor="clarion",
+                action="cadence.unscheduled",
+                subject=f"{ctx.reference}/{key}",
+                details={"deployment": spec.full_name, "due": at.isoformat()},
+            )
+            session.commit()
+        return False
+    return True
+
+
+def schedule_cadence(ctx: IncidentContext, update: Update) -> None:
+    """The reminder and the lapse check of a published update; cancels older updates' timers."""
+    cancel_scheduled(ctx, below=update.number)
+    facts = facts_of(update)
+    for timer in timers(ctx.playbook, promise=update.next_update_by, published_at=facts.as_of):
+        _schedule(
+            ctx,
+            CADENCE_CHECK,
+            {"reference": ctx.reference, "update_number": update.number, "phase": timer.phase.value},
+            at=timer.at,
+            key=f"u{update.number}:{timer.phase.value}",
+            name=f"update {update.number} · {timer.phase.value}",
+        )
+
+
+def schedule_escalation(ctx: IncidentContext, update: Update, role: str, *, at: datetime) -> None:
+    _schedule(
+        ctx,
+        APPROVAL_ESCALATION,
+        {"reference": ctx.reference, "update_number": update.number, "role": role},
+        at=at,
+        key=f"u{update.number}:escalate:{role}",
+        name=f"update {update.number} · escalate {role}",
+    )
+
+
+def _scheduled_runs(ctx: IncidentContext) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[ctx.reference]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                )
+            )
+        )
+
+
+def _cancel(runs: list[Any], message: str) -> int:
+    with get_client(sync_client=True) as client:
+        for run in runs:
+            client.set_flow_run_state(run.id, Cancelled(message=message), force=True)
+    return len(runs)
+
+
+def cancel_scheduled(ctx: IncidentContext, *, below: int) -> int:
+    """Cancel the scheduled timers of updates numbered below ``below``: they are superseded."""
+    runs = [r for r in _scheduled_runs(ctx) if int(r.parameters.get("update_number", below)) < below]
+    return _cancel(runs, f"superseded by update {below}")
+
+
+def cancel_escalations(ctx: IncidentContext, update_number: int) -> int:
+    """The approval of ``update_number`` is over: its escalation timers have nothing left to do."""
+    runs = [
+        r
+        for r in _scheduled_runs(ctx)
+        if "role" in r.parameters and int(r.parameters.get("update_number", -1)) == update_number
+    ]
+    return _cancel(runs, "the approval was answered")
