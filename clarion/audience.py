@@ -262,3 +262,28 @@ def chunks(rows: Iterable[RecipientRow], size: int) -> Iterator[list[RecipientRo
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def copy_csv_to_table(engine: sa.Engine, path: Path, table: str) -> int:
+    """Create ``table`` (external_id, email, phone, locale, time_zone) from a recipients CSV,
+    replacing what it held; the demo and the tests seed a playbook's SQL audience with it. Every row
+    is checked first (:func:`check_csv`), so a bad file writes nothing. Returns the rows written."""
+    check_csv(path)
+    columns = [sa.Column(name, sa.Text) for name in ("external_id", "email", "phone", "locale", "time_zone")]
+    target = sa.Table(table, sa.MetaData(), *columns)
+    rows = [
+        {
+            "external_id": r.external_id,
+            "email": r.email,
+            "phone": r.phone,
+            "locale": r.locale,
+            "time_zone": r.time_zone,
+        }
+        for r in read_csv(path)
+    ]
+    with engine.begin() as connection:
+        target.drop(connection, checkfirst=True)
+        target.create(connection)
+        if rows:
+            connection.execute(target.insert(), rows)
+    return len(rows)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from clarion import audience as audiences
+from clarion import audit
 from clarion.audience import AudienceSummary, RecipientRow
 from clarion.compose import promised_next_update
 from clarion.consistency import preflight
@@ -304,6 +305,17 @@ def _mark_published(engine: sa.Engine, update_id: int) -> None:
         if update.status is IncidentStatus.RESOLVED and incident.resolved_at is None:
             incident.resolved_at = update.published_at
         session.add_all([incident, update])
+        audit.append(
+            session=session,
+            actor="clarion",
+            action="update.published",
+            subject=f"{incident.reference}/update-{update.number}",
+            details={
+                "kind": update.kind.value,
+                "status": update.status.value,
+                "content_hash": update.content_hash,
+            },
+        )
         session.commit()
 
 

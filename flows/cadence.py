@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from clarion import approvals, audit
+from clarion.errors import ClarionError
 from clarion.kinds import UpdateKind, UpdateState
 from clarion.lifecycle import Action, Phase, cadence_action, facts_of, holding_facts
 from clarion.models import Incident, utcnow
@@ -92,21 +93,40 @@ def cadence_check(reference: str, update_number: int, phase: Phase) -> str:
             reference,
         )
     elif action is Action.HOLD:
-        _audit(
-            ctx, "cadence.lapsed", f"update-{update_number}", due=due, late_seconds=round(late), holding=True
-        )
-        number = draft_holding(reference, update_number)
+        try:
+            number = draft_holding(reference, update_number)
+        except ClarionError as exc:  # e.g. the holding wording does not fit a channel: say so loudly
+            _lapsed(ctx, update_number, due, late, holding=False, problem=str(exc))
+            return Action.ESCALATE.value
+        _lapsed(ctx, update_number, due, late, holding=True)
         publish_update(reference, number)
         logger.warning("%s: promise of %s lapsed; holding statement %s published", reference, due, number)
     else:
-        _audit(
-            ctx, "cadence.lapsed", f"update-{update_number}", due=due, late_seconds=round(late), holding=False
-        )
-        timers.emit(ctx, "clarion.cadence.lapsed", update=update_number, due=due)
-        logger.error(
-            "%s: promise of %s lapsed and no holding statement may go out: post an update", reference, due
-        )
+        _lapsed(ctx, update_number, due, late, holding=False)
     return action.value
+
+
+def _lapsed(
+    ctx: IncidentContext,
+    update_number: int,
+    due: str,
+    late: float,
+    *,
+    holding: bool,
+    problem: str | None = None,
+) -> None:
+    details: dict[str, Any] = {"due": due, "late_seconds": round(late), "holding": holding}
+    if problem is not None:
+        details["problem"] = problem
+    _audit(ctx, "cadence.lapsed", f"update-{update_number}", **details)
+    if not holding:
+        timers.emit(ctx, "clarion.cadence.lapsed", update=update_number, **details)
+        get_run_logger().error(
+            "%s: the promise of %s lapsed and no holding statement went out%s: post an update",
+            ctx.reference,
+            due,
+            f" ({problem})" if problem else "",
+        )
 
 
 @flow(name="approval-escalation", flow_run_name="{reference} · update {update_number} · escalate {role}")

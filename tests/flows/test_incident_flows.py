@@ -1,0 +1,261 @@
+"""End to end on a Prefect test server: declare → approve → publish to every channel → update →
+lapse → holding statement → resolve, checked in the provider sandbox, the ledger and the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.settings import PREFECT_API_URL
+from sqlmodel import Session, col, select
+
+from channels.sandbox.runner import SandboxHandle
+from clarion import store
+from clarion.kinds import ApprovalDecision, Channel, DeliveryState, UpdateKind, UpdateState
+from clarion.lifecycle import Phase
+from clarion.models import Approval, AuditEvent, Banner, Delivery, Incident, Update
+from clarion.outbox.ledger import state_counts
+from flows.cadence import cadence_check
+from flows.incident import declare_incident, post_update, resolve_incident
+from flows.models import Declaration, UpdateRequest
+from tests.flows.conftest import facts_file, start
+
+LEGAL = "legal-on-call@example.com"
+DPO = "dpo@example.com"
+
+
+def declaration(playbook: str, **changes: Any) -> Declaration:
+    data = yaml.safe_load(facts_file(playbook).read_text(encoding="utf-8"))
+    for key in ("as_of", "aware_at", "reference", "started_at", "next_update_by"):
+        data.pop(key, None)
+    data.update(changes)
+    return Declaration(playbook=playbook, facts=data, commander="ic@example.com")
+
+
+def session() -> Session:
+    return Session(store.get_engine(), expire_on_commit=False)
+
+
+def updates(reference: str) -> list[Update]:
+    with session() as s:
+        incident = s.exec(select(Incident).where(Incident.reference == reference)).one()
+        return list(
+            s.exec(select(Update).where(Update.incident_id == incident.id).order_by(col(Update.number)))
+        )
+
+
+def audit_actions(reference: str) -> list[str]:
+    with session() as s:
+        entries = s.exec(select(AuditEvent).where(col(AuditEvent.subject).startswith(reference)))
+        return [e.action for e in entries]
+
+
+def scheduled(reference: str) -> dict[str, Any]:
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[reference])))
+    return {r.name: r for r in runs}
+
+
+def approve_breach(sandbox: SandboxHandle) -> dict[str, Any]:
+    """Declare the example data breach and answer both approvals as the playbook's approvers."""
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    paused = running.wait_paused()
+    assert paused.name.endswith("· update 1 · publish")
+    running.answer(paused, role="legal", approver=LEGAL, approved=True)
+    running.answer(running.wait_paused(), role="dpo", approver=DPO, approved=True)
+    return running.join()
+
+
+def test_declare_pauses_for_approval_and_publishes_on_every_channel(sandbox: SandboxHandle) -> None:
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    paused = running.wait_paused()
+    assert paused.name == "INC-0001 · update 1 · publish"
+    assert sandbox.inbox() == []  # nothing leaves before the approvals
+    # the defaults of the form are the safe choice: a bare "Resume" approves nothing
+    running.answer(paused, role="legal")
+    # someone who is not a legal approver cannot approve for legal
+    running.answer(running.wait_paused(), role="legal", approver="intern@example.com", approved=True)
+    assert sandbox.inbox() == []
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, approved=True)
+    running.answer(
+        running.wait_paused(), role="dpo", approver="Deputy-DPO@example.com", approved=True
+    )  # backup
+    result = running.join()
+
+    assert result["state"] == "published"
+    received = {c: len(sandbox.inbox(c)) for c in ("email", "sms", "mastodon", "bluesky")}
+    assert received == {"email": 5, "sms": 5, "mastodon": 2, "bluesky": 2}
+    bodies = " ".join(str(r.as_json()) for r in sandbox.inbox("email"))
+    assert "INC-0001" in bodies
+    counts = state_counts(store.get_engine())
+    assert counts == {
+        (Channel.EMAIL, DeliveryState.ACCEPTED): 5,
+        (Channel.SMS, DeliveryState.ACCEPTED): 5,
+        (Channel.MASTODON, DeliveryState.ACCEPTED): 2,
+        (Channel.BLUESKY, DeliveryState.ACCEPTED): 2,
+        (Channel.BANNER, DeliveryState.ACCEPTED): 4,
+    }
+    with session() as s:
+        assert len(s.exec(select(Banner)).all()) == 4  # two audiences × two locales
+        decisions = [
+            (a.role, a.approver, a.decision) for a in s.exec(select(Approval).order_by(col(Approval.id)))
+        ]
+    assert decisions == [
+        ("legal", LEGAL, ApprovalDecision.APPROVED),
+        ("dpo", "Deputy-DPO@example.com", ApprovalDecision.APPROVED),
+    ]
+    [update] = updates("INC-0001")
+    assert (update.kind, update.state) == (UpdateKind.INITIAL, UpdateState.PUBLISHED)
+    actions = audit_actions("INC-0001")
+    assert actions[:4] == [
+        "incident.declared",
+        "approval.requested",
+        "approval.approved",
+        "approval.approved",
+    ]
+    assert "update.published" in actions
+
+    # the cadence timers are scheduled runs at the promise (less the reminder lead, plus the grace)
+    runs = scheduled("INC-0001")
+    reminder, lapse = runs["INC-0001 · update 1 · reminder"], runs["INC-0001 · update 1 · lapse"]
+    assert reminder.state_type.value == lapse.state_type.value == "SCHEDULED"
+    promise = update.next_update_by
+    assert promise - update.created_at == pytest.approx(timedelta(hours=1), abs=timedelta(seconds=30))  # sev1
+    assert reminder.expected_start_time == pytest.approx(
+        promise - timedelta(minutes=15), abs=timedelta(seconds=1)
+    )
+    assert lapse.expected_start_time == pytest.approx(
+        promise + timedelta(minutes=10), abs=timedelta(seconds=1)
+    )
+    # the escalations were cancelled once both roles had answered
+    escalations = [r for name, r in runs.items() if "escalate" in name]
+    assert {r.state_type.value for r in escalations} == {"CANCELLED"}
+
+
+def test_a_rejection_sends_nothing(sandbox: SandboxHandle) -> None:
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    paused = running.wait_paused()
+    running.answer(paused, role="legal", approver=LEGAL, approved=False)  # no reason: not yet a rejection
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, reason="Names the wrong time window")
+    result = running.join()
+
+    assert result["state"] == "rejected"
+    assert sandbox.inbox() == []
+    [update] = updates("INC-0001")
+    assert update.state is UpdateState.REJECTED
+    with session() as s:
+        assert s.exec(select(Delivery)).all() == []
+        [approval] = s.exec(select(Approval)).all()
+    assert (approval.decision, approval.reason) == (ApprovalDecision.REJECTED, "Names the wrong time window")
+    assert "approval.rejected" in audit_actions("INC-0001")
+
+
+def test_an_edit_needs_every_role_again(sandbox: SandboxHandle) -> None:
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, approved=True)
+    new_cause = "A configuration change removed the login requirement; our review missed it."
+    running.answer(
+        running.wait_paused(),
+        role="dpo",
+        approver=DPO,
+        story={"en": {"cause": {"text": new_cause}}},
+        reason="clearer",
+    )
+    paused = running.wait_paused()  # legal must look at the edited text
+    running.answer(paused, role="legal", approver=LEGAL, approved=True)
+    result = running.join()
+
+    assert result["state"] == "published"
+    [update] = updates("INC-0001")
+    assert update.cause is not None and update.cause["en"]["text"] == new_cause
+    assert any(new_cause in str(r.as_json()) for r in sandbox.inbox("email"))
+
+
+def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -> None:
+    approve_breach(sandbox)
+    sent_before = len(sandbox.inbox("email"))
+
+    # the reminder before the promise lapses: recorded, nothing sent
+    assert cadence_check("INC-0001", 1, Phase.REMINDER) == "remind"
+    assert "cadence.reminder" in audit_actions("INC-0001")
+    assert len(sandbox.inbox("email")) == sent_before
+
+    # the promise lapses: a holding statement goes out on every channel, without approval
+    assert cadence_check("INC-0001", 1, Phase.LAPSE) == "hold"
+    one, holding = updates("INC-0001")
+    assert (holding.kind, holding.state) == (UpdateKind.HOLDING, UpdateState.PUBLISHED)
+    assert holding.next_update_by > one.next_update_by
+    holding_mails = sandbox.inbox("email")[sent_before:]
+    assert len(holding_mails) == 5
+    assert "No new information" in str(holding_mails[0].as_json()) or "keine neuen" in str(
+        holding_mails[0].as_json()
+    )
+    assert len(sandbox.inbox("mastodon")) == 4
+    # the holding statement superseded update 1's timers
+    runs = scheduled("INC-0001")
+    assert runs["INC-0001 · update 2 · lapse"].state_type.value == "SCHEDULED"
+    assert cadence_check("INC-0001", 1, Phase.LAPSE) == "nothing"
+
+    # a real update: status monitoring, needs approval again
+    running = start(
+        lambda: post_update(
+            UpdateRequest(
+                reference="INC-0001",
+                status="monitoring",
+                story={"en": {"fix": {"text": "We closed access and rotated every credential."}}},
+            )
+        )
+    )
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, approved=True)
+    running.answer(running.wait_paused(), role="dpo", approver=DPO, approved=True)
+    assert running.join()["state"] == "published"
+
+    running = start(lambda: resolve_incident(UpdateRequest(reference="INC-0001")))
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, approved=True)
+    running.answer(running.wait_paused(), role="dpo", approver=DPO, approved=True)
+    assert running.join()["state"] == "published"
+
+    kinds = [(u.number, u.kind, u.status.value) for u in updates("INC-0001")]
+    assert kinds == [
+        (1, UpdateKind.INITIAL, "identified"),
+        (2, UpdateKind.HOLDING, "identified"),
+        (3, UpdateKind.UPDATE, "monitoring"),
+        (4, UpdateKind.RESOLUTION, "resolved"),
+    ]
+    with session() as s:
+        incident = s.exec(select(Incident)).one()
+        assert incident.resolved_at is not None
+        assert s.exec(select(Banner).where(col(Banner.cleared_at).is_(None))).all() == []
+
+
+def test_holding_statements_stop_at_the_playbook_limit(sandbox: SandboxHandle) -> None:
+    approve_breach(sandbox)
+    for number in (1, 2, 3):  # max_consecutive: 3
+        assert cadence_check("INC-0001", number, Phase.LAPSE) == "hold"
+    assert cadence_check("INC-0001", 4, Phase.LAPSE) == "escalate"
+    assert audit_actions("INC-0001").count("cadence.lapsed") == 4
+
+
+def test_deployment_schema_is_typed_and_bad_parameters_are_refused(prefect_server: None) -> None:
+    api = PREFECT_API_URL.value()
+    deployment = httpx.get(f"{api}/deployments/name/declare-incident/clarion").json()
+    schema = deployment["parameter_openapi_schema"]
+    assert schema["required"] == ["declaration"]
+    definitions = schema["definitions"]
+    declaration_form = definitions["Declaration"]["properties"]
+    assert "data-breach" in declaration_form["playbook"]["enum"]
+    facts_form = definitions["IncidentFacts"]["properties"]
+    assert {"sev1", "sev2"} <= set(facts_form["severity"]["enum"])
+    assert definitions["IncidentStatus"]["enum"] == ["investigating", "identified", "monitoring", "resolved"]
+    assert facts_form["as_of"]["description"].startswith("When this update is published")
+    assert deployment["enforce_parameter_schema"] is True
+
+    bad = {"declaration": {"playbook": "no-such-playbook", "facts": {}}}
+    answer = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": bad})
+    assert answer.status_code == 409
+    assert "Validation failed" in answer.json()["detail"]
