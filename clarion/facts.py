@@ -7,6 +7,7 @@ honestly. Facts are checked against their playbook before anything is rendered.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,9 +144,12 @@ class Facts(Strict):
 
     @model_validator(mode="after")
     def _times_in_order(self) -> Facts:
-        if self.next_update_by is not None and self.next_update_by <= self.as_of:
+        as_of: datetime | None = self.as_of  # a declaration form may leave it to the moment of publishing
+        if as_of is None:
+            return self
+        if self.next_update_by is not None and self.next_update_by <= as_of:
             raise ValueError("next_update_by must be after as_of")
-        if self.aware_at is not None and self.aware_at > self.as_of:
+        if self.aware_at is not None and self.aware_at > as_of:
             raise ValueError("aware_at is after as_of: we cannot publish before we know")
         return self
 

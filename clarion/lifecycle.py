@@ -33,10 +33,12 @@ def facts_of(update: Update) -> Facts:
 
 
 def latest_published(*, session: Session, incident_id: int) -> Update | None:
+    """The update people heard last: by publication time, since a holding statement drafted while a
+    real update waited for approval gets a higher number but goes out first."""
     statement = (
         select(Update)
         .where(Update.incident_id == incident_id, Update.state == UpdateState.PUBLISHED)
-        .order_by(col(Update.number).desc())
+        .order_by(col(Update.published_at).desc(), col(Update.number).desc())
         .limit(1)
     )
     return session.exec(statement).first()
@@ -171,7 +173,7 @@ def consecutive_holdings(*, session: Session, incident_id: int) -> int:
     statement = (
         select(Update.kind)
         .where(Update.incident_id == incident_id, Update.state == UpdateState.PUBLISHED)
-        .order_by(col(Update.number).desc())
+        .order_by(col(Update.published_at).desc(), col(Update.number).desc())
     )
     count = 0
     for kind in session.exec(statement):

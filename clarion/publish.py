@@ -152,6 +152,17 @@ def enqueue_update(
         update = session.get(UpdateRow, update_id)
         if update is None:
             raise NotFound("update", str(update_id))
+        if update.state is not UpdateState.APPROVED:
+            raise InputError(
+                [
+                    Problem(
+                        playbook.name,
+                        None,
+                        "update",
+                        f"update {update.number} is {update.state.value}: only an approved update is sent",
+                    )
+                ]
+            )
         incident_id = update.incident_id
         ids = {
             (r.channel, r.locale, r.time_zone): r.id
@@ -302,6 +313,8 @@ def _mark_published(engine: sa.Engine, update_id: int) -> None:
         update.state = UpdateState.PUBLISHED
         update.published_at = utcnow()
         incident.status = update.status
+        incident.severity = str(update.facts.get("severity", incident.severity))
+        incident.title = str(update.facts.get("title", incident.title))
         if update.status is IncidentStatus.RESOLVED and incident.resolved_at is None:
             incident.resolved_at = update.published_at
         session.add_all([incident, update])

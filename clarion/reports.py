@@ -7,6 +7,7 @@ contains is interpreted as Markdown or HTML by whatever displays the artifact.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -29,8 +30,12 @@ def fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|!~])")
+
+
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Free text (titles, names, reasons) made inert in Markdown: HTML escaped, syntax backslashed."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 def _when(moment: datetime | None) -> str:
@@ -74,9 +79,8 @@ def preview_markdown(
         )
     for r in renditions:
         lines += ["", f"## {r.channel.value} · {r.locale} · {r.time_zone}"]
-        if r.subject:
-            lines += ["", f"Subject: {_cell(r.subject)}"]
-        lines += ["", fenced(r.body)]
+        text = f"Subject: {r.subject}\n\n{r.body}" if r.subject else r.body
+        lines += ["", fenced(text)]
     return "\n".join(lines)
 
 
@@ -123,7 +127,7 @@ def timeline_markdown(*, session: Session, incident: Incident) -> str:
     if numbers:
         statement = select(Approval).where(col(Approval.update_id).in_(list(numbers)))
         for a in session.exec(statement):
-            reason = f": {_cell(a.reason)}" if a.reason else ""
+            reason = f": {a.reason}" if a.reason else ""  # escaped with the whole line below
             events.append(
                 (
                     a.decided_at,
@@ -132,9 +136,10 @@ def timeline_markdown(*, session: Session, incident: Incident) -> str:
             )
     statement_audit = (
         select(AuditEvent)
-        .where(col(AuditEvent.subject).startswith(incident.reference))
+        .where(col(AuditEvent.subject).startswith(incident.reference + "/"))
         .where(
-            col(AuditEvent.action).startswith("cadence.") | col(AuditEvent.action).startswith("approval.e")
+            col(AuditEvent.action).startswith("cadence.")
+            | col(AuditEvent.action).in_(["approval.escalated", "approval.expired"])
         )
     )
     for entry in session.exec(statement_audit):

@@ -32,8 +32,9 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 
 from channels.delivery import run_worker
-from clarion import approvals, reports
+from clarion import approvals, audit, reports
 from clarion.errors import ClarionError
+from clarion.facts import Facts
 from clarion.kinds import ApprovalDecision, Channel, UpdateState
 from clarion.lifecycle import facts_of, next_facts
 from clarion.models import Incident, Rendition, Update, utcnow
@@ -138,7 +139,8 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
     with ctx.session() as session:
         pending = approvals.pending_roles(session=session, update=update, playbook=ctx.playbook)
         regulatory_due = approvals.earliest_open_deadline(session=session, incident_id=ctx.incident.id or 0)
-    if not pending:
+    if not pending:  # the playbook asks nobody for this kind of update (a holding statement)
+        _set_state(ctx, update, UpdateState.APPROVED)
         return True
     requested = ctx.clock.now()
     windows = {
@@ -190,17 +192,49 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
         with ctx.session() as session:
             pending = approvals.pending_roles(session=session, update=update, playbook=ctx.playbook)
         logger.info("%s answered; still pending: %s", answer.role, ", ".join(pending) or "nobody")
+    update = _refresh_times(ctx, update)
     _set_state(ctx, update, UpdateState.APPROVED)
     return True
 
 
-def _edit(ctx: IncidentContext, update: Update, answer: ApprovalAnswer) -> Update:
-    """Apply an approver's edit to the draft; it counts as their approval of the new text."""
+def _refresh_times(ctx: IncidentContext, update: Update) -> Update:
+    """Re-render an approved draft "as of now" when the approvals took so long that its promise
+    would reach people with less than half of its interval left (or already past).
+
+    Only the times change (as of, next update by): the approved words are the same. The audit log
+    records the refresh with the old and the new content hash.
+    """
     previous = facts_of(update)
-    keep = {"next_update_by": previous.next_update_by.isoformat()} if previous.next_update_by else {}
-    facts = next_facts(
-        previous, ctx.playbook, as_of=previous.as_of, story=answer.story, changes=keep, source="approval edit"
+    promise = update.next_update_by
+    now = ctx.clock.now()
+    if previous.next_update_by is not None or promise - now >= (promise - previous.as_of) / 2:
+        return update  # an explicit promise stays as given; a fresh enough one needs nothing
+    facts = previous.model_copy(update={"as_of": now})
+    _redraft(ctx, update, facts)
+    refreshed = ctx.update(update.number)
+    with ctx.session() as session:
+        audit.append(
+            session=session,
+            actor="clarion",
+            action="update.times-refreshed",
+            subject=f"{ctx.reference}/update-{update.number}",
+            details={
+                "approved_hash": update.content_hash,
+                "content_hash": refreshed.content_hash,
+                "next_update_by": refreshed.next_update_by.isoformat(),
+            },
+        )
+        session.commit()
+    get_run_logger().info(
+        "%s update %s: approvals took long; times refreshed, next update by %s",
+        ctx.reference,
+        update.number,
+        refreshed.next_update_by.isoformat(),
     )
+    return refreshed
+
+
+def _redraft(ctx: IncidentContext, update: Update, facts: Facts) -> None:
     assert update.id is not None
     redraft_update(
         engine=ctx.engine,
@@ -210,6 +244,16 @@ def _edit(ctx: IncidentContext, update: Update, answer: ApprovalAnswer) -> Updat
         settings=ctx.settings,
         sources=ctx.sources,
     )
+
+
+def _edit(ctx: IncidentContext, update: Update, answer: ApprovalAnswer) -> Update:
+    """Apply an approver's edit to the draft; it counts as their approval of the new text."""
+    previous = facts_of(update)
+    keep = {"next_update_by": previous.next_update_by.isoformat()} if previous.next_update_by else {}
+    facts = next_facts(
+        previous, ctx.playbook, as_of=previous.as_of, story=answer.story, changes=keep, source="approval edit"
+    )
+    _redraft(ctx, update, facts)
     edited = _decide(ctx, update, answer, ApprovalDecision.EDITED)
     with ctx.session() as session:
         pending = approvals.pending_roles(session=session, update=edited, playbook=ctx.playbook)

@@ -90,7 +90,7 @@ def _schedule(
 
 def schedule_cadence(ctx: IncidentContext, update: Update) -> None:
     """The reminder and the lapse check of a published update; cancels older updates' timers."""
-    cancel_scheduled(ctx, below=update.number)
+    cancel_scheduled(ctx, keep=update.number)
     facts = facts_of(update)
     for timer in timers(ctx.playbook, promise=update.next_update_by, published_at=facts.as_of):
         _schedule(
@@ -133,10 +133,14 @@ def _cancel(runs: list[Any], message: str) -> int:
     return len(runs)
 
 
-def cancel_scheduled(ctx: IncidentContext, *, below: int) -> int:
-    """Cancel the scheduled timers of updates numbered below ``below``: they are superseded."""
-    runs = [r for r in _scheduled_runs(ctx) if int(r.parameters.get("update_number", below)) < below]
-    return _cancel(runs, f"superseded by update {below}")
+def cancel_scheduled(ctx: IncidentContext, *, keep: int) -> int:
+    """Cancel the scheduled cadence timers of every update but ``keep``: the latest supersedes them."""
+    runs = [
+        r
+        for r in _scheduled_runs(ctx)
+        if "phase" in r.parameters and int(r.parameters.get("update_number", keep)) != keep
+    ]
+    return _cancel(runs, f"superseded by update {keep}")
 
 
 def cancel_escalations(ctx: IncidentContext, update_number: int) -> int:
