@@ -1,0 +1,226 @@
+"""``clarion declare | update | resolve | approve | status``: run incidents on the Prefect server.
+
+These commands talk to a running server (``clarion serve``) over its REST API
+(:mod:`faces.prefect_api`) and never import Prefect, which alone takes seconds. Everything that can
+be checked here is checked before the server is asked (:mod:`faces.incident_checks`): facts files
+name file, line and field; an approver must be listed for the role in the incident's playbook.
+``status`` reads the clarion store and asks the server only for the scheduled cadence checks.
+
+This module imports only typer, so ``clarion --help`` stays fast; the rest is imported on use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+Wait = Annotated[
+    bool,
+    typer.Option("--wait/--no-wait", help="Follow the run until it waits for approval, completes or fails."),
+]
+Timeout = Annotated[float, typer.Option(min=1, help="Stop following after this many seconds.")]
+Reference = Annotated[str, typer.Argument(help='The incident, e.g. "INC-0042".')]
+UpdateFacts = Annotated[
+    Path | None,
+    typer.Option(
+        "--facts",
+        "-f",
+        help="What changed (YAML): status, severity, story; any other key replaces that fact.",
+    ),
+]
+
+
+def declare(
+    playbook: Annotated[str, typer.Argument(help="Playbook name (in the playbooks folder).")],
+    facts: Annotated[Path, typer.Option("--facts", "-f", help="Facts file (YAML) of the first update.")],
+    commander: Annotated[
+        str | None, typer.Option(help="Who leads the incident (gets the cadence reminders).")
+    ] = None,
+    wait: Wait = True,
+    timeout: Timeout = 300,
+) -> None:
+    """Declare an incident: check the facts here, then start the declare-incident flow on the server."""
+    with _errors():
+        from faces.incident_checks import declaration
+        from flows.deployments import DECLARE
+
+        checked = declaration(playbook, facts, commander)
+        parameters = {"declaration": checked.model_dump(mode="json", exclude_none=True)}
+        _start(
+            DECLARE.full_name, parameters, name=f"declare · {checked.playbook}", wait=wait, timeout=timeout
+        )
+
+
+def update(
+    reference: Reference,
+    facts: UpdateFacts = None,
+    status: Annotated[
+        str | None, typer.Option(help="The new status: investigating, identified, monitoring or resolved.")
+    ] = None,
+    correction: Annotated[
+        bool, typer.Option("--correction", help="Correct the last update instead of adding news.")
+    ] = False,
+    wait: Wait = True,
+    timeout: Timeout = 300,
+) -> None:
+    """Publish the incident's next update (or a correction): what changed since the last one."""
+    with _errors():
+        from faces.incident_checks import CommandRefused, update_request
+        from flows.deployments import POST_UPDATE
+
+        if facts is None and status is None:
+            raise CommandRefused("nothing to publish: give --facts FILE with what changed, or --status")
+        request = update_request(reference, facts, status=status, resolving=False)
+        kind = "correction" if correction else "update"
+        parameters = {"request": request.model_dump(mode="json", exclude_none=True), "kind": kind}
+        _start(
+            POST_UPDATE.full_name,
+            parameters,
+            name=f"{reference} · {kind}",
+            tags=(reference,),
+            wait=wait,
+            timeout=timeout,
+        )
+
+
+def resolve(
+    reference: Reference,
+    facts: UpdateFacts = None,
+    wait: Wait = True,
+    timeout: Timeout = 300,
+) -> None:
+    """Publish the resolution: the last update, the banner cleared, the cadence stopped."""
+    with _errors():
+        from faces.incident_checks import update_request
+        from flows.deployments import RESOLVE
+
+        request = update_request(reference, facts, status=None, resolving=True)
+        _start(
+            RESOLVE.full_name,
+            {"request": request.model_dump(mode="json", exclude_none=True)},
+            name=f"{reference} · resolve",
+            tags=(reference,),
+            wait=wait,
+            timeout=timeout,
+        )
+
+
+def approve(
+    reference: Reference,
+    role: Annotated[str, typer.Option("--as", help="The approval role you answer for (e.g. legal).")],
+    by: Annotated[
+        str, typer.Option("--by", envvar="CLARION_APPROVER", help="Your address, as the playbook lists it.")
+    ],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the drafts (needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why you reject, or what you changed.")] = None,
+) -> None:
+    """Answer the approval an incident's update waits for."""
+    import json
+
+    with _errors():
+        from faces.cli import out
+        from faces.incident_checks import (
+            CommandRefused,
+            incident_and_playbook,
+            listed_approver,
+            pending_roles,
+        )
+        from faces.incident_show import paused_run
+        from faces.prefect_api import connect
+        from flows.models import ApprovalAnswer
+
+        if reject and not (reason and reason.strip()):
+            raise CommandRefused("--reject needs --reason: say what must change")
+        _, book = incident_and_playbook(reference)
+        approver = listed_approver(book, reference, role, by)
+        pending = pending_roles(reference)
+        if not pending:
+            raise CommandRefused(f"no approval is waiting for {reference}", code=1)
+        if role not in pending:
+            still = ", ".join(pending)
+            raise CommandRefused(
+                f"{role} has already approved the draft of {reference}; waiting for: {still}"
+            )
+        answer = ApprovalAnswer(role=role, approver=approver, approved=not reject, reason=reason or "")
+        run_input = answer.model_dump(mode="json", exclude={"story"})
+        with connect() as api:
+            run = paused_run(api, reference)
+            api.resume(run.id, run_input)
+        verdict = "rejected" if reject else "approved"
+        out.print(f"{verdict} {reference} as {role} ({approver}): resumed run {run.name}", markup=False)
+        out.print(f"  sent {json.dumps(run_input, ensure_ascii=False)}", markup=False)
+
+
+def status(
+    reference: Annotated[
+        str | None, typer.Argument(help="One incident in full; all incidents when left out.")
+    ] = None,
+) -> None:
+    """Where incidents stand: updates, promises, deliveries, approvals (read from the store)."""
+    with _errors():
+        from clarion.incident_status import incident_report, list_incidents
+        from clarion.settings import get_settings
+        from clarion.store import get_engine, migrate
+        from faces.incident_checks import checked_reference
+        from faces.incident_show import print_incidents, print_report
+
+        settings = get_settings()
+        folder, scale = settings.playbooks_dir, settings.time_scale
+        migrate()
+        if reference is None:
+            print_incidents(list_incidents(get_engine(), playbooks_dir=folder, time_scale=scale))
+        else:
+            checked = checked_reference(reference)
+            print_report(
+                incident_report(get_engine(), reference=checked, playbooks_dir=folder, time_scale=scale)
+            )
+
+
+def _start(
+    deployment: str,
+    parameters: Mapping[str, Any],
+    *,
+    name: str,
+    tags: tuple[str, ...] = (),
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Create the run, say where to see it, and follow it when asked to."""
+    from faces.cli import out
+    from faces.incident_show import follow
+    from faces.prefect_api import connect, run_url
+
+    with connect() as api:
+        run = api.create_run(deployment, parameters, name=name, tags=tags)
+        out.print(f"started {deployment}: run {run.name} ({run.id})", markup=False)
+        out.print(f"  {run_url(api.ui, run.id)}", markup=False)
+        if wait:
+            follow(api, run, timeout)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One line on stderr and an exit code for every expected failure; never a traceback.
+
+    Exit 2 when the input is wrong (the server's refusal of parameters included), 1 otherwise.
+    """
+    from clarion.errors import ClarionError, InputError, NotFound
+    from faces.cli import EXIT_INPUT, fail
+
+    try:
+        yield
+    except (InputError, NotFound) as exc:
+        raise fail(str(exc), EXIT_INPUT) from None
+    except ClarionError as exc:
+        from faces.incident_checks import CommandRefused
+        from faces.prefect_api import Refused
+
+        if isinstance(exc, CommandRefused):
+            raise fail(str(exc), exc.code) from None
+        if isinstance(exc, Refused):
+            raise fail(str(exc), EXIT_INPUT) from None
+        raise fail(f"error: {exc}") from None
