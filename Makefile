@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml overrides.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/clarion preview data-breach --facts examples/facts/data-breach.yaml
+	$(VENV)/bin/clarion demo
 
 test: lint typecheck unit
 

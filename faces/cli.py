@@ -13,9 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faces.demo import demo
+from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
 from faces.sandbox_cli import sandbox_app
-from faces.serve_cli import serve
+from faces.serve_cli import serve, web
 
 app = typer.Typer(
     name="clarion",
@@ -32,7 +34,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
+for command in (declare, update, resolve, approve, status):
+    app.command()(command)
 app.command()(serve)
+app.command()(web)
+app.command()(demo)
 
 out = Console(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped or captured: wide enough that the preview table does not wrap

@@ -1,17 +1,27 @@
-"""``clarion serve``: the web app (banner feed, banner script, summary.json, unsubscribe, webhooks).
+"""``clarion serve`` (everything on one machine) and ``clarion web`` (the web app alone).
 
-FastAPI, uvicorn and the store are imported inside the command, so ``clarion --help`` stays fast.
-The listening socket is bound before uvicorn starts, so a port in use is refused with a plain
+``clarion serve`` starts the Prefect server (or reuses one that answers), the provider sandbox (when
+some provider has no credentials), the web app and the flow runner, prints their URLs and stops them
+all on Ctrl-C; see :mod:`faces.stack`. ``clarion web`` is the web app alone: banner feed, banner
+script, summary.json, unsubscribe and webhooks.
+
+FastAPI, uvicorn, Prefect and the store are imported inside the commands, so ``clarion --help``
+stays fast. ``web`` binds its socket before uvicorn starts, so a port in use is refused with a plain
 message and exit code 1 instead of a server log line.
 """
 
 from __future__ import annotations
 
 import socket
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from faces.stack import Stack
 
 DEFAULT_PORT = 8765
 
@@ -39,7 +49,117 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _prepared_store() -> sa.Engine:
+    """The store's engine, migrated to the newest schema; exit 1 naming the store when that fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from clarion.errors import ClarionError
+    from clarion.store import get_engine, migrate
+    from faces.cli import fail
+
+    engine = get_engine()
+    try:
+        migrate(engine)
+    except (ClarionError, SQLAlchemyError) as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise fail(
+            f"error: cannot prepare the store at {where}: {getattr(exc, 'orig', None) or exc}"
+        ) from exc
+    return engine
+
+
 def serve(
+    host: Annotated[str, typer.Option(help="Interface every part listens on.")] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="The web app's port (default: the port of CLARION_PUBLIC_URL, else 8765)."
+        ),
+    ] = None,
+    prefect_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="The Prefect server's port (default: the port of PREFECT_API_URL or "
+            "CLARION_PREFECT_API_URL, else 4200).",
+        ),
+    ] = None,
+    sandbox_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="The provider sandbox's port (default: the port of CLARION_SANDBOX_URL, else 8766).",
+        ),
+    ] = None,
+    no_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--no-sandbox", help="Never start the provider sandbox, even for providers without credentials."
+        ),
+    ] = False,
+) -> None:
+    """Run clarion on this machine: the Prefect server, the flows, the web app and the provider sandbox.
+
+    A Prefect server already answering at PREFECT_API_URL (or CLARION_PREFECT_API_URL) is reused.
+    Logs go to CLARION_HOME/logs/, pids to CLARION_HOME/run/. Ctrl-C stops everything.
+    """
+    import os
+
+    from clarion.settings import get_settings
+    from faces.cli import err
+    from faces.stack import QUIET, Stack, StackError
+
+    os.environ.update(QUIET)  # no telemetry from Prefect, here or in any child
+    settings = get_settings()
+    engine = _prepared_store()
+    stack = Stack(
+        settings,
+        host=host,
+        web_port=port,
+        prefect_port=prefect_port,
+        sandbox_port=sandbox_port,
+        sandbox=not no_sandbox,
+        console=err,
+    )
+    try:
+        with stack:
+            _print_banner(stack, engine.url.render_as_string(hide_password=True))
+            stack.wait()
+    except StackError as exc:
+        for line in exc.details():
+            err.print(line, markup=False)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        err.print("clarion stopped", markup=False)
+
+
+def _print_banner(stack: Stack, store: str) -> None:
+    from faces.cli import out
+
+    missing = ", ".join(channel.value for channel in stack.without_credentials)
+    if stack.sandbox is not None:
+        why = "no provider credentials set" if len(stack.without_credentials) == 4 else f"for {missing}"
+        sandbox = f"{stack.sandbox}/_sandbox/inbox   ({why})"
+    elif missing:
+        sandbox = f"not started (--no-sandbox): {missing} go to {stack.settings.sandbox_url}"
+    else:
+        sandbox = "not needed: every provider has credentials"
+    reused = "   (already running)" if stack.prefect_reused else ""
+    rows = {
+        "Prefect UI": f"{stack.prefect_ui}{reused}",
+        "web app": f"{stack.web}/banner.json  {stack.web}/api/v2/summary.json",
+        "provider sandbox": sandbox,
+        "store": store,
+        "logs": f"{stack.logs}/",
+    }
+    out.print("clarion is running (Ctrl-C stops everything)", markup=False)
+    for label, value in rows.items():
+        out.print(f"  {label:<17}{value}", markup=False)
+
+
+def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[
         int | None,
@@ -50,24 +170,14 @@ def serve(
 ) -> None:
     """Run clarion's web app: banner.json, banner.js, summary.json, unsubscribe and webhooks."""
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from clarion.errors import ClarionError
     from clarion.settings import get_settings
-    from clarion.store import get_engine, migrate
     from faces.cli import fail, out
     from faces.web.app import create_app
 
     settings = get_settings()
     port = port if port is not None else default_port(settings.public_url)
-    engine = get_engine()
-    try:
-        migrate(engine)
-    except (ClarionError, SQLAlchemyError) as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        raise fail(
-            f"error: cannot prepare the store at {where}: {getattr(exc, 'orig', None) or exc}"
-        ) from exc
+    engine = _prepared_store()
     try:
         sock = _listen(host, port)
     except OSError as exc:

@@ -1,0 +1,25 @@
+"""prefect.yaml (production) and flows/deployments.py (``clarion serve``) describe the same deployments."""
+
+from __future__ import annotations
+
+import yaml
+
+from flows.deployments import DEPLOYMENT_NAME, SPECS, TAGS, load_flow
+from tests.helpers import ROOT
+
+
+def test_prefect_yaml_lists_every_deployment_as_serve_does() -> None:
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    listed = [
+        (d["name"], d["entrypoint"], d["description"], tuple(d["tags"]), d["work_pool"]["name"])
+        for d in config["deployments"]
+    ]
+    assert listed == [(DEPLOYMENT_NAME, s.entrypoint, s.description, TAGS, "clarion") for s in SPECS]
+    assert all(d["enforce_parameter_schema"] is True for d in config["deployments"])
+
+
+def test_every_entrypoint_names_the_flow_of_its_deployment() -> None:
+    assert [load_flow(spec).name for spec in SPECS] == [spec.flow_name for spec in SPECS]
+    for spec in SPECS:
+        path = ROOT / spec.entrypoint.partition(":")[0]
+        assert path.is_file(), spec.entrypoint
