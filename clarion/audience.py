@@ -97,7 +97,13 @@ def check_row(
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(
+            [Problem(display_path(path), None, "", f"cannot read the audience file: {exc.strerror}")]
+        ) from None
+    with handle:
         reader = csv.DictReader(handle, restkey="\0extra")
         if reader.fieldnames is None:
             raise InputError([Problem(display_path(path), 1, "", "empty file: expected a header row")])

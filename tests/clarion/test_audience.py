@@ -92,3 +92,21 @@ def test_sql_sources_stream_and_name_failures(tmp_path: Path) -> None:
     assert summary.rows == 1 and rows[0].external_id == "x1" and rows[0].phone == "+14155552671"
     with pytest.raises(InputError, match="audience query: sql: the query failed: no such table"):
         audience.check_sql(url, "select * from nowhere")
+
+
+def test_a_missing_audience_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        audience.check_csv(tmp_path / "audiences" / "nobody.csv")
+
+    assert "nobody.csv" in str(caught.value)
+    assert "cannot read the audience file: No such file or directory" in str(caught.value)
+
+
+def test_every_shipped_playbook_csv_source_exists_and_is_valid() -> None:
+    from clarion.playbook import load_playbook
+    from tests.helpers import ROOT
+
+    for path in sorted((ROOT / "playbooks").glob("*.yaml")):
+        for spec in load_playbook(path).audiences.values():
+            if spec.source is not None and spec.source.csv is not None:
+                assert audience.check_csv(path.parent / spec.source.csv).rows > 0, path.name
