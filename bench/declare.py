@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def declare_figures(runs: int) -> None:
                 check=True,
             )
             cli = time.perf_counter() - t0
-            run_id = next(w for w in done.stdout.split() if w.count("-") == 4)
+            found = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", done.stdout)
+            assert found is not None, done.stdout
+            run_id = found[0]
             story = Story(api, stack, engine)
             story.reference, story.accepted_before = f"INC-{n:04d}", accepted_before
             story._approve_and_finish(run_id, declared=t0)  # polls the sandbox every 0.3 s meanwhile

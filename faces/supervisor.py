@@ -111,7 +111,9 @@ class Supervisor:
 
     def __enter__(self) -> Supervisor:
         if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGHUP):
+            # SIGINT too: a shell without job control starts background commands with SIGINT
+            # ignored, and Python then never turns it into KeyboardInterrupt on its own.
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self._saved_handlers[signum] = signal.signal(signum, _interrupt)
         return self
 
