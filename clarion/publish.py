@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clarion import audience as audiences
 from clarion import audit
@@ -427,7 +427,7 @@ def redraft_update(
         for name, value in UpdateCreate.model_validate(content).model_dump().items():
             setattr(update, name, value)
         update.content_hash = digest
-        session.execute(sa.delete(RenditionRow).where(RenditionRow.update_id == update_id))  # type: ignore[arg-type]
+        session.execute(sa.delete(RenditionRow).where(col(RenditionRow.update_id) == update_id))
         session.add(update)
         session.commit()
         incident_id, number = update.incident_id, update.number

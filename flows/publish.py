@@ -30,6 +30,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
+from sqlmodel import col, select
 
 from channels.delivery import run_worker
 from clarion import approvals, audit, reports
@@ -64,8 +65,6 @@ def artifact_key(reference: str, *parts: object) -> str:
 
 
 def _renditions(ctx: IncidentContext, update_id: int) -> list[Rendition]:
-    from sqlmodel import col, select
-
     with ctx.session() as session:
         statement = select(Rendition).where(Rendition.update_id == update_id)
         rows = session.exec(statement.order_by(col(Rendition.channel), col(Rendition.locale))).all()
@@ -178,7 +177,11 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
             logger.warning("approval answer not accepted: %s", problem)
             continue
         if answer.story:
-            update = _edit(ctx, update, answer)
+            try:
+                update = _edit(ctx, update, answer)
+            except ClarionError as exc:  # the edit does not fit a channel: refuse it, keep waiting
+                logger.warning("the edit by %s was not applied: %s", answer.approver, exc)
+                continue
         elif answer.approved:
             update = _decide(ctx, update, answer, ApprovalDecision.APPROVED)
         else:

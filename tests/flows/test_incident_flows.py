@@ -176,6 +176,28 @@ def test_an_edit_needs_every_role_again(sandbox: SandboxHandle) -> None:
     assert any(new_cause in str(r.as_json()) for r in sandbox.inbox("email"))
 
 
+def test_an_edit_that_does_not_fit_is_refused_and_the_approval_keeps_waiting(sandbox: SandboxHandle) -> None:
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    paused = running.wait_paused()
+    too_long = "We are sorry. " * 80  # far beyond three SMS segments
+    running.answer(
+        paused, role="legal", approver=LEGAL, story={"en": {"apology": {"text": too_long, "short": too_long}}}
+    )
+    running.answer(running.wait_paused(), role="legal", approver=LEGAL, approved=True)  # still waiting
+    running.answer(running.wait_paused(), role="dpo", approver=DPO, approved=True)
+    result = running.join()
+
+    assert result["state"] == "published"
+    [update] = updates("INC-0001")
+    assert update.apology["en"]["text"] != too_long
+    with session() as s:
+        decisions = [a.decision for a in s.exec(select(Approval).order_by(col(Approval.id)))]
+    assert decisions == [
+        ApprovalDecision.APPROVED,
+        ApprovalDecision.APPROVED,
+    ]  # the refused edit left no trace
+
+
 def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -> None:
     approve_breach(sandbox)
     sent_before = len(sandbox.inbox("email"))
