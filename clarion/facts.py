@@ -107,6 +107,9 @@ class Breach(Strict):
     """Regulator-facing facts (GDPR Art. 33(3)); the same facts feed the customer messages."""
 
     nature: str
+    subject_categories: list[str] | None = Field(
+        default=None, description="Categories of people concerned (customers, employees, children…)."
+    )
     data_categories: list[str] = Field(min_length=1)
     approx_people: int = Field(ge=0)
     approx_records: int = Field(ge=0)

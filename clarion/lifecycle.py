@@ -7,7 +7,7 @@ parts (pauses, scheduled runs, artifacts).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from clarion import audit
+from clarion.deadlines import incident_regimes, start_clocks
 from clarion.errors import InputError, Problem
 from clarion.facts import Facts, fit_problems
 from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
@@ -67,10 +68,13 @@ def open_incident(
     aware_at: datetime | None,
     started_at: datetime | None,
     commander: str | None,
+    jurisdictions: Sequence[str] = (),
 ) -> Incident:
     """Store a new incident (the next ``INC-nnnn`` unless ``reference`` is given), in the caller's
-    transaction. Awareness defaults to now: it starts the regulatory clocks, so it is never left
-    unset. A reference that exists already is refused: post an update to it instead."""
+    transaction, and start its regulatory clocks: the playbook's regimes and those ``jurisdictions``
+    add. Awareness defaults to now: it starts the clocks, so it is never left unset. A reference that
+    exists already is refused: post an update to it instead."""
+    chosen = incident_regimes(playbook, jurisdictions)
     if (
         reference is not None
         and session.exec(select(Incident).where(Incident.reference == reference)).first()
@@ -97,8 +101,16 @@ def open_incident(
         actor=commander or "clarion",
         action="incident.declared",
         subject=incident.reference,
-        details={"playbook": playbook.name, "severity": severity, "aware_at": incident.aware_at.isoformat()},
+        details={
+            "playbook": playbook.name,
+            "severity": severity,
+            "aware_at": incident.aware_at.isoformat(),
+            "regimes": chosen,
+        },
     )
+    incident.regimes = chosen
+    session.add(incident)
+    start_clocks(session=session, incident=incident, actor=commander or "clarion")
     return incident
 
 

@@ -195,6 +195,19 @@ class Playbook(Strict):
     sms_max_segments: int | None = Field(default=None, ge=1, le=10)
     parts: dict[str, dict[Part, PartOverride]] = Field(default_factory=dict)
 
+    @field_validator("regimes")
+    @classmethod
+    def _known_regimes(cls, value: list[str]) -> list[str]:
+        from clarion.regimes import regimes  # its schema uses this module's Duration
+
+        known = regimes()
+        unknown = [rid for rid in value if rid not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown regime {', '.join(map(repr, unknown))}; shipped: {', '.join(sorted(known))}"
+            )
+        return value
+
     @field_validator("locales")
     @classmethod
     def _known_locales(cls, value: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""What the flows show people: the approval preview, the delivery table and the incident timeline.
+"""What the flows show people: the approval preview, the delivery table, the incident timeline and
+the countdown of its regulatory deadlines.
 
 Pure text from store rows; the flows publish them as Prefect artifacts. Message texts go inside
 fenced code blocks (with a fence longer than any backtick run in them), so nothing a message
@@ -10,12 +11,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from clarion.approvals import Window
-from clarion.kinds import Channel, DeliveryState
+from clarion.deadlines import Clockface, waiting_for
+from clarion.kinds import Channel, DeadlineState, DeliveryState
 from clarion.models import Approval, AuditEvent, Incident, Rendition, Update
 
 ACCEPTED = (DeliveryState.ACCEPTED, DeliveryState.DELIVERED)
@@ -31,11 +34,16 @@ def fenced(text: str) -> str:
 
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|!~])")
+_BLOCK_START = re.compile(r"^(\s*\d*)([-+=.)])(?=\s|$|[-=])")
 
 
-def _cell(text: object) -> str:
-    """Free text (titles, names, reasons) made inert in Markdown: HTML escaped, syntax backslashed."""
-    return _MARKDOWN.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+def inert(text: object) -> str:
+    """Free text (titles, names, reasons) made inert in Markdown: HTML escaped, syntax backslashed, on
+    one line, and a leading list or rule marker (``-``, ``+``, ``1.``) escaped so no block starts."""
+    line = _MARKDOWN.sub(r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
+    if _BLOCK_START.match(line) and not re.match(r"^\s*\d+[-+=]", line):  # "2026-…" starts no block
+        return _BLOCK_START.sub(r"\1\\\2", line)
+    return line
 
 
 def _when(moment: datetime | None) -> str:
@@ -54,7 +62,7 @@ def preview_markdown(
     lines = [
         f"# {incident.reference} · update {update.number} ({update.kind.value}): approval needed",
         "",
-        f"**{_cell(incident.title)}**: status {update.status.value}, next update promised by "
+        f"**{inert(incident.title)}**: status {update.status.value}, next update promised by "
         f"{_when(update.next_update_by)}.",
         "",
         f"Every one of the {len(renditions)} renditions passed the preflight: each fits its channel's "
@@ -139,18 +147,99 @@ def timeline_markdown(*, session: Session, incident: Incident) -> str:
         .where(col(AuditEvent.subject).startswith(incident.reference + "/"))
         .where(
             col(AuditEvent.action).startswith("cadence.")
+            | col(AuditEvent.action).startswith("deadline.")
             | col(AuditEvent.action).in_(["approval.escalated", "approval.expired"])
         )
     )
     for entry in session.exec(statement_audit):
         events.append((entry.at, f"{entry.action} ({entry.subject.removeprefix(incident.reference + '/')})"))
     lines = [
-        f"# {incident.reference}: {_cell(incident.title)}",
+        f"# {incident.reference}: {inert(incident.title)}",
         "",
         f"Playbook {incident.playbook}, severity {incident.severity}, status {incident.status.value}.",
         "",
         "| when | what |",
         "|---|---|",
     ]
-    lines += [f"| {_when(at)} | {_cell(what)} |" for at, what in sorted(events, key=lambda e: e[0])]
+    lines += [f"| {_when(at)} | {inert(what)} |" for at, what in sorted(events, key=lambda e: e[0])]
+    return "\n".join(lines)
+
+
+def time_left(span: timedelta | None) -> str:
+    """``2d 4h``, ``3h 05m``, ``-1h 10m`` (past the deadline), ``-`` when there is none."""
+    if span is None:
+        return "-"
+    sign, seconds = ("-" if span < timedelta(0) else ""), abs(int(span.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{sign}{days}d {hours}h" if days else f"{sign}{hours}h {rest // 60:02d}m"
+
+
+def countdown_rows(faces: Iterable[Clockface], *, zone: ZoneInfo | None = None) -> list[dict[str, str]]:
+    """One row per stage: the due time in UTC and in the regime's zone (or ``zone``), time left, state."""
+    rows = []
+    for face in faces:
+        row = face.row
+        local = zone or face.regime.zone
+        if row is None:
+            due_utc, due_local, note = "-", "-", waiting_for(face.stage)
+            if face.due_by_cap is not None:
+                note += f"; if it starts by then, due by {face.due_by_cap:%Y-%m-%d %H:%M} UTC"
+        else:
+            due_utc = f"{row.due_at:%Y-%m-%d %H:%M} UTC"
+            due_local = f"{row.due_at.astimezone(local):%Y-%m-%d %H:%M %Z}"
+            note = _note(face)
+        rows.append(
+            {
+                "regime": face.regime.id,
+                "stage": face.stage.id,
+                "recipient": face.stage.recipient,
+                "clock": face.stage.clock.describe(),
+                "due (UTC)": due_utc,
+                "due (local)": due_local,
+                "left": time_left(face.left),
+                "state": face.state.replace("_", " "),
+                "note": note,
+            }
+        )
+    return rows
+
+
+def _note(face: Clockface) -> str:
+    row = face.row
+    assert row is not None
+    parts = []
+    if row.met_at is not None:
+        parts.append(f"submitted {row.met_at:%Y-%m-%d %H:%M} UTC by {row.submitted_by}")
+        if face.late_by is not None:
+            parts.append(f"late by {time_left(face.late_by)}")
+    if len(row.submissions) > 1:
+        parts.append(f"{len(row.submissions)} submissions")
+    if row.override_reason and row.state is not DeadlineState.WAIVED:
+        parts.append(f"overridden: {row.override_reason}")
+    if row.state is DeadlineState.WAIVED:
+        parts.append(f"waived: {row.override_reason}")
+    if face.stage.condition and row.state not in (DeadlineState.MET, DeadlineState.WAIVED):
+        parts.append(f"only if: {face.stage.condition}")
+    return "; ".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text if text == "-" else inert(text)  # a lone dash in a cell is a placeholder, not a list
+
+
+def countdown_markdown(incident: Incident, faces: Iterable[Clockface], *, now: datetime) -> str:
+    """The incident's regulatory clocks as a Markdown table (the countdown artifact)."""
+    rows = countdown_rows(faces)
+    lines = [
+        f"# {incident.reference}: regulatory deadlines",
+        "",
+        f"As of {now:%Y-%m-%d %H:%M} UTC; awareness {incident.aware_at:%Y-%m-%d %H:%M} UTC.",
+        "",
+    ]
+    if not rows:
+        return "\n".join([*lines, "No regulatory regime runs for this incident."])
+    columns = ["regime", "stage", "due (UTC)", "due (local)", "left", "state", "note"]
+    lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

@@ -1,10 +1,12 @@
 """Regulatory deadlines started from an incident's awareness time."""
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import DeadlineState
-from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column
+from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, json_column
 
 # ── regulatory deadlines ──────────────────────────────────────────────────────────────────────────
 
@@ -26,3 +28,13 @@ class Deadline(SQLModel, table=True):
     chained_from_id: int | None = Field(default=None, foreign_key="deadline.id")
     last_threshold: int = Field(default=0, description="Highest escalation threshold notified, in percent.")
     override_reason: str | None = None
+    submissions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_type=json_column(),
+        description='Every submission of the notice, oldest first: {"at", "by", "reference"}.',
+    )
+    delay_reason: str | None = Field(default=None, description="Why a late notice was late.")
+    computed_due_at: UTCTimestamp | None = Field(
+        default=None, sa_type=UTCDateTime, description="The regime's due time, kept when overridden."
+    )
+    regime_version: int = Field(default=1, description="Version of the regime data the clock came from.")

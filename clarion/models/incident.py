@@ -47,6 +47,14 @@ class Incident(IncidentBase, table=True):
     reference: str = Field(unique=True)
     declared_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
+    regimes: list[str] = Field(
+        default_factory=list, sa_type=json_column(), description="Regulatory regimes whose clocks run."
+    )
+    clock_events: dict[str, str] = Field(
+        default_factory=dict,
+        sa_type=json_column(),
+        description='Events that start clocks, as ISO times: {"materiality-determined": "…"}.',
+    )
 
 
 class IncidentPublic(IncidentBase):

@@ -39,6 +39,7 @@ class Event(StrEnum):
     MATERIALITY_DETERMINED = "materiality-determined"
     RANSOM_PAYMENT = "ransom-payment"
     INCIDENT_HANDLED = "incident-handled"
+    CORRECTIVE_MEASURE_AVAILABLE = "corrective-measure-available"
     CALENDAR_YEAR_END = "calendar-year-end"
 
     @property

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clarion import audit, store
 from clarion.errors import InputError, Problem
@@ -179,27 +179,33 @@ def test_an_existing_reference_is_refused_naming_the_field(session: Session, bre
         Problem("declaration", None, "reference", "INC-0042 exists already; post an update to it"),
     )
     assert len(session.exec(select(Incident)).all()) == 1
-    assert [e.actor for e in session.exec(select(AuditEvent)).all()] == ["ada@example.com"]
+    assert {e.actor for e in session.exec(select(AuditEvent)).all()} == {"ada@example.com"}
 
 
 def test_declaring_writes_an_audit_entry(session: Session, breach: Playbook) -> None:
     declare(session, breach, reference="INC-0042", severity="sev2")
     session.commit()
 
-    entry = session.exec(select(AuditEvent)).one()
+    entry, *started = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
     assert (entry.actor, entry.action, entry.subject) == ("ada@example.com", "incident.declared", "INC-0042")
     assert entry.details == {
         "playbook": "data-breach",
         "severity": "sev2",
         "aware_at": "2026-11-23T10:00:00+00:00",
+        "regimes": ["gdpr-art33", "gdpr-art34"],
     }
-    assert audit.verify(session=session).entries == 1
+    # then one entry per regulatory clock started: GDPR Art. 33's notice and Art. 34's communication
+    assert [(e.action, e.subject) for e in started] == [
+        ("deadline.started", "INC-0042/gdpr-art33/initial"),
+        ("deadline.started", "INC-0042/gdpr-art34/data-subjects"),
+    ]
+    assert audit.verify(session=session).entries == 3
 
 
 def test_without_a_commander_clarion_declares(session: Session, breach: Playbook) -> None:
     declare(session, breach, commander=None)
 
-    assert session.exec(select(AuditEvent.actor)).one() == "clarion"
+    assert set(session.exec(select(AuditEvent.actor)).all()) == {"clarion"}
 
 
 def test_awareness_defaults_to_now(session: Session, breach: Playbook) -> None:
@@ -208,7 +214,7 @@ def test_awareness_defaults_to_now(session: Session, breach: Playbook) -> None:
     after = datetime.now(UTC)
 
     assert before <= incident.aware_at <= after
-    details = session.exec(select(AuditEvent.details)).one()
+    details = session.exec(select(AuditEvent.details).where(AuditEvent.action == "incident.declared")).one()
     assert details["aware_at"] == incident.aware_at.isoformat()
 
 

@@ -334,6 +334,22 @@ WORKED = [
         "AEST (daylight saving ended on the 5th)",
     ),
     row(
+        "cra-art14",
+        "early-warning",
+        at(BRUSSELS, 2026, 10, 24, 12, 0),
+        BRUSSELS,
+        wall(2026, 10, 25, 11, 0),
+        "cra-art14: aware Sat 24 Oct 12:00 CEST; +24 h = 25 Oct 10:00Z, after the autumn change: 11:00 CET",
+    ),
+    row(
+        "cra-art14",
+        "final-report-vulnerability",
+        at(BRUSSELS, 2026, 11, 2, 16, 0),
+        BRUSSELS,
+        wall(2026, 11, 16, 23, 59, 59),
+        "cra-art14: fix available Mon 2 Nov; day 14 = Mon 16 Nov, end of day",
+    ),
+    row(
         "in-cert-in",
         "cert-in",
         at(KOLKATA, 2026, 5, 10, 23, 0),
@@ -501,12 +517,29 @@ def _model_of(annotation: typing.Any) -> type[BaseModel] | None:
     return None
 
 
+def _dict_values(annotation: typing.Any) -> typing.Any:
+    """The value type of ``dict[K, V]`` (or ``dict[K, V] | None``), if ``annotation`` is one."""
+    if typing.get_origin(annotation) is dict:
+        return typing.get_args(annotation)[1]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if typing.get_origin(arg) is dict:
+                return typing.get_args(arg)[1]
+    return None
+
+
 def _resolves(path: str) -> bool:
-    model: type[BaseModel] | None = Facts
+    """Whether ``path`` names a fact: model fields, and any key of a mapping (``story.en.fix.text``)."""
+    annotation: typing.Any = Facts
     for part in path.split("."):
+        values = _dict_values(annotation)
+        if values is not None:
+            annotation = values
+            continue
+        model = _model_of(annotation)
         if model is None or part not in model.model_fields:
             return False
-        model = _model_of(model.model_fields[part].annotation)
+        annotation = model.model_fields[part].annotation
     return True
 
 
