@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def test_sms_over_the_segment_limit_exits_2_naming_channel_and_numbers(tmp_path:
     facts = write_yaml(tmp_path / "long-sms.yaml", data)
     code, output = run("preview", "data-breach", "--facts", str(facts), "--locale", "en")
     assert code == 2
-    assert "over limit: sms/en body: 4 segments (GSM-7, 557 septets), limit 3" in output
+    # the septets depend on how CLDR abbreviates the zone ("GMT", or "+0000" since Babel 2.19)
+    assert re.search(r"over limit: sms/en body: 4 segments \(GSM-7, 5[0-9]{2} septets\), limit 3", output)
     assert "NOT ready" in output
 
 
