@@ -13,6 +13,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from faces.deadlines_cli import (
+    deadline_event,
+    deadline_override,
+    deadline_waive,
+    deadline_watch,
+    deadlines,
+    notify_regulator,
+)
 from faces.demo import demo
 from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
@@ -36,6 +44,15 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 for command in (declare, update, resolve, approve, status):
     app.command()(command)
+for clock_command in (
+    deadlines,
+    notify_regulator,
+    deadline_event,
+    deadline_override,
+    deadline_waive,
+    deadline_watch,
+):
+    app.command()(clock_command)
 app.command()(serve)
 app.command()(web)
 app.command()(demo)

@@ -8,12 +8,14 @@ Prefect. Imported by the commands when they run (it loads pydantic, the store an
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import Session
 
+from clarion.deadlines import incident_regimes
 from clarion.errors import ClarionError, FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
 from clarion.incident_status import incident_report
@@ -41,8 +43,11 @@ class CommandRefused(ClarionError):
 # ── declare ───────────────────────────────────────────────────────────────────────────────────────
 
 
-def declaration(playbook: str, facts: Path, commander: str | None) -> Declaration:
-    """The parameters of ``declare-incident``; :class:`FactsError` names every problem of the file."""
+def declaration(
+    playbook: str, facts: Path, commander: str | None, jurisdictions: Sequence[str] = ()
+) -> Declaration:
+    """The parameters of ``declare-incident``; :class:`FactsError` names every problem of the file,
+    and an unknown jurisdiction is refused before the server is asked."""
     folder = get_settings().playbooks_dir
     path = resolve_playbook(playbook, folder)
     book = load_playbook(path)
@@ -70,7 +75,10 @@ def declaration(playbook: str, facts: Path, commander: str | None) -> Declaratio
         )
     if problems:
         raise FactsError(sorted(problems, key=lambda p: p.line or 0))
-    return Declaration(playbook=book.name, facts=checked, commander=commander)
+    incident_regimes(book, jurisdictions)  # unknown jurisdictions and regimes, named
+    return Declaration(
+        playbook=book.name, facts=checked, commander=commander, jurisdictions=list(jurisdictions)
+    )
 
 
 # ── update and resolve ────────────────────────────────────────────────────────────────────────────

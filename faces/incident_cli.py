@@ -40,6 +40,14 @@ def declare(
     commander: Annotated[
         str | None, typer.Option(help="Who leads the incident (gets the cadence reminders).")
     ] = None,
+    jurisdiction: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--jurisdiction",
+            "-j",
+            help="Start this jurisdiction's regulatory clocks too (EU, GB, US, US-CA, BR, SG…); repeatable.",
+        ),
+    ] = None,
     wait: Wait = True,
     timeout: Timeout = 300,
 ) -> None:
@@ -48,7 +56,7 @@ def declare(
         from faces.incident_checks import declaration
         from flows.deployments import DECLARE
 
-        checked = declaration(playbook, facts, commander)
+        checked = declaration(playbook, facts, commander, jurisdiction or [])
         parameters = {"declaration": checked.model_dump(mode="json", exclude_none=True)}
         _start(
             DECLARE.full_name, parameters, name=f"declare · {checked.playbook}", wait=wait, timeout=timeout

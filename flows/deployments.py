@@ -55,7 +55,18 @@ APPROVAL_ESCALATION = DeploymentSpec(
     "flows/cadence.py:approval_escalation",
     "Scheduled when an approval is requested: escalate to the backup approver if it is still unanswered.",
 )
-SPECS = (DECLARE, POST_UPDATE, RESOLVE, CADENCE_CHECK, APPROVAL_ESCALATION)
+WATCH_DEADLINES = DeploymentSpec(
+    "watch-deadlines",
+    "flows/deadlines.py:watch_deadlines",
+    "Check an incident's regulatory clocks now and schedule a check at each threshold ahead.",
+)
+DEADLINE_CHECK = DeploymentSpec(
+    "deadline-check",
+    "flows/deadlines.py:deadline_check",
+    "Scheduled at 50, 75 and 90 % of a regulatory clock and at its deadline: tell the commander and "
+    "approvers, escalate when missed.",
+)
+SPECS = (DECLARE, POST_UPDATE, RESOLVE, CADENCE_CHECK, APPROVAL_ESCALATION, WATCH_DEADLINES, DEADLINE_CHECK)
 
 
 def load_flow(spec: DeploymentSpec) -> Any:

@@ -22,6 +22,7 @@ from clarion.lifecycle import check_fit, facts_of, latest_published, latest_upda
 from clarion.models import utcnow
 from clarion.publish import draft_update
 from flows.context import IncidentContext, load_playbook_named, open_context, store
+from flows.deadlines import watch
 from flows.models import Declaration, UpdateKindChoice, UpdateRequest
 from flows.publish import publish_update
 
@@ -51,6 +52,12 @@ def draft(reference: str, facts: Facts, kind: UpdateKind) -> int:
     ).number
 
 
+@task(name="watch deadlines", cache_policy=NO_CACHE)
+def watch_clocks(reference: str) -> int:
+    """Check the regulatory clocks the declaration started and schedule their thresholds."""
+    return watch(open_context(reference))
+
+
 @flow(name="declare-incident", flow_run_name="declare · {declaration.playbook}", log_prints=True)
 def declare_incident(declaration: Declaration) -> dict[str, Any]:
     """Declare an incident from a playbook and facts: draft, approve, publish to every channel."""
@@ -71,8 +78,10 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
             aware_at=given.aware_at,
             started_at=given.started_at,
             commander=declaration.commander,
+            jurisdictions=declaration.jurisdictions,
         )
         session.commit()
+    watch_clocks(incident.reference)
     clock = IncidentClock(incident.declared_at, settings.time_scale)
     facts = declaration.facts.complete(reference=incident.reference, as_of=clock.now())
     _rename(f"{incident.reference} · update 1")

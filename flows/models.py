@@ -21,6 +21,7 @@ from clarion.errors import PlaybookError
 from clarion.facts import Facts, PartField, PartText
 from clarion.kinds import IncidentStatus
 from clarion.playbook import load_playbook, playbook_files
+from clarion.regimes import jurisdictions
 from clarion.settings import get_settings
 
 REFERENCE_PATTERN = r"^INC-\d{4,}$"
@@ -60,6 +61,16 @@ PlaybookName = Annotated[
 SeverityName = Annotated[
     str,
     WithJsonSchema(_enum_of(severity_names(), "Severity as the playbook names it: sets the cadence tier.")),
+]
+Jurisdiction = Annotated[
+    str,
+    WithJsonSchema(
+        _enum_of(
+            jurisdictions(),
+            "Where the incident's people or regulators are: adds that jurisdiction's regimes for the "
+            "playbook's kind (EU, GB, US, US-CA, BR, SG, …).",
+        )
+    ),
 ]
 Reference = Annotated[str, Field(pattern=REFERENCE_PATTERN, description='The incident, e.g. "INC-0042".')]
 
@@ -111,6 +122,10 @@ class Declaration(BaseModel):
     playbook: PlaybookName
     facts: IncidentFacts = Field(description="Everything the first update says, as in a facts file.")
     commander: str | None = Field(default=None, description="Who leads the incident (gets the reminders).")
+    jurisdictions: list[Jurisdiction] = Field(
+        default_factory=list,
+        description="Jurisdictions whose regulatory clocks start too, besides the playbook's regimes.",
+    )
 
 
 class UpdateRequest(BaseModel):

@@ -47,7 +47,7 @@ def emit(ctx: IncidentContext, event: str, **payload: Any) -> None:
     )
 
 
-def _schedule(
+def schedule(
     ctx: IncidentContext,
     spec: DeploymentSpec,
     parameters: dict[str, Any],
@@ -93,7 +93,7 @@ def schedule_cadence(ctx: IncidentContext, update: Update) -> None:
     cancel_scheduled(ctx, keep=update.number)
     facts = facts_of(update)
     for timer in timers(ctx.playbook, promise=update.next_update_by, published_at=facts.as_of):
-        _schedule(
+        schedule(
             ctx,
             CADENCE_CHECK,
             {"reference": ctx.reference, "update_number": update.number, "phase": timer.phase.value},
@@ -104,7 +104,7 @@ def schedule_cadence(ctx: IncidentContext, update: Update) -> None:
 
 
 def schedule_escalation(ctx: IncidentContext, update: Update, role: str, *, at: datetime) -> None:
-    _schedule(
+    schedule(
         ctx,
         APPROVAL_ESCALATION,
         {"reference": ctx.reference, "update_number": update.number, "role": role},

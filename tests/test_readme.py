@@ -33,3 +33,14 @@ def test_lint_example_matches_real_output() -> None:
     done = subprocess.run([CLARION, *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert done.stderr + done.stdout == expected
+
+
+def test_deadline_example_prints_what_it_says() -> None:
+    block = re.search(
+        r"<!-- readme-example: deadline -->\n```python\n(.*?)```\n```text\n(.*?)```", README, re.S
+    )
+    assert block is not None
+    code, expected = block.group(1), block.group(2)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected

@@ -112,8 +112,10 @@ def test_declare_pauses_for_approval_and_publishes_on_every_channel(sandbox: San
     [update] = updates("INC-0001")
     assert (update.kind, update.state) == (UpdateKind.INITIAL, UpdateState.PUBLISHED)
     actions = audit_actions("INC-0001")
-    assert actions[:4] == [
+    assert actions[:6] == [
         "incident.declared",
+        "deadline.started",  # GDPR Art. 33: 72 h to the supervisory authority
+        "deadline.started",  # Art. 34: the people affected, without undue delay
         "approval.requested",
         "approval.approved",
         "approval.approved",
