@@ -291,6 +291,29 @@ def record_submission(
     return [row, *start_clocks(session=session, incident=incident, actor=by)]
 
 
+def meet_by_update(
+    *, session: Session, incident: Incident, update_number: int, at: datetime
+) -> list[Deadline]:
+    """Record the published update as the submission of every open stage it satisfies (``met_by_update``:
+    GDPR Art. 34's communication to the people affected is the incident's own message to them). A late
+    one whose law asks for the reasons of the delay is left for a person to record with them."""
+    met: list[Deadline] = []
+    for row in open_rows(session, incident):
+        stage = get_regime(row.regime).stage(row.stage)
+        if not stage.met_by_update or row.submissions or (stage.late_reasons and is_late(row, at)):
+            continue
+        met += record_submission(
+            session=session,
+            incident=incident,
+            regime_id=row.regime,
+            stage_id=row.stage,
+            at=max(at, row.starts_at),
+            by="clarion",
+            reference=f"{incident.reference} update {update_number}",
+        )
+    return met
+
+
 def override(
     *,
     session: Session,

@@ -29,6 +29,8 @@ TIME_SCALE = 120.0
 """An hour of incident time in 30 s: a promised hourly update lapses (with its grace) in 35 s, after
 the demo has posted its own second update, so the holding statement comes where the story wants it."""
 STEP_TIMEOUT = 180.0
+DPO = "dpo@example.com"
+"""The data-breach playbook's DPO, who files the GDPR notice in the demo."""
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -167,6 +169,8 @@ class Story:
             "no approval needed"
         )
 
+        self._notify_regulator()
+
         run = self.api.create_run(
             RESOLVE.full_name,
             {
@@ -191,6 +195,49 @@ class Story:
         )
         _say(f"resolved the incident: run {run.id}")
         self._approve_and_finish(run.id)
+
+    def _notify_regulator(self) -> None:
+        """The DPO drafts the GDPR Art. 33 notice from the facts and records its submission, as
+        `clarion notify-regulator` does; the watcher is told, as the CLI tells it."""
+        from sqlmodel import Session, select
+
+        from clarion import deadlines
+        from clarion.clock import IncidentClock
+        from clarion.models import Incident
+        from clarion.reports import time_left
+        from clarion.settings import get_settings
+        from faces.deadlines_show import draft_for
+        from flows.deployments import WATCH_DEADLINES
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            incident = session.exec(select(Incident).where(Incident.reference == self.reference)).one()
+            now = IncidentClock(incident.declared_at, get_settings().time_scale).now()
+            notice, _ = draft_for(session, incident, "gdpr-art33", "initial", now=now)
+            filled = len(notice.lines) - len(notice.missing)
+            _say(
+                f"the DPO drafted the GDPR Art. 33 notice from the incident's facts, {filled} of "
+                f"{len(notice.lines)} fields filled (`clarion notify-regulator {self.reference} "
+                "--regime gdpr-art33`)"
+            )
+            met, *started = deadlines.record_submission(
+                session=session,
+                incident=incident,
+                regime_id="gdpr-art33",
+                stage_id="initial",
+                at=now,
+                by=DPO,
+                reference="SA-DEMO-0001",
+            )
+            session.commit()
+        early = time_left(met.due_at - now)
+        _say(
+            f"and recorded it as submitted, {early} before the 72-hour deadline "
+            f"(`… --submitted --by {DPO} --reference SA-DEMO-0001`); started: "
+            + (", ".join(f"{r.regime}/{r.stage}" for r in started) or "nothing")
+        )
+        self.api.create_run(
+            WATCH_DEADLINES.full_name, {"reference": self.reference}, name=f"{self.reference} · deadlines"
+        )
 
     def _approve_and_finish(self, run_id: str, *, declared: float | None = None) -> None:
         """Answer every approval the run asks for (as the playbook's approvers), then wait for it."""
@@ -305,15 +352,23 @@ class Story:
         import httpx
         from sqlmodel import Session, select
 
+        from clarion.clock import IncidentClock
+        from clarion.deadlines import clockfaces
         from clarion.models import Incident
         from clarion.outbox.ledger import state_counts
         from clarion.reports import delivery_rows, timeline_markdown
+        from clarion.settings import get_settings
+        from faces.deadlines_show import print_countdown
 
         with Session(self.engine) as session:
             incident = session.exec(select(Incident).where(Incident.reference == self.reference)).one()
             timeline = timeline_markdown(session=session, incident=incident)
+            now = IncidentClock(incident.declared_at, get_settings().time_scale).now()
+            faces = clockfaces(session=session, incident=incident, now=now)
         out.print("")
         out.print(timeline, markup=False)
+        out.print("")
+        print_countdown(incident, faces, now=now)
         table = Table(
             "channel", "accepted", "failed", "pending", "suppressed", title="deliveries, all updates"
         )

@@ -33,7 +33,7 @@ from prefect.runtime import flow_run
 from sqlmodel import col, select
 
 from channels.delivery import run_worker
-from clarion import approvals, audit, reports
+from clarion import approvals, audit, deadlines, reports
 from clarion.errors import ClarionError
 from clarion.facts import Facts
 from clarion.kinds import ApprovalDecision, Channel, UpdateState
@@ -345,6 +345,12 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     ctx.refresh()
     update = ctx.update(update_number)
     with ctx.session() as session:
+        met = deadlines.meet_by_update(
+            session=session, incident=ctx.incident, update_number=update_number, at=ctx.clock.now()
+        )
+        session.commit()
+        for row in met:
+            logger.info("%s: %s/%s met by update %s", reference, row.regime, row.stage, update_number)
         timeline = reports.timeline_markdown(session=session, incident=ctx.incident)
     create_markdown_artifact(
         key=artifact_key(reference, "timeline"), markdown=timeline, description=f"{reference}: timeline"

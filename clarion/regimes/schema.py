@@ -162,6 +162,11 @@ class Stage(Strict):
     late_reasons: bool = Field(
         default=False, description="A late notice must give the reasons for the delay."
     )
+    met_by_update: bool = Field(
+        default=False,
+        description="The incident's first published update is this notice (a communication to the people "
+        "affected): publishing it records the submission.",
+    )
     note: str | None = None
 
 

@@ -25,6 +25,7 @@ from clarion.deadlines import (
     escalate,
     find,
     incident_regimes,
+    meet_by_update,
     open_rows,
     override,
     record_event,
@@ -594,6 +595,39 @@ def test_submitting_the_notice_meets_it_and_starts_the_supplement(session: Sessi
     assert check(session=session, incident=incident, row=initial, now=DUE + timedelta(days=1)) is None
     shown = face(clockfaces(session=session, incident=incident, now=DUE), "gdpr-art33", "initial")
     assert (shown.state, shown.left, shown.late_by) == ("met", None, None)
+
+
+def test_the_first_published_update_is_the_art_34_communication(session: Session, breach: Playbook) -> None:
+    incident = declare(session, breach)
+    published = AWARE + timedelta(hours=2)
+
+    met = meet_by_update(session=session, incident=incident, update_number=1, at=published)
+
+    # Art. 34's communication to the people affected is the incident's own message to them;
+    # Art. 33's notice to the authority is not, and stays open
+    art34 = row(session, incident, "gdpr-art34", "data-subjects")
+    assert met == [art34]
+    assert (art34.state, art34.met_at, art34.submitted_by) == (DeadlineState.MET, published, "clarion")
+    assert art34.submission_reference == f"{REF} update 1"
+    assert row(session, incident, "gdpr-art33", "initial").state is DeadlineState.OPEN
+    # a later update does not count as a second communication
+    assert meet_by_update(session=session, incident=incident, update_number=2, at=published) == []
+    assert len(art34.submissions) == 1
+
+
+def test_a_waived_communication_is_not_met_by_an_update(session: Session, breach: Playbook) -> None:
+    incident = declare(session, breach)
+    waive(
+        session=session,
+        incident=incident,
+        regime_id="gdpr-art34",
+        stage_id="data-subjects",
+        reason="Art. 34(3)(a): the data were encrypted",
+        actor="dpo@example.com",
+    )
+
+    assert meet_by_update(session=session, incident=incident, update_number=1, at=AWARE) == []
+    assert row(session, incident, "gdpr-art34", "data-subjects").state is DeadlineState.WAIVED
 
 
 def test_resubmitting_the_notice_moves_the_supplement_and_keeps_the_first_submission(

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from channels.sandbox.runner import SandboxHandle
 from clarion import store
-from clarion.kinds import ApprovalDecision, Channel, DeliveryState, UpdateKind, UpdateState
+from clarion.kinds import ApprovalDecision, Channel, DeadlineState, DeliveryState, UpdateKind, UpdateState
 from clarion.lifecycle import Phase
-from clarion.models import Approval, AuditEvent, Banner, Delivery, Incident, Update
+from clarion.models import Approval, AuditEvent, Banner, Deadline, Delivery, Incident, Update
 from clarion.outbox.ledger import state_counts
 from flows.cadence import cadence_check
 from flows.incident import declare_incident, post_update, resolve_incident
@@ -121,6 +121,13 @@ def test_declare_pauses_for_approval_and_publishes_on_every_channel(sandbox: San
         "approval.approved",
     ]
     assert "update.published" in actions
+    # the first update to the people affected is GDPR Art. 34's communication; Art. 33's notice to
+    # the supervisory authority is still owed
+    with session() as s:
+        clocks = {(d.regime, d.stage): d for d in s.exec(select(Deadline))}
+    assert clocks["gdpr-art34", "data-subjects"].state is DeadlineState.MET
+    assert clocks["gdpr-art34", "data-subjects"].submission_reference == "INC-0001 update 1"
+    assert clocks["gdpr-art33", "initial"].state is DeadlineState.OPEN
 
     # the cadence timers are scheduled runs at the promise (less the reminder lead, plus the grace)
     runs = scheduled("INC-0001")
