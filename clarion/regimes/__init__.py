@@ -64,9 +64,13 @@ def load_regime(path: Path) -> Regime:
     return regime
 
 
-@lru_cache(maxsize=4)
 def regimes(folder: Path = REGIMES_DIR) -> dict[str, Regime]:
-    """Every shipped regime by id (disabled ones included: they say why they are off)."""
+    """Every shipped regime by id (disabled ones included: they say why they are off), read once."""
+    return _load(folder.resolve())
+
+
+@lru_cache(maxsize=4)
+def _load(folder: Path) -> dict[str, Regime]:
     loaded = [load_regime(path) for path in sorted(folder.glob("*.yaml"))]
     return {regime.id: regime for regime in loaded}
 

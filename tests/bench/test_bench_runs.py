@@ -48,3 +48,17 @@ def test_fanout_benchmark_runs_every_phase_and_prints_its_table() -> None:
     assert messages[("naive loop *", "sms")] == "10"
     assert "bodies equal clarion's for the same recipients: yes" in done.stdout
     assert "email clarion/bare" in done.stdout and "email clarion/naive" in done.stdout
+
+
+def test_deadlines_benchmark_runs_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "deadlines.py"), "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(" µs") == 6  # four clock kinds, then ours against the naive calendar
+    assert "x clarion" in done.stdout
+    assert "ms per incident" in done.stdout
