@@ -148,6 +148,7 @@ def timeline_markdown(*, session: Session, incident: Incident) -> str:
         .where(
             col(AuditEvent.action).startswith("cadence.")
             | col(AuditEvent.action).startswith("deadline.")
+            | col(AuditEvent.action).startswith("timer.")
             | col(AuditEvent.action).in_(["approval.escalated", "approval.expired"])
         )
     )

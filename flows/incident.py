@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
@@ -81,7 +81,14 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
             jurisdictions=declaration.jurisdictions,
         )
         session.commit()
-    watch_clocks(incident.reference)
+    watching = watch_clocks(incident.reference, return_state=True)
+    if watching.is_failed():  # the first update must not wait for the watcher; say so loudly instead
+        get_run_logger().error(
+            "%s: the regulatory clocks started but are not watched (%s): run `clarion deadline-watch %s`",
+            incident.reference,
+            watching.message,
+            incident.reference,
+        )
     clock = IncidentClock(incident.declared_at, settings.time_scale)
     facts = declaration.facts.complete(reference=incident.reference, as_of=clock.now())
     _rename(f"{incident.reference} · update 1")

@@ -79,7 +79,7 @@ def schedule(
             audit.append(
                 session=session,
                 actor="clarion",
-                action="cadence.unscheduled",
+                action="timer.unscheduled",
                 subject=f"{ctx.reference}/{key}",
                 details={"deployment": spec.full_name, "due": at.isoformat()},
             )

@@ -239,3 +239,20 @@ def test_declaring_starts_and_watches_the_playbooks_clocks(sandbox: SandboxHandl
 
     running.answer(paused, role="legal", approver="legal-on-call@example.com", approved=False, reason="test")
     assert running.join()["state"] == "rejected"
+
+
+def test_a_watcher_that_fails_does_not_hold_up_the_first_update(
+    sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(ctx: Any) -> int:
+        raise RuntimeError("the Prefect server went away")
+
+    monkeypatch.setattr("flows.incident.watch", broken)
+    running = start(lambda: declare_incident(declaration("data-breach")))
+    paused = running.wait_paused()  # drafted and waiting for approval all the same
+    reference = paused.name.split(" ")[0]
+
+    assert row(reference).state is DeadlineState.OPEN  # the clocks started; only the watch failed
+    assert f"{reference}: the regulatory clocks started but are not watched" in caplog.text
+    running.answer(paused, role="legal", approver="legal-on-call@example.com", approved=False, reason="test")
+    assert running.join()["state"] == "rejected"
