@@ -102,13 +102,17 @@ def stage_due(
     start = _start_time(incident, regime, stage.starts, rows)
     if start is None:
         return None
-    primary = due(start, stage.clock, regime.zone)
+    return start, earliest(start, due(start, stage.clock, regime.zone), _caps(incident, regime, stage, rows))
+
+
+def _caps(incident: Incident, regime: Regime, stage: Stage, rows: dict[str, Deadline]) -> list[datetime]:
+    """The due times of the stage's caps whose start is known."""
     caps = []
     for cap in stage.caps:
-        cap_start = _start_time(incident, regime, cap.starts, rows)
-        if cap_start is not None:
-            caps.append(due(cap_start, cap.clock, regime.zone))
-    return start, earliest(start, primary, caps)
+        start = _start_time(incident, regime, cap.starts, rows)
+        if start is not None:
+            caps.append(due(start, cap.clock, regime.zone))
+    return caps
 
 
 def waiting_for(stage: Stage) -> str:
@@ -158,13 +162,14 @@ def start_clocks(*, session: Session, incident: Incident, actor: str = "clarion"
                     due_at=due_at,
                     computed_due_at=due_at,
                     regime_version=regime.version,
+                    chained_from_id=mine[stage.starts.after].id if stage.starts.after else None,
                 )
                 session.add(row)
                 mine[stage.id] = row
                 _audit(session, incident, row, actor, "deadline.started", due=due_at.isoformat())
                 changed.append(row)
             elif row.state not in CLOSED and row.computed_due_at != due_at:
-                row.starts_at, row.computed_due_at = starts_at, due_at
+                row.starts_at, row.computed_due_at, row.regime_version = starts_at, due_at, regime.version
                 if row.override_reason is None:  # an override stands; the computed time is kept beside it
                     _move(session, incident, row, due_at, actor, "deadline.recomputed")
                     changed.append(row)
@@ -510,12 +515,7 @@ def clockfaces(*, session: Session, incident: Incident, now: datetime) -> list[C
 
 
 def _cap_due(incident: Incident, regime: Regime, stage: Stage, rows: dict[str, Deadline]) -> datetime | None:
-    caps = []
-    for cap in stage.caps:
-        start = _start_time(incident, regime, cap.starts, rows)
-        if start is not None:
-            caps.append(due(start, cap.clock, regime.zone))
-    return min(caps, default=None)
+    return min(_caps(incident, regime, stage, rows), default=None)
 
 
 def open_rows(session: Session, incident: Incident) -> list[Deadline]:

@@ -582,6 +582,7 @@ def test_submitting_the_notice_meets_it_and_starts_the_supplement(session: Sessi
     ]
     assert initial.delay_reason is None
     assert (supplement.starts_at, supplement.due_at) == (sent, sent + timedelta(days=7))
+    assert supplement.chained_from_id == initial.id
     met, started = log(session)[before:]
     assert (met.actor, met.action, met.subject) == (
         "dpo@example.com",
