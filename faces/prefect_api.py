@@ -40,6 +40,9 @@ RETRY_STATUSES = frozenset({429, 502, 503})
 """Answers worth another try, as Prefect's own client retries them: a SQLite server answers 503 while
 its database is locked, and nothing was changed."""
 RETRY_DELAYS = (0.5, 1.0, 2.0)
+SCHEMA_WAITS = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
+"""Seconds between answers refused because the paused run has not saved its input schema yet."""
+SCHEMA_NOT_SAVED = "Run input schema not found."
 MAX_RETRY_AFTER = 10.0
 
 
@@ -225,10 +228,20 @@ class PrefectApi:
         return _named_for(reference, self._filter(body))
 
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
-        """Answer a paused run. The server says 200/201 even when it refuses: :class:`Refused` then."""
-        answer = self._json(
-            self._request("POST", f"/flow_runs/{run_id}/resume", json={"run_input": dict(run_input)})
-        )
+        """Answer a paused run. The server says 200/201 even when it refuses: :class:`Refused` then.
+
+        A run that pauses for input is PAUSED a moment before it has saved the schema of the input it
+        waits for, and the server refuses an answer in between ("Run input schema not found."): that
+        refusal is retried for a few seconds, any other is final.
+        """
+        for wait in (*SCHEMA_WAITS, None):
+            answer = self._json(
+                self._request("POST", f"/flow_runs/{run_id}/resume", json={"run_input": dict(run_input)})
+            )
+            reason = (answer.get("details") or {}).get("reason")
+            if answer.get("status") != "REJECT" or reason != SCHEMA_NOT_SAVED or wait is None:
+                break
+            time.sleep(wait)
         status = answer.get("status")
         if status != "ACCEPT":
             details = answer.get("details") or {}

@@ -273,6 +273,36 @@ def test_a_refused_resume_is_an_error_even_with_http_200(status: str, reason: st
     assert str(caught.value) == f"the server did not resume the run ({status}): {reason}"
 
 
+def test_an_answer_sent_before_the_run_saved_its_input_schema_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prefect sets PAUSED, then saves the schema of the input it waits for: in between, it refuses
+    monkeypatch.setattr("faces.prefect_api.SCHEMA_WAITS", (0, 0, 0))
+    answers = iter(
+        [
+            {"status": "REJECT", "state": None, "details": {"reason": "Run input schema not found."}},
+            {"status": "REJECT", "state": None, "details": {"reason": "Run input schema not found."}},
+            {"status": "ACCEPT", "state": {}, "details": {}},
+        ]
+    )
+    server = FakeServer(lambda _: httpx.Response(201, json=next(answers)))
+
+    server.api().resume(RUN_ID, {"role": "legal"})
+
+    assert len(server.requests) == 3
+
+
+def test_a_schema_that_never_appears_is_refused_after_the_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("faces.prefect_api.SCHEMA_WAITS", (0, 0))
+    answer = {"status": "REJECT", "state": None, "details": {"reason": "Run input schema not found."}}
+    server = FakeServer(lambda _: httpx.Response(201, json=answer))
+
+    with pytest.raises(Refused, match="Run input schema not found"):
+        server.api().resume(RUN_ID, {"role": "legal"})
+
+    assert len(server.requests) == 3  # the first answer and one after each wait
+
+
 # ── failures ──────────────────────────────────────────────────────────────────────────────────────
 
 
