@@ -77,13 +77,16 @@ def read_yaml(path: Path, error: type[InputError]) -> tuple[Any, LineMap]:
         raise error([Problem(source, None, "", "file not found")]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise error([Problem(source, None, "", f"cannot read: {exc}")]) from exc
-    try:
-        root = yaml.compose(text, Loader=SAFE_LOADER)
-        data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 (a safe loader: libyaml's or Python's)
+    loader = SAFE_LOADER(text)
+    try:  # one parse: the node tree gives the lines, the same tree gives the data
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         raise error([Problem(source, line, "", f"YAML syntax: {exc.problem or exc}")]) from exc
+    finally:
+        loader.dispose()
     lines = LineMap()
     problems: list[Problem] = []
     if root is not None:
