@@ -21,7 +21,6 @@ from prefect.client.schemas.filters import (
 )
 from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
-from prefect.testing.fixtures import asserting_events_worker  # noqa: F401  (a fixture)
 from sqlmodel import Session, col, select
 
 from channels.sandbox.runner import SandboxHandle
@@ -83,16 +82,23 @@ def audit(reference: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def events(asserting_events_worker: EventsWorker) -> Iterator[Any]:  # noqa: F811
-    """A function returning the clarion events emitted so far (name, payload), oldest first."""
+def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A function returning the clarion events emitted so far (name, payload), oldest first.
+
+    Every emitter in the process gets one events worker whose client keeps what it is sent (as
+    Prefect's own ``asserting_events_worker`` fixture does), so nothing reaches the server.
+    """
+    worker = EventsWorker.instance(AssertingEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
 
     def emitted() -> list[tuple[str, dict[str, Any]]]:
-        asserting_events_worker.wait_until_empty()
-        client = asserting_events_worker._client
+        worker.wait_until_empty()
+        client = worker._client
         assert isinstance(client, AssertingEventsClient)
         return [(e.event, dict(e.payload)) for e in client.events if e.event.startswith("clarion.deadline.")]
 
     yield emitted
+    worker.drain()
 
 
 def scheduled_checks(reference: str) -> dict[str, datetime]:
