@@ -209,16 +209,26 @@ def record_event(
 # ── submissions, overrides, waivers ───────────────────────────────────────────────────────────────
 
 
-def find(session: Session, incident: Incident, regime_id: str, stage_id: str) -> Deadline:
-    """The row of ``regime_id``/``stage_id``; InputError saying why there is none."""
-    assert incident.id is not None
+def running(incident: Incident, regime_id: str) -> Regime:
+    """The regime ``regime_id`` when the incident runs it; InputError naming those it runs otherwise."""
     if regime_id not in incident.regimes:
         runs = ", ".join(incident.regimes) or "none"
         raise _refused("regime", f"{incident.reference} does not run {regime_id!r} (it runs: {runs})")
+    return get_regime(regime_id)
+
+
+def stage_of(regime: Regime, stage_id: str) -> Stage:
+    """The stage ``stage_id`` of ``regime``; InputError naming its stages otherwise."""
     try:
-        stage = get_regime(regime_id).stage(stage_id)
+        return regime.stage(stage_id)
     except KeyError as exc:
         raise _refused("stage", str(exc.args[0])) from None
+
+
+def find(session: Session, incident: Incident, regime_id: str, stage_id: str) -> Deadline:
+    """The row of ``regime_id``/``stage_id``; InputError saying why there is none."""
+    assert incident.id is not None
+    stage = stage_of(running(incident, regime_id), stage_id)
     row = _by_stage(_rows(session, incident.id), regime_id).get(stage_id)
     if row is None:
         raise _refused(

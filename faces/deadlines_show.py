@@ -9,11 +9,10 @@ from rich.table import Column, Table
 from rich.text import Text
 from sqlmodel import Session
 
-from clarion.deadlines import CLOSED, Clockface, clockfaces
+from clarion.deadlines import CLOSED, Clockface, clockfaces, running, stage_of
 from clarion.errors import InputError, Problem
 from clarion.lifecycle import facts_of, latest_update
 from clarion.models import Incident
-from clarion.regimes import get_regime
 from clarion.regulator_notice import Notice, draft_notice, render_markdown
 from clarion.reports import countdown_rows
 from faces.cli import out
@@ -59,29 +58,14 @@ def draft_for(
 ) -> tuple[Notice, str]:
     """The notice of ``regime_id`` (``stage_id``, or its first stage still to submit) from the facts
     of the incident's latest update, and its Markdown."""
-    if regime_id not in incident.regimes:
-        runs = ", ".join(incident.regimes) or "none"
-        raise InputError(
-            [
-                Problem(
-                    "command line",
-                    None,
-                    "regime",
-                    f"{incident.reference} does not run {regime_id!r} (it runs: {runs})",
-                )
-            ]
-        )
-    regime = get_regime(regime_id)
+    regime = running(incident, regime_id)
     faces = [f for f in clockfaces(session=session, incident=incident, now=now) if f.regime.id == regime_id]
     if stage_id is None:
         todo = [f for f in faces if f.stage.content and (f.row is None or f.row.state not in CLOSED)]
         face = (todo or faces)[0]
     else:
-        try:
-            regime.stage(stage_id)
-        except KeyError as exc:
-            raise InputError([Problem("command line", None, "stage", str(exc.args[0]))]) from None
-        face = next(f for f in faces if f.stage.id == stage_id)
+        stage = stage_of(regime, stage_id)
+        face = next(f for f in faces if f.stage.id == stage.id)
     assert incident.id is not None
     update = latest_update(session=session, incident_id=incident.id)
     if update is None:
