@@ -723,8 +723,15 @@ def test_dora_before_classification_shows_the_24_hour_cap(session: Session, dora
     assert all(f.row is None and f.left is None for f in faces)
 
 
-def test_dora_classified_late_in_the_first_day_is_due_at_the_cap(
-    session: Session, dora_book: Playbook
+@pytest.mark.parametrize(
+    ("classified_after", "due_after"),
+    [
+        pytest.param(timedelta(hours=22), timedelta(hours=24), id="late-in-the-first-day-due-at-the-24h-cap"),
+        pytest.param(timedelta(hours=30), timedelta(hours=34), id="after-the-first-day-still-gets-its-4h"),
+    ],
+)
+def test_dora_initial_is_due_4_hours_after_classification_capped_at_24_hours_while_it_binds(
+    session: Session, dora_book: Playbook, classified_after: timedelta, due_after: timedelta
 ) -> None:
     incident = declare(session, dora_book)
 
@@ -732,27 +739,11 @@ def test_dora_classified_late_in_the_first_day_is_due_at_the_cap(
         session=session,
         incident=incident,
         event=Event.CLASSIFIED_MAJOR,
-        at=AWARE + timedelta(hours=22),
+        at=AWARE + classified_after,
         actor="cro",
     )
 
-    assert row(session, incident, "dora", "initial").due_at == AWARE + timedelta(hours=24)
-
-
-def test_dora_classified_after_the_first_day_still_gets_its_4_hours(
-    session: Session, dora_book: Playbook
-) -> None:
-    incident = declare(session, dora_book)
-
-    record_event(
-        session=session,
-        incident=incident,
-        event=Event.CLASSIFIED_MAJOR,
-        at=AWARE + timedelta(hours=30),
-        actor="cro",
-    )
-
-    assert row(session, incident, "dora", "initial").due_at == AWARE + timedelta(hours=34)
+    assert row(session, incident, "dora", "initial").due_at == AWARE + due_after
 
 
 # ── late notices ──────────────────────────────────────────────────────────────────────────────────
