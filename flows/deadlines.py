@@ -102,7 +102,7 @@ def _check_all(ctx: IncidentContext, rows: list[Deadline]) -> list[Crossing]:
     return crossings
 
 
-def _countdown(ctx: IncidentContext) -> str:
+def _countdown(ctx: IncidentContext) -> None:
     now = ctx.clock.now()
     with ctx.session() as session:
         incident = session.get(Incident, ctx.incident.id)
@@ -114,7 +114,6 @@ def _countdown(ctx: IncidentContext) -> str:
         markdown=markdown,
         description=f"{ctx.reference}: regulatory deadlines",
     )
-    return markdown
 
 
 def watch(ctx: IncidentContext) -> int:
@@ -129,7 +128,7 @@ def watch(ctx: IncidentContext) -> int:
     for row in rows:
         for percent in THRESHOLDS:
             at = threshold_time(row, percent)
-            if at <= now or percent <= row.last_threshold:
+            if at <= now:  # passed: the check above has told about it
                 continue
             scheduled += timers.schedule(
                 ctx,
