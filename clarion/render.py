@@ -7,13 +7,16 @@ a ``long`` form (email, status page) or a ``short`` one (SMS, social, banner). T
 data only (strings, numbers, lists and dicts), never Python objects.
 
 Nothing is cut to fit: every rendition is measured against its channel's limits and a rendition
-over a limit is reported, never shortened.
+over a limit is reported, never shortened. Rendering itself is bounded too (time, output size, loop
+iterations: ``clarion/template_env.py``); a template that goes over a bound is a ``TemplateError``.
+A playbook's overrides are checked before they get here (``clarion/overrides.py``), and their
+literal text is text: in an HTML template it is escaped like any value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,14 +26,16 @@ from zoneinfo import ZoneInfo
 import jinja2
 import yaml
 from babel.dates import format_datetime
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from clarion.errors import ConfigError, TemplateError, display_path
 from clarion.facts import Facts
 from clarion.kinds import Channel, IncidentStatus
 from clarion.limits import Measurement, measure
 from clarion.playbook import Part, Playbook
+from clarion.template_env import BoundedEnvironment, LimitReached
+from clarion.text import visible
 
 MACROS = "_macros"
 LONG_FORM = frozenset({Channel.EMAIL, Channel.STATUSPAGE})
@@ -121,10 +126,35 @@ def _html_macros(templates_dir: Path, name: str) -> tuple[str, str, Callable[[],
     return path.read_text(encoding="utf-8"), str(path), lambda: True
 
 
-def make_environment(
-    templates_dir: Path, generated: Mapping[str, str] | None = None
-) -> ImmutableSandboxedEnvironment:
-    """The one Jinja environment: sandboxed, immutable, strict about undefined names.
+class _OverrideLoader(jinja2.DictLoader):
+    """Serves the generated child templates, their literal text turned into text values.
+
+    Literal text in a template is markup: an autoescaped template passes it through as written.
+    An override's literal text is the playbook's prose, shared by the plain and the HTML forms, so
+    in an HTML child each piece of it becomes a constant, which autoescape escapes like any value.
+    """
+
+    def load(
+        self, environment: jinja2.Environment, name: str, globals: MutableMapping[str, Any] | None = None
+    ) -> jinja2.Template:
+        source, filename, uptodate = self.get_source(environment, name)
+        tree = environment.parse(source, name, filename)
+        if _autoescape(name):
+            for output in tree.find_all(nodes.Output):
+                output.nodes = [
+                    nodes.Const(child.data, lineno=child.lineno, environment=environment)
+                    if isinstance(child, nodes.TemplateData)
+                    else child
+                    for child in output.nodes
+                ]
+        code = environment.compile(tree, name, filename)
+        return environment.template_class.from_code(
+            environment, code, environment.make_globals(globals), uptodate
+        )
+
+
+def make_environment(templates_dir: Path, generated: Mapping[str, str] | None = None) -> BoundedEnvironment:
+    """The one Jinja environment: sandboxed, immutable, bounded, strict about undefined names.
 
     ``generated`` templates (playbook overrides) are served by name, so a child of an HTML
     template is named ``….html.j2`` and is autoescaped like its parent.
@@ -132,17 +162,12 @@ def make_environment(
     if not templates_dir.is_dir():
         raise ConfigError(f"templates folder not found: {templates_dir}")
     loaders = [
-        jinja2.DictLoader(dict(generated or {})),
+        _OverrideLoader(dict(generated or {})),
         jinja2.FunctionLoader(lambda name: _html_macros(templates_dir, name)),
         jinja2.FileSystemLoader(templates_dir),
     ]
-    return ImmutableSandboxedEnvironment(
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
-        autoescape=_autoescape,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
+    return BoundedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=_autoescape
     )
 
 
@@ -273,6 +298,8 @@ class Renderer:
         macros = f"{MACROS}/{locale}.html.j2" if field_name == "html" else f"{MACROS}/{locale}.j2"
         try:
             raw = template.render({**context, "macros": macros})
+        except LimitReached as exc:
+            raise TemplateError.at(template.name or "?", _line(exc), f"refused: {exc.message}") from exc
         except SecurityError as exc:
             raise TemplateError.at(
                 template.name or "?", _line(exc), f"refused by the sandbox: {exc}"
@@ -281,6 +308,11 @@ class Renderer:
             raise TemplateError.at(template.name or "?", _line(exc), f"undefined: {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise TemplateError.at(template.name or "?", _line(exc), str(exc)) from exc
+        except RecursionError as exc:
+            raise TemplateError.at(template.name or "?", _line(exc), "refused: nested too deeply") from exc
+        except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            message = f"{type(exc).__name__}: {visible(str(exc), limit=200)}"
+            raise TemplateError.at(template.name or "?", _line(exc), message) from exc
         if field_name == "subject":
             return " ".join(raw.split())  # one line: no header injection, no stray newlines
         if field_name == "html":

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from clarion import template_env
 from clarion.compose import compose, promised_next_update
 from clarion.errors import TemplateError
 from clarion.facts import Contact, Facts, load_facts
 from clarion.kinds import Channel
-from clarion.playbook import Playbook, load_playbook
+from clarion.playbook import Part, PartOverride, Playbook, load_playbook
 from clarion.render import Rendition
 from clarion.settings import get_settings
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
@@ -42,6 +43,14 @@ def with_override(playbook: Playbook, locale: str, part: str, **forms: str) -> P
     return Playbook.model_validate({**playbook.model_dump(), "parts": parts})
 
 
+def unchecked_override(playbook: Playbook, locale: str, part: str, **forms: str) -> Playbook:
+    """An override that skipped the playbook check (lint refuses these): the sandbox must still hold."""
+    parts = {k: dict(v) for k, v in playbook.parts.items()}
+    override = PartOverride.model_construct(long=forms.get("long"), short=forms.get("short"))
+    parts.setdefault(locale, {})[Part(part)] = override
+    return playbook.model_copy(update={"parts": parts})
+
+
 def by_channel(renditions: list[Rendition], locale: str = "en") -> dict[Channel, Rendition]:
     return {r.channel: r for r in renditions if r.locale == locale}
 
@@ -57,7 +66,7 @@ def test_every_channel_and_locale_is_rendered(breach: Playbook, facts: Facts) ->
 def test_playbook_override_cannot_reach_python_internals(
     breach: Playbook, facts: Facts, payload: str
 ) -> None:
-    evil = with_override(breach, "en", "fix", long=payload, short=payload)
+    evil = unchecked_override(breach, "en", "fix", long=payload, short=payload)
     with pytest.raises(TemplateError) as caught:
         compose(evil, facts, get_settings(), locales=["en"])
     assert "playbook-data-breach/" in str(caught.value)
@@ -154,11 +163,16 @@ def test_next_update_is_shown_in_the_recipients_zone_and_locale(breach: Playbook
     assert "Mon 23 Nov, 11:00" in english[Channel.MASTODON].fields["body"]
 
 
-def test_strict_undefined_names_template_and_line(breach: Playbook, facts: Facts) -> None:
-    typo = with_override(breach, "en", "fix", short="{{ links.pasword_reset }}")
+def test_strict_undefined_names_template_and_line(
+    own_templates: Path, breach: Playbook, facts: Facts
+) -> None:
+    sms = own_templates / "sms" / "en" / "body.txt.j2"
+    sms.write_text(sms.read_text() + "{{ links.pasword_reset }}\n")
+    line = len(sms.read_text().splitlines())
     with pytest.raises(TemplateError) as caught:
-        compose(typo, facts, get_settings(), locales=["en"])
+        compose(breach, facts, get_settings(), locales=["en"])
     assert "pasword_reset" in str(caught.value)
+    assert f"sms/en/body.txt.j2:{line}: " in str(caught.value)
 
 
 def test_missing_locale_template_is_a_clear_error(
@@ -191,3 +205,125 @@ def test_every_contact_path_is_offered_and_escaped_in_html(breach: Playbook, fac
         "rufen Sie +49 30 1234 5678 an, schreiben Sie an privacy@acme.example oder besuchen Sie"
         in (german[Channel.EMAIL].fields["body"])
     )
+
+
+def refusal(own_templates: Path, breach: Playbook, facts: Facts, payload: str) -> str:
+    """Append ``payload`` to the English SMS template, render, and return the TemplateError."""
+    sms = own_templates / "sms" / "en" / "body.txt.j2"
+    sms.write_text(sms.read_text() + payload + "\n")
+    with pytest.raises(TemplateError) as caught:
+        compose(breach, facts, get_settings(), locales=["en"])
+    message = str(caught.value)
+    assert "sms/en/body.txt.j2" in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ("{{ 'A' * 200000000 }}", "'*' would be over 256 Ki characters"),
+        ("{{ incident.title * 100000 }}", "'*' would be over 256 Ki characters"),
+        ("{{ [incident.title] * 1000000 }}", "'*' would be over 256 Ki characters"),
+        ("{{ 2 ** 100000 }}", "'**' would make a number over 4096 bits"),
+        ("{{ '%999999999d' % 1 }}", "'%' formatting with a width of 999999999"),
+        ("{{ '%*d' % (999999999, 1) }}", "'%' formatting with 999,999,999"),
+        ("{{ '{:>999999999}'.format(1) }}", "str.format() with a width of 999999999"),
+        ("{{ '%9999999999s'|format('x') }}", "'%' formatting with a width of 9999999999"),
+        ("{{ 'x'|center(999999999) }}", "the center filter with 999,999,999"),
+        ("{{ 'x'.ljust(999999999) }}", "str.ljust() with 999,999,999"),
+        ("{{ ('line\\n' * 10)|indent('A' * 100000) }}", "indent would be over"),
+        ("{{ ('A' * 200000)|replace('A', 'AA') }}", "replace would be over"),
+        ("{{ ('A' * 1000).replace('A', 'A' * 1000) }}", "str.replace() would be over"),
+        ("{{ range(10000)|join('A' * 100) }}", "join would be over"),
+        ("{{ ('A' * 100).join(range(10000)|map('string')|list) }}", "str.join() would be over"),
+        (
+            "{% set ns = namespace(x='A') %}{% for i in range(40) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+            "text joined with ~ over 256 Ki characters",
+        ),
+        (
+            "{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = ns.x + ns.x %}{% endfor %}",
+            "'+' would be over 256 Ki characters",
+        ),
+    ],
+)
+def test_render_limits_refuse_values_over_the_size_cap(
+    own_templates: Path, breach: Playbook, facts: Facts, payload: str, named: str
+) -> None:
+    assert f"refused: {named}" in refusal(own_templates, breach, facts, payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "range of 100,000",
+        ),
+        (
+            "{% for i in range(10000) %}{% for j in range(2) %}{% endfor %}{% endfor %}",
+            "more than 10,000 loop",
+        ),
+        (
+            "{% for a in incident.title %}{% for b in incident.title %}{% for c in incident.title %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "more than 10,000 loop iterations",
+        ),
+        ("{% for x in [1, 2] recursive %}{{ loop([x]) }}{% endfor %}", "recursive loops are not allowed"),
+    ],
+)
+def test_render_limits_refuse_too_many_loop_iterations(
+    own_templates: Path, breach: Playbook, facts: Facts, payload: str, named: str
+) -> None:
+    assert named in refusal(own_templates, breach, facts, payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        (
+            "{% for i in range(9000) %}{{ incident.reference }} is a long incident to tell {% endfor %}",
+            "output over",
+        ),
+        (
+            "{% macro big() %}{% for i in range(9000) %}{{ s }}{% endfor %}{% endmacro %}"
+            "{% set s = 'A' * 1000 %}{{ big()|length }}",
+            "printed more than 4096 Ki characters of text (macros included)",
+        ),
+    ],
+)
+def test_render_limits_refuse_output_over_the_size_cap(
+    own_templates: Path, breach: Playbook, facts: Facts, payload: str, named: str
+) -> None:
+    assert f"refused: {named}" in refusal(own_templates, breach, facts, payload)
+
+
+def test_render_limits_refuse_a_render_that_takes_too_long(
+    breach: Playbook, facts: Facts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any budget that has run out stops the render at its next loop step or call, with the template named."""
+    monkeypatch.setattr(template_env, "MAX_RENDER_SECONDS", -1.0)
+    with pytest.raises(TemplateError, match=r"email/en/body.txt.j2:\d+: refused: took longer than -1 s"):
+        compose(breach, facts, get_settings(), locales=["en"])
+
+
+def test_render_limits_name_the_template_and_the_line(
+    own_templates: Path, breach: Playbook, facts: Facts
+) -> None:
+    sms = own_templates / "sms" / "en" / "body.txt.j2"
+    line = len(sms.read_text().splitlines()) + 1
+    message = refusal(own_templates, breach, facts, "{{ 'A' * 200000000 }}")
+    assert f"sms/en/body.txt.j2:{line}: refused: '*' would be over 256 Ki characters" in message
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ 'x'|int + 'y' }}", "TypeError:"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "refused: nested too deeply"),
+    ],
+)
+def test_template_runtime_errors_are_template_errors(
+    own_templates: Path, breach: Playbook, facts: Facts, payload: str, named: str
+) -> None:
+    assert named in refusal(own_templates, breach, facts, payload)

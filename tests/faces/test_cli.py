@@ -80,9 +80,9 @@ def test_preview_of_a_template_attack_exits_2(tmp_path: Path) -> None:
         "{{ ''.__class__.__mro__ }} Reset your password",
     )
     code, output = run("preview", str(playbook), "--facts", str(EXAMPLES / "data-breach.yaml"))
-    assert code == 2
-    assert "refused by the sandbox" in output
-    assert "access to attribute '__class__' of 'str' object is unsafe" in output
+    assert code == 2  # refused when the playbook is read, before anything renders
+    assert f"{playbook}:" in output
+    assert "parts.en.fix.short: ''.__class__: names starting with '_' are not allowed" in output
     assert "<class" not in output  # nothing of Python's internals leaked into the output
 
 
