@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from clarion import audit
 from clarion.errors import InputError, Problem
 from clarion.kinds import DeadlineState
-from clarion.models import Deadline, Incident
+from clarion.models import Deadline, Incident, utcnow
 from clarion.playbook import Playbook
 from clarion.regimes import (
     Event,
@@ -39,6 +39,8 @@ THRESHOLDS = (50, 75, 90, 100)
 """Percent of a window at which a clock is checked; 100 is the deadline itself."""
 AT_RISK_FROM = THRESHOLDS[0]
 CLOSED = frozenset({DeadlineState.MET, DeadlineState.WAIVED})
+EVENT_CLOCK_SKEW = timedelta(minutes=15)
+"""How far after now a recorded event may lie: clocks of the machines involved may differ a little."""
 
 
 # ── which regimes, and when each stage starts ─────────────────────────────────────────────────────
@@ -180,17 +182,33 @@ def start_clocks(*, session: Session, incident: Incident, actor: str = "clarion"
 
 
 def record_event(
-    *, session: Session, incident: Incident, event: Event, at: datetime, actor: str
+    *,
+    session: Session,
+    incident: Incident,
+    event: Event,
+    at: datetime,
+    actor: str,
+    now: datetime | None = None,
 ) -> list[Deadline]:
     """Record when ``event`` happened (a materiality determination, say) and start the clocks it
     starts. Recording it again with another time moves those clocks (unless met, waived or
-    overridden): the audit log keeps both."""
+    overridden): the audit log keeps both.
+
+    ``at`` lies between the incident's awareness and ``now`` (the incident's clock; the wall clock
+    when not given) plus :data:`EVENT_CLOCK_SKEW`: an event is recorded once it has happened."""
     if event is Event.AWARENESS:
         raise _refused("event", "awareness is the incident's aware_at, set when it was declared")
     _actor(actor)
     _aware(at, "at")
     if at < incident.aware_at:
         raise _refused("at", f"{at.isoformat()} is before awareness ({incident.aware_at.isoformat()})")
+    latest = (now if now is not None else utcnow()) + EVENT_CLOCK_SKEW
+    if at > latest:
+        raise _refused(
+            "at",
+            f"{at.isoformat()} is in the future (later than {latest.astimezone(UTC).isoformat()}, now plus "
+            f"{EVENT_CLOCK_SKEW.seconds // 60} minutes): record an event once it has happened",
+        )
     events = dict(incident.clock_events)
     previous = events.get(event.value)
     events[event.value] = at.astimezone(UTC).isoformat()

@@ -7,11 +7,12 @@ honestly. Facts are checked against their playbook before anything is rendered.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -19,17 +20,43 @@ from pydantic import (
     EmailStr,
     Field,
     HttpUrl,
+    ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from clarion.errors import FactsError, Problem, display_path
 from clarion.kinds import IncidentStatus, TimeZoneName
 from clarion.playbook import Part, Playbook
+from clarion.safetext import CheckedText, with_text_patterns
 from clarion.yamlfile import read_yaml, validate_with_lines
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Every time in facts lies in [EARLIEST, LATEST): a year typed wrong is refused, not computed with."""
+MAX_PROMISE = timedelta(days=31)
+"""The furthest ``next_update_by`` may lie after ``as_of``."""
+MAX_HISTORY = timedelta(days=5 * 365)
+"""The longest ``started_at`` and ``aware_at`` may lie before ``as_of`` (five years)."""
+MAX_COUNT = 10**12
+"""The largest count of people or records (a trillion): more is a typo, and would not fit the store."""
+
+
+def _in_our_age(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"{value.isoformat()} is not between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC): "
+            "check the year"
+        )
+    return value
+
+
+FactsTime = Annotated[AwareDatetime, AfterValidator(_in_our_age)]
+"""A time with its offset, between 2000-01-01 and 2100-01-01 UTC."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_text_patterns)
 
 
 def _text_shorthand(value: Any) -> Any:
@@ -100,7 +127,7 @@ class Impact(Strict):
     summary: str | None = None
     components: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
-    affected_count: int | None = Field(default=None, ge=0)
+    affected_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
 
 class Breach(Strict):
@@ -111,8 +138,8 @@ class Breach(Strict):
         default=None, description="Categories of people concerned (customers, employees, children…)."
     )
     data_categories: list[str] = Field(min_length=1)
-    approx_people: int = Field(ge=0)
-    approx_records: int = Field(ge=0)
+    approx_people: int = Field(ge=0, le=MAX_COUNT)
+    approx_records: int = Field(ge=0, le=MAX_COUNT)
     dpo_contact: str
     likely_consequences: str
     measures_taken: str
@@ -125,16 +152,19 @@ class SampleRecipient(Strict):
     time_zone: TimeZoneName | None = None
 
 
-class Facts(Strict):
+class Facts(CheckedText, Strict):
+    """What we know at one update. Text anywhere in it (keys too) may not carry control characters
+    (:class:`~clarion.safetext.CheckedText`), whichever way it comes: a file, the form, a request."""
+
     organisation: str
     reference: str = Field(pattern=r"^INC-\d{4,}$")
     title: str = Field(min_length=1, max_length=200)
     severity: str
     status: IncidentStatus
-    started_at: AwareDatetime | None = None
-    aware_at: AwareDatetime | None = None
-    as_of: AwareDatetime = Field(description="When this update is published (drives the next-update time).")
-    next_update_by: AwareDatetime | None = Field(
+    started_at: FactsTime | None = None
+    aware_at: FactsTime | None = None
+    as_of: FactsTime = Field(description="When this update is published (drives the next-update time).")
+    next_update_by: FactsTime | None = Field(
         default=None, description="Promise of the next update; defaults to as_of plus the cadence interval."
     )
     status_page_url: HttpUrl
@@ -150,15 +180,48 @@ class Facts(Strict):
         as_of: datetime | None = self.as_of  # a declaration form may leave it to the moment of publishing
         if as_of is None:
             return self
-        if self.next_update_by is not None and self.next_update_by <= as_of:
-            raise ValueError("next_update_by must be after as_of")
-        if self.aware_at is not None and self.aware_at > as_of:
-            raise ValueError("aware_at is after as_of: we cannot publish before we know")
+        errors = [
+            _time_error(field, value, message)
+            for field, value, message in _misordered(
+                self.started_at, self.aware_at, as_of, self.next_update_by
+            )
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
 
     @property
     def link(self) -> str:
         return str(self.status_page_url)
+
+
+def _misordered(
+    started_at: datetime | None, aware_at: datetime | None, as_of: datetime, next_update_by: datetime | None
+) -> list[tuple[str, datetime, str]]:
+    """(field, value, what is wrong) for every time out of order with ``as_of``."""
+    found: list[tuple[str, datetime, str]] = []
+    if next_update_by is not None and next_update_by <= as_of:
+        found.append(("next_update_by", next_update_by, "next_update_by must be after as_of"))
+    elif next_update_by is not None and next_update_by > as_of + MAX_PROMISE:
+        message = f"next_update_by is more than {MAX_PROMISE.days} days after as_of: promise an update sooner"
+        found.append(("next_update_by", next_update_by, message))
+    for field, moment in (("started_at", started_at), ("aware_at", aware_at)):
+        if moment is None:
+            continue
+        if moment > as_of:
+            reason = "we cannot publish before we know" if field == "aware_at" else "it has not started yet"
+            found.append((field, moment, f"{field} is after as_of: {reason}"))
+        elif moment < as_of - MAX_HISTORY:
+            found.append((field, moment, f"{field} is more than 5 years before as_of"))
+    return found
+
+
+def _time_error(field: str, value: datetime, message: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("time_order", "{message}", {"message": message}),
+        loc=(field,),
+        input=value.isoformat(),
+    )
 
 
 def load_facts(path: Path, playbook: Playbook) -> Facts:

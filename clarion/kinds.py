@@ -15,7 +15,7 @@ def check_time_zone(value: str) -> str:
     """``value`` when it names an IANA time zone, else ValueError."""
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe" is a folder
         raise ValueError(f"{value!r} is not an IANA time zone") from exc
     return value
 

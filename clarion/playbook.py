@@ -8,17 +8,15 @@ errors (``extra="forbid"``) so a misspelt key never silently falls back to a def
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -26,25 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from clarion.durations import ApprovalTimeout, HoldingGrace, SurveyDelay, SurveyExpiry
+from clarion.durations import Duration as Duration  # regimes import it from here
+from clarion.durations import parse_duration as parse_duration
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
+from clarion.overrides import check_override, unmet_needs
 from clarion.yamlfile import load_model
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
-_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(value: Any) -> Any:
-    """``"90m"``, ``"2h"``, ``"3d"``, ``"1w"`` → timedelta. Other values go on to pydantic."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"{value!r} is not a duration such as 30m, 2h, 3d or 1w")
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 PERSONAL_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.BANNER})
@@ -124,7 +111,7 @@ class ApprovalStep(Strict):
     role: Slug
     approvers: list[str] = Field(min_length=1)
     backup: str | None = Field(default=None, description="Escalate to this person before the timeout.")
-    timeout: Duration
+    timeout: ApprovalTimeout
     required_for: list[UpdateKind] = Field(
         default_factory=lambda: [
             UpdateKind.INITIAL,
@@ -137,30 +124,27 @@ class ApprovalStep(Strict):
 
 class HoldingPolicy(Strict):
     enabled: bool
-    grace: Duration = timedelta(0)
-    max_consecutive: int = Field(default=3, ge=1)
+    grace: HoldingGrace = timedelta(0)
+    max_consecutive: int = Field(default=3, ge=1, le=100)
 
 
 class SurveyPolicy(Strict):
     enabled: bool
-    delay: Duration = timedelta(days=3)
-    expires_after: Duration = timedelta(days=14)
+    delay: SurveyDelay = timedelta(days=3)
+    expires_after: SurveyExpiry = timedelta(days=14)
     channels: list[Channel] = Field(default_factory=lambda: [Channel.EMAIL])
     nps: bool = False
     free_text: bool = True
 
 
-_STRUCTURAL_TAG = re.compile(r"\{%-?\s*(import|from|include|extends|macro|call|block)\b")
-
-
 def _plain_snippet(value: str | None) -> str | None:
-    """An override is text with expressions, nothing that loads or defines other templates.
+    """An override is text with a few expressions, as Jinja's own parser reads it.
 
-    Importing the plain-text macros into an HTML child would let them pass text unescaped, and
-    nothing an override has to say needs another template.
+    Nothing that loads or defines other templates, no calls but ``super()``, no arithmetic, and
+    only names the templates' data has: ``clarion/overrides.py`` holds the list.
     """
-    if value is not None and (match := _STRUCTURAL_TAG.search(value)):
-        raise ValueError(f"'{{% {match.group(1)} %}}' is not allowed in a part override")
+    if value is not None:
+        check_override(value)
     return value
 
 
@@ -237,6 +221,25 @@ class Playbook(Strict):
         stray = sorted(set(value) - set(locales))
         if stray:
             raise ValueError(f"overrides for {', '.join(stray)}, which is not in locales")
+        return value
+
+    @field_validator("parts")
+    @classmethod
+    def _overrides_read_what_facts_give(
+        cls, value: dict[str, dict[Part, PartOverride]], info: ValidationInfo
+    ) -> dict[str, dict[Part, PartOverride]]:
+        if "required_links" not in info.data:
+            return value  # reported on its own
+        overrides = {
+            f"{locale}.{part.value}.{form}": text
+            for locale, parts in value.items()
+            for part, override in parts.items()
+            for form, text in (("long", override.long), ("short", override.short))
+            if text is not None
+        }
+        problems = unmet_needs(overrides, info.data["required_links"], bool(info.data.get("breach_facts")))
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @property

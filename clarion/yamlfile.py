@@ -22,10 +22,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from clarion.errors import InputError, Problem, display_path
+from clarion.inputfile import read_text
+from clarion.text import describe, first_unsafe, is_unsafe, unsafe_in, visible
+from clarion.yamlloader import SAFE_LOADER, Loader, Refused, compose
+
+__all__ = [
+    "SAFE_LOADER",
+    "LineMap",
+    "format_loc",
+    "load_model",
+    "problems_from",
+    "read_yaml",
+    "validate_with_lines",
+]
 
 M = TypeVar("M", bound=BaseModel)
-SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it (about ten times faster), else Python's."""
 Loc = tuple[str | int, ...]
 
 
@@ -48,53 +59,99 @@ class LineMap:
         return self._lines.get((), None)
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: LineMap, source: str, problems: list[Problem]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                field = ".".join(str(p) for p in (*loc, key))
-                problems.append(
-                    Problem(source, line, field, "duplicate key (the earlier one would be ignored)")
-                )
-            seen.add(key)
-            lines.add((*loc, key), line)
-            _walk(value_node, (*loc, key), lines, source, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.add((*loc, index), item.start_mark.line + 1)
-            _walk(item, (*loc, index), lines, source, problems)
+def _walk(root: yaml.Node, lines: LineMap, source: str) -> list[Problem]:
+    """Record the line of every key and item; duplicate keys are problems. A loop, not recursion:
+    the node tree is already bounded (:func:`clarion.yamlloader.compose`)."""
+    problems: list[Problem] = []
+    lines.add((), root.start_mark.line + 1)
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    field = visible(format_loc((*loc, key)))
+                    problems.append(
+                        Problem(source, line, field, "duplicate key (the earlier one would be ignored)")
+                    )
+                seen.add(key)
+                lines.add((*loc, key), line)
+                if first_unsafe(key) is not None:  # where unsafe_in names a key it refuses
+                    lines.add((*loc, visible(key, limit=40)), line)
+                stack.append((value_node, (*loc, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines.add((*loc, index), item.start_mark.line + 1)
+                stack.append((item, (*loc, index)))
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def read_yaml(path: Path, error: type[InputError]) -> tuple[Any, LineMap]:
-    """Parse ``path`` safely; raise ``error`` naming the line for syntax errors and duplicate keys."""
+    """Parse ``path`` safely; raise ``error`` naming the line of every problem.
+
+    The file is read through :func:`clarion.inputfile.read_text` (a regular file, at most 1 MiB,
+    UTF-8); the document is composed within bounds (:mod:`clarion.yamlloader`: no alias bombs, no
+    deep nesting, times left as text); duplicate keys are refused, and so is text anywhere in the
+    document (keys too) that carries a control character or a bidirectional override
+    (:func:`clarion.text.unsafe_in`).
+    """
     source = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise error([Problem(source, None, "", "file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error([Problem(source, None, "", f"cannot read: {exc}")]) from exc
-    loader = SAFE_LOADER(text)
+    text = read_text(path, error=error)
+    loader = Loader(text)
     try:  # one parse: the node tree gives the lines, the same tree gives the data
-        root = loader.get_single_node()
+        root = compose(loader)
         data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise error([Problem(source, line, "", f"YAML syntax: {exc.problem or exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise error([_yaml_problem(exc, text, source)]) from exc
     finally:
         loader.dispose()
     lines = LineMap()
-    problems: list[Problem] = []
-    if root is not None:
-        lines.add((), root.start_mark.line + 1)
-        _walk(root, (), lines, source, problems)
+    if root is None:
+        return data, lines
+    problems = _walk(root, lines, source)
+    problems += [
+        Problem(source, lines.line_for(loc), visible(format_loc(loc)), f"{message}: write text without it")
+        for loc, message in unsafe_in(data)
+    ]
     if problems:
-        raise error(problems)
+        raise error(sorted(problems, key=lambda p: p.line or 0))
     return data, lines
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
+    """Any error PyYAML raises while loading, as one problem with the line it happened on."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, ESC, U+FFFE)
+        character = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        at = text.find(character) if len(character) == 1 else -1
+        if at < 0:
+            return Problem(source, None, "", f"YAML: {visible(str(exc.reason))}")
+        row = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        what = describe(character) if is_unsafe(character) else f"character U+{ord(character):04X}"
+        return Problem(source, row, "", f"{what} at column {column}: a YAML file may not hold it")
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line: int | None = mark.line + 1 if mark is not None else None
+        if isinstance(exc, Refused):
+            return Problem(source, line, "", visible(str(exc.problem)))
+        if exc.context == "expected a single document in the stream":
+            return Problem(source, line, "", "a second document starts here: a file holds one document")
+        message = visible(str(exc.problem or exc.context))
+        context = exc.context_mark
+        if (
+            exc.problem
+            and exc.context
+            and context is not None
+            and mark is not None
+            and context.line != mark.line
+        ):
+            message += f" ({visible(exc.context)} at line {context.line + 1})"
+        kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+        return Problem(source, line, "", f"{kind}: {message}")
+    return Problem(source, None, "", f"YAML: {visible(str(exc))}")
 
 
 def load_model(model: type[M], path: Path, error: type[InputError]) -> M:
@@ -116,7 +173,8 @@ def problems_from(exc: ValidationError, model: type[BaseModel], lines: LineMap, 
     problems = []
     for err in exc.errors(include_url=False):
         loc = _data_loc(err["loc"])
-        problems.append(Problem(source, lines.line_for(loc), format_loc(loc), _message(err, loc, model)))
+        field = visible(format_loc(loc))
+        problems.append(Problem(source, lines.line_for(loc), field, _message(err, loc, model)))
     return sorted(problems, key=lambda p: p.line or 0)
 
 

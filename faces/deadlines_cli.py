@@ -68,7 +68,12 @@ def deadline_event(
             from clarion import deadlines as clocks
 
             started = clocks.record_event(
-                session=session, incident=incident, event=kind, at=parse_time(at, clock, "at"), actor=by
+                session=session,
+                incident=incident,
+                event=kind,
+                at=parse_time(at, clock, "at"),
+                actor=by,
+                now=clock.now(),
             )
         _said(f"recorded {kind.value} for {reference}", [f"{r.regime}/{r.stage}" for r in started])
         _watch(reference)
@@ -215,6 +220,11 @@ def parse_time(text: str, clock: IncidentClock, field: str) -> datetime:
         _refuse(field, f"{text!r} is not an ISO 8601 time (2026-11-23T14:05:00+01:00) or now")
     if moment.tzinfo is None or moment.utcoffset() is None:
         _refuse(field, f"{text!r} has no offset: add one (+01:00, Z) so the time is unambiguous")
+    from clarion.facts import EARLIEST, LATEST
+
+    if not EARLIEST <= moment < LATEST:
+        bounds = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        _refuse(field, f"{text!r} is not between {bounds}: check the year")
     return moment
 
 
@@ -235,11 +245,11 @@ def _incident(reference: str, *, write: bool) -> Iterator[tuple[Session, Inciden
 
     from clarion.clock import IncidentClock
     from clarion.settings import get_settings
-    from clarion.store import get_engine, get_incident, migrate
+    from clarion.store import get_engine, get_incident, require_current
     from faces.incident_checks import checked_reference
 
     checked_reference(reference)
-    migrate()
+    require_current()
     with Session(get_engine(), expire_on_commit=False) as session:
         incident = get_incident(session=session, reference=reference)
         yield session, incident, IncidentClock(incident.declared_at, get_settings().time_scale)

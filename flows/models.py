@@ -15,13 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from clarion.errors import PlaybookError
-from clarion.facts import Facts, PartField, PartText
+from clarion.facts import Facts, FactsTime, PartField, PartText
 from clarion.kinds import IncidentStatus
 from clarion.playbook import load_playbook, playbook_files
 from clarion.regimes import jurisdictions
+from clarion.safetext import CheckedText, with_text_patterns
 from clarion.settings import get_settings
 
 REFERENCE_PATTERN = r"^INC-\d{4,}$"
@@ -91,7 +92,7 @@ class IncidentFacts(Facts):
         default=None, pattern=REFERENCE_PATTERN, description="Leave empty to allocate the next INC-nnnn."
     )
     severity: SeverityName
-    as_of: AwareDatetime | None = Field(  # type: ignore[assignment]
+    as_of: FactsTime | None = Field(  # type: ignore[assignment]
         default=None, description="When this update is published; now when left empty."
     )
 
@@ -102,10 +103,10 @@ class IncidentFacts(Facts):
         return Facts.model_validate(data)
 
 
-class StoryChange(BaseModel):
+class StoryChange(CheckedText):
     """New text for some parts of the story in one locale; a part left out keeps its last text."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_text_patterns)
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     apology: PartField | None = None
@@ -114,10 +115,10 @@ class StoryChange(BaseModel):
     prevention: PartField | None = None
 
 
-class Declaration(BaseModel):
+class Declaration(CheckedText):
     """Parameters of ``declare-incident``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_text_patterns)
 
     playbook: PlaybookName
     facts: IncidentFacts = Field(description="Everything the first update says, as in a facts file.")
@@ -128,10 +129,10 @@ class Declaration(BaseModel):
     )
 
 
-class UpdateRequest(BaseModel):
+class UpdateRequest(CheckedText):
     """Parameters of ``post-update`` and ``resolve-incident``: what changed since the last update."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_text_patterns)
 
     reference: Reference
     status: IncidentStatus | None = Field(
@@ -150,8 +151,10 @@ class UpdateRequest(BaseModel):
     )
 
 
-class ApprovalAnswer(BaseModel):
+class ApprovalAnswer(CheckedText):
     """An approver's answer. The defaults are the safe choice: a bare "Resume" approves nothing."""
+
+    model_config = ConfigDict(json_schema_extra=with_text_patterns)
 
     role: str = Field(description="The approval role you answer for, as the playbook names it.")
     approver: str = Field(default="", description="Who you are (must be listed for the role or its backup).")

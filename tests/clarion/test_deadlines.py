@@ -1200,3 +1200,75 @@ def test_the_whole_story_round_trips_through_the_store(engine: sa.Engine, breach
             "deadline.overridden",
         ]
         chain_verifies(session)
+
+
+# ── issue 12: times from another age ───────────────────────────────────────────────────────────────
+
+NOW = AWARE + timedelta(days=2)
+LATEST = "2026-03-03T09:15:00+00:00"  # NOW plus the 15 minutes machines' clocks may differ
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=ZoneInfo("Etc/GMT+1")),
+            f"9999-12-31T23:59:59-01:00 is in the future (later than {LATEST}, now plus 15 minutes): "
+            "record an event once it has happened",
+        ),
+        (
+            NOW + timedelta(minutes=16),
+            f"2026-03-03T09:16:00+00:00 is in the future (later than {LATEST}, now plus 15 minutes): "
+            "record an event once it has happened",
+        ),
+        (
+            datetime(1, 1, 1, tzinfo=ZoneInfo("Etc/GMT-1")),
+            "0001-01-01T00:00:00+01:00 is before awareness (2026-03-01T09:00:00+00:00)",
+        ),
+    ],
+    ids=["year-9999", "past-the-skew", "year-1"],
+)
+def test_times_and_durations_are_bounded_for_clock_events(
+    session: Session, breach: Playbook, at: datetime, message: str
+) -> None:
+    incident = declare(session, breach, jurisdictions=["US"])
+    before = len(log(session))
+
+    with pytest.raises(InputError) as caught:
+        record_event(
+            session=session,
+            incident=incident,
+            event=Event.MATERIALITY_DETERMINED,
+            at=at,
+            actor="cfo",
+            now=NOW,
+        )
+
+    assert problems_of(caught) == [("at", message)]
+    assert incident.clock_events == {}
+    assert len(log(session)) == before
+
+
+def test_a_clock_event_within_the_skew_is_recorded(session: Session, breach: Playbook) -> None:
+    incident = declare(session, breach, jurisdictions=["US"])
+    at = NOW + timedelta(minutes=14)
+    record_event(
+        session=session, incident=incident, event=Event.MATERIALITY_DETERMINED, at=at, actor="cfo", now=NOW
+    )
+    assert incident.clock_events == {"materiality-determined": at.isoformat()}
+
+
+def test_a_clock_event_is_bounded_by_the_wall_clock_when_no_now_is_given(
+    session: Session, breach: Playbook
+) -> None:
+    incident = declare(session, breach, jurisdictions=["US"])
+    with pytest.raises(InputError) as caught:
+        record_event(
+            session=session,
+            incident=incident,
+            event=Event.MATERIALITY_DETERMINED,
+            at=datetime(2099, 1, 1, tzinfo=UTC),
+            actor="cfo",
+        )
+    assert [field for field, _ in problems_of(caught)] == ["at"]
+    assert "is in the future" in problems_of(caught)[0][1]

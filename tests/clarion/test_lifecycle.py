@@ -335,7 +335,7 @@ def test_a_promise_before_as_of_is_refused(breach_facts: Facts) -> None:
     with pytest.raises(InputError) as caught:
         following(breach_facts, changes={"next_update_by": "2026-11-23T09:30:00Z"})
 
-    assert problems_of(caught) == [("(facts)", "Value error, next_update_by must be after as_of")]
+    assert problems_of(caught) == [("next_update_by", "next_update_by must be after as_of")]
 
 
 def test_a_severity_the_playbook_lacks_is_refused(breach_facts: Facts) -> None:

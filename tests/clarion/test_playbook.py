@@ -7,7 +7,7 @@ import pytest
 
 from clarion.errors import PlaybookError
 from clarion.kinds import CadenceTier, Channel, IncidentStatus
-from clarion.playbook import lint, load_playbook, parse_duration
+from clarion.playbook import Part, lint, load_playbook, parse_duration
 from tests.helpers import PLAYBOOKS, line_of, load_raw, replace_in, shipped_playbooks, write_yaml
 
 BREACH = PLAYBOOKS / "data-breach.yaml"
@@ -35,7 +35,7 @@ def test_data_breach_names_gdpr_and_needs_legal_and_dpo() -> None:
     assert {"gdpr-art33", "gdpr-art34"} <= set(playbook.regimes)
     assert {step.role for step in playbook.approvals} >= {"legal", "dpo"}
     assert playbook.breach_facts
-    fix = playbook.parts["en"]["fix"]
+    fix = playbook.parts["en"][Part.FIX]
     assert fix.long is not None and "password_reset" in fix.long and "contact.phone" in fix.long
     assert len(playbook.locales) >= 2
 
@@ -186,3 +186,97 @@ def test_overrides_cannot_load_other_templates(tmp_path: Path, snippet: str) -> 
     data["parts"]["en"]["fix"]["long"] = snippet
     message = problem_of(write_yaml(tmp_path / "data-breach.yaml", data))
     assert "parts.en.fix.long:" in message and "is not allowed in a part override" in message
+
+
+# ── issue 12: durations without bounds ─────────────────────────────────────────────────────────────
+
+DURATIONS = [
+    # (line in the shipped playbook, replacement, field reported, message)
+    (
+        "timeout: 2h",
+        "timeout: 0m",
+        "approvals[0].timeout",
+        "0 is shorter than 5 minutes (it must be between 5 minutes and 7 days)",
+    ),
+    (
+        "timeout: 2h",
+        "timeout: 4m",
+        "approvals[0].timeout",
+        "4 minutes is shorter than 5 minutes (it must be between 5 minutes and 7 days)",
+    ),
+    (
+        "timeout: 2h",
+        "timeout: 8d",
+        "approvals[0].timeout",
+        "8 days is longer than 7 days (it must be between 5 minutes and 7 days)",
+    ),
+    ("timeout: 2h", "timeout: -60", "approvals[0].timeout", "a duration cannot be negative"),
+    ("grace: 10m", "grace: 2d", "holding_statement.grace", "2 days is longer than 1 day"),
+    ("delay: 7d", "delay: 999999999d", "survey.delay", "'999999999d' is longer than 10 years"),
+    (
+        "delay: 7d",
+        "delay: 99999999999999999999999999w",
+        "survey.delay",
+        "'99999999999999999999999999w' is longer than 10 years",
+    ),
+    ("delay: 7d", "delay: 91d", "survey.delay", "91 days is longer than 90 days"),
+    (
+        "delay: 7d",
+        "delay: 9000000000000000000",
+        "survey.delay",
+        "Input should be a valid timedelta, durations may not exceed 999,999,999 days",
+    ),
+    ("delay: 7d", "delay: 315360001", "survey.delay", "315360001 seconds is longer than 10 years"),
+    (
+        "expires_after: 14d",
+        "expires_after: 0d",
+        "survey.expires_after",
+        "0 is shorter than 1 day (it must be between 1 day and 1 year)",
+    ),
+    (
+        "expires_after: 14d",
+        "expires_after: 53w",
+        "survey.expires_after",
+        "371 days is longer than 1 year (it must be between 1 day and 1 year)",
+    ),
+    (
+        "max_consecutive: 3",
+        "max_consecutive: 1000000",
+        "holding_statement.max_consecutive",
+        "Input should be less than or equal to 100",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "message"), DURATIONS, ids=[c[1] for c in DURATIONS])
+def test_times_and_durations_are_bounded(
+    tmp_path: Path, old: str, new: str, field: str, message: str
+) -> None:
+    bad = replace_in(BREACH, tmp_path / "data-breach.yaml", old, new)
+    assert problem_of(bad) == f"{bad}:{line_of(bad, new)}: {field}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5m", timedelta(minutes=5)),
+        ("7d", timedelta(days=7)),
+        ("3650d", timedelta(days=3650)),
+        ("521w", timedelta(weeks=521)),
+    ],
+)
+def test_durations_up_to_ten_years_are_read(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_control_characters_in_a_playbook_are_refused(tmp_path: Path) -> None:
+    bad = replace_in(
+        BREACH,
+        tmp_path / "data-breach.yaml",
+        "title: Personal data breach",
+        'title: "Data breach\\x1b]0;owned\\x07"',
+    )
+    assert problem_of(bad) == (
+        f"{bad}:{line_of(bad, 'title:')}: title: control character U+001B (ESC) at character 12: "
+        "write text without it"
+    )
