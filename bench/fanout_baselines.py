@@ -74,8 +74,10 @@ def rendition_of(plan: dict[str, Any], channel: str) -> Callable[[str, str], dic
 
 
 def unsubscribe_link(plan: dict[str, Any], recipient_id: int) -> str:
-    payload = f"{recipient_id}.email"
-    digest = hmac.new(plan["secret"].encode(), payload.encode(), hashlib.sha256).digest()[:16]
+    expires = plan["links_made_at"] + 90 * 86400  # clarion.unsubscribe.UNSUBSCRIBE_TTL
+    payload = f"v2.{recipient_id}.email.{expires}"
+    message = f"clarion unsubscribe\x00{payload}".encode()
+    digest = hmac.new(plan["secret"].encode(), message, hashlib.sha256).digest()[:16]
     token = f"{payload}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
     return f"{plan['public_url'].rstrip('/')}/unsubscribe/{token}"
 

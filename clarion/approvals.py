@@ -8,6 +8,11 @@ approvals given before it: every other role must look again.
 The time allowed is the step's timeout, but never beyond the earliest open regulatory deadline
 less :data:`REGULATOR_MARGIN` (the notice still has to be sent after the approval); it is never
 shorter than :data:`MIN_WINDOW`. Half-way through, an unanswered role escalates to its backup.
+
+Who answered is **asserted, not verified**: ``clarion approve --by`` and the Prefect UI's form take
+the address a person types, and anyone who types a listed approver's address passes the check. Until
+answers carry a proof of identity, every decision's audit entry records ``"identity": "asserted"``
+(its ``actor`` stays the plain address) and the timeline reads "approved by … (asserted)".
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from clarion.kinds import ApprovalDecision, DeadlineState, UpdateKind
 from clarion.models import Approval, Deadline, Incident, Update
 from clarion.playbook import ApprovalStep, Playbook
 
+ASSERTED = "asserted"
+"""How an approver's identity is known today: they said so (``--by``, the UI form); nothing proves it."""
 REGULATOR_MARGIN = timedelta(hours=2)
 MIN_WINDOW = timedelta(minutes=15)
 
@@ -88,7 +95,11 @@ def record_decision(
     decision: ApprovalDecision,
     reason: str | None = None,
 ) -> Approval:
-    """Store one decision and write it to the audit log, in the caller's transaction."""
+    """Store one decision and write it to the audit log, in the caller's transaction.
+
+    The audit entry's ``actor`` is ``approver`` as given and its details say ``"identity":
+    "asserted"``: clarion was told who answered, it did not check.
+    """
     assert update.id is not None
     row = Approval(
         update_id=update.id, role=role, approver=approver, decision=decision, reason=reason or None
@@ -99,7 +110,12 @@ def record_decision(
         actor=approver,
         action=f"approval.{decision.value}",
         subject=f"{incident.reference}/update-{update.number}",
-        details={"role": role, "reason": reason or None, "content_hash": update.content_hash},
+        details={
+            "role": role,
+            "reason": reason or None,
+            "content_hash": update.content_hash,
+            "identity": ASSERTED,
+        },
     )
     session.flush()
     return row

@@ -8,7 +8,8 @@ Raise the leaves, catch the bases. Every error carries the context a person need
     ├── InputError                    something a person wrote is wrong; nothing was sent
     │   ├── PlaybookError             playbooks/x.yaml:12: severities.sev1.cadence: ...
     │   ├── FactsError                facts file: same shape as PlaybookError
-    │   └── TemplateError             a template failed to compile or render (incl. sandbox refusals)
+    │   ├── TemplateError             a template failed to compile or render (incl. sandbox refusals)
+    │   └── LinkExpired               a genuine signed link past its expiry (the page says so: 410)
     ├── RenderError                   renditions exist but must not be sent
     │   ├── LimitExceeded             channel, locale, length, limit (never a silent cut)
     │   └── InconsistentUpdate        renditions disagree on reference/status/next update/link
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 
@@ -73,6 +75,15 @@ class TemplateError(InputError):
     @classmethod
     def at(cls, template: str, line: int | None, message: str) -> TemplateError:
         return cls([Problem(source=template, line=line, field="", message=message)])
+
+
+class LinkExpired(InputError):
+    """A signed link (an unsubscribe link) that is genuine but past its expiry."""
+
+    def __init__(self, expired_at: datetime, *, source: str, field: str = "token") -> None:
+        self.expired_at = expired_at
+        when = expired_at.strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__([Problem(source, None, field, f"the link expired at {when}")])
 
 
 class RenderError(ClarionError):
@@ -152,8 +163,22 @@ class InDoubt(TransientChannelError):
     """The request may have reached the provider (timeout after sending, dropped connection, 500).
 
     Resending blindly could deliver twice: the engine first asks the adapter whether the provider
-    already has the message.
+    already has the message. ``in_flight``: the request may still be in the provider's hands (it
+    timed out, or a gateway gave up on it), so the provider is not asked before it could have
+    finished.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str,
+        status_code: int | None = None,
+        code: str | None = None,
+        in_flight: bool = False,
+    ) -> None:
+        self.in_flight = in_flight or status_code == 504
+        super().__init__(message, channel=channel, status_code=status_code, code=code)
 
 
 class PermanentChannelError(ChannelError):
@@ -164,5 +189,5 @@ def display_path(path: Path) -> str:
     """A path as a person typed it: relative to the working directory when it is inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside the cwd; or a symlink loop, which resolve() raises
         return str(path)

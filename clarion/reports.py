@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from clarion.approvals import Window
+from clarion.approvals import ASSERTED, Window
 from clarion.deadlines import Clockface, waiting_for
 from clarion.kinds import Channel, DeadlineState, DeliveryState
 from clarion.models import Approval, AuditEvent, Incident, Rendition, Update
@@ -136,11 +136,9 @@ def timeline_markdown(*, session: Session, incident: Incident) -> str:
         statement = select(Approval).where(col(Approval.update_id).in_(list(numbers)))
         for a in session.exec(statement):
             reason = f": {a.reason}" if a.reason else ""  # escaped with the whole line below
+            who = f"{a.approver} ({ASSERTED}) as {a.role}"  # said so; nothing proves it (see approvals)
             events.append(
-                (
-                    a.decided_at,
-                    f"update {numbers[a.update_id]} {a.decision.value} by {a.approver} ({a.role}){reason}",
-                )
+                (a.decided_at, f"update {numbers[a.update_id]} {a.decision.value} by {who}{reason}")
             )
     statement_audit = (
         select(AuditEvent)

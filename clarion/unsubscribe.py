@@ -1,59 +1,69 @@
-"""Unsubscribe links: an opaque, signed token per recipient and channel (RFC 8058 one-click).
+"""Unsubscribe links: an opaque, signed, expiring token per recipient and channel (RFC 8058 one-click).
 
-The token names the recipient and the channel and carries an HMAC-SHA256 over both, keyed by the
-settings' ``secret_key`` (or a key generated once into ``home``). It holds no address: a mailbox
-provider's one-click POST carries nothing else, and the link must not leak personal data.
+The token is ``v2.<recipient id>.<channel>.<expires>.<mac>`` (see :mod:`clarion.signing`): it names
+the recipient and the channel, carries its expiry in epoch seconds, and an HMAC-SHA256 over all of
+that, keyed by the signing key (``CLARION_SECRET_KEY`` or ``CLARION_HOME/secret.key``). It holds no
+address: a mailbox provider's one-click POST carries nothing else, and the link must not leak
+personal data.
+
+A link works for :data:`UNSUBSCRIBE_TTL` (90 days) after the message carrying it was sent: long
+enough to act on an old incident email (CAN-SPAM asks for at least 30 days), short enough that a
+link leaked with an old message stops working. An expired link's page says so and tells how to
+unsubscribe otherwise. Tokens of the old unversioned form (``<recipient>.<channel>.<mac>``, possibly
+signed with an empty key) are refused.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
+from datetime import UTC, datetime, timedelta
 
 from clarion.errors import InputError, Problem
 from clarion.kinds import Channel
 from clarion.settings import Settings
+from clarion.signing import check_key, secret_key, sign, verify
 
-_KEY_FILE = "secret.key"
+__all__ = [
+    "UNSUBSCRIBE_TTL",
+    "check_key",
+    "make_token",
+    "read_token",
+    "secret_key",
+    "unsubscribe_url",
+]
 
+UNSUBSCRIBE_TTL = timedelta(days=90)
+"""How long an unsubscribe link works after it was made (CAN-SPAM: at least 30 days)."""
 
-def secret_key(settings: Settings) -> bytes:
-    """The signing key: the configured one, or one generated once and kept in ``home``."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    path = settings.home / _KEY_FILE
-    if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    return path.read_text().strip().encode()
-
-
-def _mac(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+_PURPOSE = "unsubscribe"
+_SOURCE = "unsubscribe link"
 
 
-def make_token(key: bytes, *, recipient_id: int, channel: Channel) -> str:
-    payload = f"{recipient_id}.{channel.value}"
-    return f"{payload}.{_mac(key, payload)}"
+def make_token(
+    key: bytes, *, recipient_id: int, channel: Channel, now: datetime, ttl: timedelta = UNSUBSCRIBE_TTL
+) -> str:
+    """The token of an unsubscribe link made at ``now`` (timezone-aware), working for ``ttl``."""
+    return sign(key, _PURPOSE, [str(recipient_id), channel.value], expires_at=now + ttl)
 
 
-def read_token(key: bytes, token: str) -> tuple[int, Channel]:
-    """The recipient and channel a token names; :class:`InputError` when it is forged or garbled."""
-    recipient, _, rest = token.partition(".")
-    channel, _, mac = rest.partition(".")
-    payload = f"{recipient}.{channel}"
-    if not (recipient.isdigit() and mac and hmac.compare_digest(mac, _mac(key, payload))):
-        raise InputError([Problem("unsubscribe link", None, "token", "not a valid unsubscribe token")])
+def read_token(key: bytes, token: str, *, now: datetime) -> tuple[int, Channel]:
+    """The recipient and channel a token names.
+
+    :class:`~clarion.errors.LinkExpired` when it is genuine but expired; :class:`InputError` when it
+    is forged, garbled or of the old unversioned form; :class:`~clarion.errors.ConfigError` when the
+    key is unfit.
+    """
+    recipient, channel = verify(key, _PURPOSE, token, count=2, now=now, source=_SOURCE)
+    if not recipient.isascii() or not recipient.isdigit():
+        raise InputError([Problem(_SOURCE, None, "token", "names no recipient")])
     try:
         return int(recipient), Channel(channel)
     except ValueError:
-        raise InputError([Problem("unsubscribe link", None, "token", "names no channel")]) from None
+        raise InputError([Problem(_SOURCE, None, "token", "names no channel")]) from None
 
 
-def unsubscribe_url(settings: Settings, key: bytes, *, recipient_id: int, channel: Channel) -> str:
-    token = make_token(key, recipient_id=recipient_id, channel=channel)
+def unsubscribe_url(
+    settings: Settings, key: bytes, *, recipient_id: int, channel: Channel, now: datetime | None = None
+) -> str:
+    """The link, made at ``now`` (the wall clock when not given: people's time, not an incident's)."""
+    token = make_token(key, recipient_id=recipient_id, channel=channel, now=now or datetime.now(UTC))
     return f"{settings.public_url.rstrip('/')}/unsubscribe/{token}"

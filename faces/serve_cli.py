@@ -21,6 +21,7 @@ import typer
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from clarion.settings import Settings
     from faces.stack import Stack
 
 DEFAULT_PORT = 8765
@@ -68,6 +69,18 @@ def _prepared_store() -> sa.Engine:
     return engine
 
 
+def _check_signing_key(settings: Settings) -> None:
+    """Exit 1 with one line when the unsubscribe links' signing key is missing, empty or weak."""
+    from clarion.errors import ConfigError
+    from clarion.unsubscribe import secret_key
+    from faces.cli import fail
+
+    try:
+        secret_key(settings)
+    except ConfigError as exc:
+        raise fail(f"error: {exc}") from exc
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface every part listens on.")] = "127.0.0.1",
     port: Annotated[
@@ -113,6 +126,7 @@ def serve(
 
     os.environ.update(QUIET)  # no telemetry from Prefect, here or in any child
     settings = get_settings()
+    _check_signing_key(settings)
     engine = _prepared_store()
     stack = Stack(
         settings,
@@ -176,6 +190,7 @@ def web(
     from faces.web.app import create_app
 
     settings = get_settings()
+    _check_signing_key(settings)
     port = port if port is not None else default_port(settings.public_url)
     engine = _prepared_store()
     try:

@@ -8,7 +8,10 @@
     (audited as ``consent.withdrawn`` by actor ``recipient``). The body is not inspected: a POST is
     already something link scanners do not do, and a provider that words the body differently must
     still be honoured. Idempotent: a second POST answers the same and writes no second audit entry.
-    A forged or garbled token is 400.
+    A forged or garbled token (or one of the old unversioned form) is 400; a genuine token past its
+    expiry (:data:`clarion.unsubscribe.UNSUBSCRIBE_TTL`, 90 days) is 410, and its page tells how to
+    unsubscribe otherwise (reply to the message, or write to the sender address). A signing key that
+    turned unfit since the app started (the key file truncated or edited) is 503, never a pass.
 
 ``GET /unsubscribe/{token}``
     A small page with a button that POSTs to the same URL. It never unsubscribes: mail scanners and
@@ -20,6 +23,8 @@ Responses are not cached, not indexed and send no referrer (the token is in the 
 from __future__ import annotations
 
 import html
+import logging
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -27,14 +32,15 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlmodel import Session
 
 from clarion import consent
-from clarion.errors import InputError
+from clarion.errors import ConfigError, InputError, LinkExpired
 from clarion.kinds import Channel
 from clarion.models import Recipient, utcnow
 from clarion.settings import Settings
 from clarion.store import session_scope
-from clarion.unsubscribe import read_token, secret_key
+from clarion.unsubscribe import UNSUBSCRIBE_TTL, read_token, secret_key
 
 router = APIRouter(tags=["unsubscribe"])
+logger = logging.getLogger(__name__)
 
 SOURCE = "unsubscribe"
 _HEADERS = {
@@ -60,11 +66,48 @@ def _engine(request: Request) -> sa.Engine:
     return engine
 
 
-def _read(request: Request, token: str) -> tuple[int, Channel] | None:
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a token names nobody: the status, the page's title and what to do instead."""
+
+    status_code: int
+    title: str
+    message: str
+
+
+def _otherwise(settings: Settings) -> str:
+    return f"reply to one of the messages, or write to {settings.email_from}"
+
+
+def _read(request: Request, token: str) -> tuple[int, Channel] | _Refusal:
+    """The recipient and channel of a genuine, unexpired token, or why it is refused.
+
+    The key is checked on every verification: a key file emptied or cut short since the start
+    refuses every link (503) instead of verifying against a key anyone can guess.
+    """
+    settings = _settings(request)
     try:
-        return read_token(secret_key(_settings(request)), token)
+        return read_token(secret_key(settings), token, now=utcnow())
+    except LinkExpired as exc:
+        return _Refusal(
+            410,
+            "Link expired",
+            f"This unsubscribe link expired on {exc.expired_at:%Y-%m-%d} (links work for "
+            f"{UNSUBSCRIBE_TTL.days} days). To unsubscribe, {_otherwise(settings)}.",
+        )
     except InputError:
-        return None
+        return _Refusal(
+            400,
+            "Invalid link",
+            f"This unsubscribe link is not valid. To unsubscribe, {_otherwise(settings)}.",
+        )
+    except ConfigError as exc:
+        logger.error("unsubscribe links cannot be verified: %s", exc)
+        return _Refusal(
+            503,
+            "Unsubscribe unavailable",
+            f"Unsubscribing by link is unavailable right now. To unsubscribe, {_otherwise(settings)}.",
+        )
 
 
 def _words(channel: Channel) -> str:
@@ -93,8 +136,8 @@ def _known(session: Session, recipient_id: int) -> bool:
 def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
     """The confirmation page. Reads only: following the link changes nothing."""
     named = _read(request, token)
-    if named is None:
-        return _page("Invalid link", "<p>This unsubscribe link is not valid.</p>", status_code=400)
+    if isinstance(named, _Refusal):
+        return _page(named.title, f"<p>{html.escape(named.message)}</p>", status_code=named.status_code)
     recipient_id, channel = named
     words = html.escape(_words(channel))
     with session_scope(_engine(request)) as session:
@@ -116,8 +159,8 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
 def unsubscribe(token: str, request: Request) -> PlainTextResponse:
     """RFC 8058 one-click: withdraw consent on the channel the token names."""
     named = _read(request, token)
-    if named is None:
-        return _text("invalid unsubscribe link", status_code=400)
+    if isinstance(named, _Refusal):
+        return _text(named.message, status_code=named.status_code)
     recipient_id, channel = named
     with session_scope(_engine(request)) as session:
         if not _known(session, recipient_id):

@@ -267,7 +267,7 @@ def test_a_decision_is_a_row_and_an_audit_entry(session: Session, incident: Inci
     )
     entry = session.exec(select(AuditEvent)).one()
     assert (entry.actor, entry.action, entry.subject) == (COUNSEL, "approval.approved", "INC-0042/update-1")
-    assert entry.details == {"role": "legal", "reason": None, "content_hash": HASH}
+    assert entry.details == {"role": "legal", "reason": None, "content_hash": HASH, "identity": "asserted"}
     assert audit.verify(session=session).entries == 1
 
 
@@ -289,8 +289,27 @@ def test_each_decision_has_its_audit_action(
 
     entry = session.exec(select(AuditEvent)).one()
     assert (entry.action, entry.subject, entry.actor) == (action, "INC-0042/update-2", DPO)
-    assert entry.details == {"role": "dpo", "reason": "the count is 8 300", "content_hash": HASH}
+    assert entry.details == {
+        "role": "dpo",
+        "reason": "the count is 8 300",
+        "content_hash": HASH,
+        "identity": "asserted",
+    }
     assert session.exec(select(Approval.decision)).one() is decision
+
+
+@pytest.mark.parametrize("decision", list(ApprovalDecision))
+def test_approvals_are_recorded_as_asserted(
+    session: Session, incident: Incident, update: Update, decision: ApprovalDecision
+) -> None:
+    """Anyone who types a listed address passes ``--by``: the audit log must not claim it was them."""
+    decide(session, incident, update, "dpo", decision, approver=DPO, reason="checked")
+    session.commit()
+
+    entry = session.exec(select(AuditEvent)).one()
+    assert entry.details["identity"] == "asserted"
+    assert entry.actor == DPO  # the plain address, as readers of the log expect it
+    assert audit.verify(session=session).entries == 1  # the hash chain covers the identity too
 
 
 def test_an_empty_reason_is_stored_as_none(session: Session, incident: Incident, update: Update) -> None:

@@ -369,8 +369,9 @@ def test_the_timeline_tells_the_story_in_time_order(session: Session, audit_cloc
             "| when | what |",
             "|---|---|",
             "| 2026-11-23 10:00 UTC | declared |",
-            "| 2026-11-23 10:10 UTC | update 1 approved by legal@example.com (legal) |",
-            "| 2026-11-23 10:15 UTC | update 1 edited by dpo@example.com (dpo): count corrected |",
+            "| 2026-11-23 10:10 UTC | update 1 approved by legal@example.com (asserted) as legal |",
+            "| 2026-11-23 10:15 UTC | update 1 edited by dpo@example.com (asserted) as dpo: "
+            "count corrected |",
             "| 2026-11-23 10:20 UTC | update 1 published (initial, identified) |",
             "| 2026-11-23 11:05 UTC | cadence.reminder (update-1) |",
             "| 2026-11-23 11:20 UTC | update 2 drafted (update): pending\\_approval |",
@@ -397,7 +398,7 @@ def test_a_pipe_in_a_reason_stays_in_its_cell(session: Session) -> None:
     tokens = MARKDOWN.parse(timeline_markdown(session=session, incident=incident))
 
     cells = [t.children[0].content for t in tokens if t.type == "inline" and t.children]
-    assert "update 1 rejected by dpo@example.com (dpo): a | b | c" in cells
+    assert "update 1 rejected by dpo@example.com (asserted) as dpo: a | b | c" in cells
     assert sum(t.type == "td_open" for t in tokens) == 3 * 2
 
 
@@ -417,14 +418,14 @@ def test_free_text_in_the_timeline_reads_as_written_and_stays_inert(session: Ses
         "\\_b\\_ \\~c\\~ \\!\\`d\\` \\#e \\\\ f"
     )
     assert lines[7] == (
-        "| 2026-11-23 10:30 UTC | update 1 approved by legal\\_team@example.com (legal\\_team) |"
+        "| 2026-11-23 10:30 UTC | update 1 approved by legal\\_team@example.com (asserted) as legal\\_team |"
     )
     rendered = MARKDOWN.render(markdown)
     assert (
         "<h1>INC-0042: &lt;b&gt;Data&lt;/b&gt; &amp; *more* | [a](https://x.example) "
         "_b_ ~c~ !`d` #e \\ f</h1>" in rendered
     )
-    assert "<td>update 1 approved by legal_team@example.com (legal_team)</td>" in rendered
+    assert "<td>update 1 approved by legal_team@example.com (asserted) as legal_team</td>" in rendered
     assert rendered.count("<td>") == 3 * 2
 
 
@@ -453,8 +454,25 @@ def test_an_edit_recorded_through_approvals_is_listed_once(session: Session) -> 
 
     assert events == [
         "update 1 drafted (initial): pending\\_approval |",
-        "update 1 edited by dpo@example.com (dpo): softer |",
+        "update 1 edited by dpo@example.com (asserted) as dpo: softer |",
     ]
+
+
+def test_approvals_are_recorded_as_asserted(session: Session) -> None:
+    """``--by`` is what someone typed: the report says "asserted by", never plainly "approved by"."""
+    incident = declare(session)
+    first = add_update(
+        session, incident, UpdateKind.INITIAL, created=timedelta(0), state=UpdateState.PENDING_APPROVAL
+    )
+    for minutes, decision in enumerate(ApprovalDecision, start=1):
+        add_approval(session, first, "dpo", decision, timedelta(minutes=minutes), None)
+
+    lines = timeline_markdown(session=session, incident=incident).splitlines()
+
+    decided = [line for line in lines if "dpo@example.com" in line]
+    assert len(decided) == len(ApprovalDecision)
+    for line, decision in zip(decided, ApprovalDecision, strict=True):
+        assert f"update 1 {decision.value} by dpo@example.com (asserted) as dpo |" in line
 
 
 def test_another_incident_whose_reference_starts_the_same_is_left_out(
