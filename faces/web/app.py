@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from clarion.settings import Settings, get_settings
+from faces.web.headers import SecurityHeaders
+from faces.web.limits import BodyLimit
+
+
+class WebApp(FastAPI):
+    """FastAPI with :class:`SecurityHeaders` outside everything, the 500 page of the server-error
+    middleware included (middleware added with ``add_middleware`` sits inside that one)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:
@@ -14,16 +25,21 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     Routers read ``request.app.state.settings`` and ``request.app.state.engine``. Without an
     ``engine``, the process-wide one is used for the process-wide settings, else one is made for
     ``settings.effective_database_url`` (no connection is opened until the first request).
+    Every request body is bounded (:mod:`faces.web.limits`) and every response carries the
+    security headers (:mod:`faces.web.headers`).
     """
     from clarion import store
+    from clarion.unsubscribe import secret_key
     from faces.web import feeds, unsubscribe, webhooks
 
+    secret_key(settings or get_settings())  # ConfigError: no start with a missing, empty or weak key
     if engine is None:
         engine = (
             store.get_engine() if settings is None else store.make_engine(settings.effective_database_url)
         )
     settings = settings or get_settings()
-    app = FastAPI(title="clarion", docs_url=None, redoc_url=None, openapi_url=None)
+    app = WebApp(title="clarion", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit)  # every body bounded per route before any route reads it
     app.state.settings = settings
     app.state.engine = engine
     app.include_router(feeds.router)

@@ -2,9 +2,10 @@
 ``/api/v2/summary.json``, plus ``/healthz``.
 
 Everything here is **public data meant for embedding** in other sites and apps: no cookies, no
-personal data, ``Access-Control-Allow-Origin: *`` so any origin may read it. It holds only what was
-published: an incident shows up once an update of it was published, never while a draft waits for
-approval.
+personal data, ``Access-Control-Allow-Origin: *`` so any origin may read it, and
+``Cross-Origin-Resource-Policy: cross-origin`` so ``banner.js`` loads even into pages that require
+it (``Cross-Origin-Embedder-Policy: require-corp``). It holds only what was published: an incident
+shows up once an update of it was published, never while a draft waits for approval.
 
 Thousands of app clients poll ``/banner.json``, so a request is one query of a few columns (no ORM
 objects; the statement is built once per filter combination, which halves the cost), an ETag hashed
@@ -95,6 +96,7 @@ def _public_headers(etag: str, max_age: int) -> dict[str, str]:
         "Cache-Control": f"public, max-age={max_age}",
         "Access-Control-Allow-Origin": "*",  # public data, meant to be read from any site
         "Access-Control-Expose-Headers": "ETag",
+        "Cross-Origin-Resource-Policy": "cross-origin",  # embeddable even where pages require CORP
         "X-Content-Type-Options": "nosniff",
     }
 

@@ -1,10 +1,18 @@
 """Provider webhooks: SendGrid's Event Webhook and Twilio's status callbacks feed the delivery ledger.
 
 Both check the provider's signature over the request exactly as it arrived (raw bytes for SendGrid,
-every received form parameter for Twilio) before reading anything, then apply the events with
+every received form parameter for Twilio) before acting on anything, then apply the events with
 :mod:`clarion.outbox.events` in one transaction, and answer 2xx so the provider stops retrying.
 A bad or missing signature is 403. Nothing personal (addresses, phone numbers, bodies) is logged:
 only counts.
+
+Bodies are bounded before a route reads them (:mod:`faces.web.limits`: a few MB for SendGrid's
+batches, tens of KB for Twilio's forms; 413 beyond). A SendGrid body is parsed only once its
+signature verified, and never deeper than :data:`~faces.web.limits.MAX_JSON_DEPTH` levels (400); an
+entry of the array that is not an object is counted as ``ignored``. A Twilio form may carry at most
+:data:`TWILIO_MAX_FIELDS` parameters (400); it is parsed before it is verified, because Twilio's
+signature covers the parsed parameters. Events whose identifiers are too long to be the provider's
+are ignored by the ledger (:data:`clarion.outbox.events.MAX_KEY_CHARS`).
 
 ``POST /webhooks/sendgrid/events`` (JSON array of events)
     Verified with ``CLARION_SENDGRID_EVENT_PUBLIC_KEY`` (headers
@@ -27,7 +35,6 @@ only counts.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -45,10 +52,11 @@ from channels.signatures import (
     verify_sendgrid,
     verify_twilio,
 )
-from clarion.errors import ConfigError
+from clarion.errors import ConfigError, InputError
 from clarion.outbox.events import EventSummary, apply_sendgrid_events, apply_twilio_status
 from clarion.settings import Settings
 from clarion.store import session_scope
+from faces.web.limits import load_json
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -57,6 +65,8 @@ TWILIO_IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 """The sandbox's Twilio auth token when ``channels.sms`` does not (yet) define ``SANDBOX_AUTH_TOKEN``."""
 
 _FORM = "application/x-www-form-urlencoded"
+TWILIO_MAX_FIELDS = 64
+"""Parameters a status callback may carry: Twilio sends about fifteen (and adds new ones at times)."""
 
 
 def _settings(request: Request) -> Settings:
@@ -108,9 +118,9 @@ async def sendgrid_events(request: Request) -> Response:
     else:
         logger.warning("sendgrid events accepted UNVERIFIED: sandbox mode (no SendGrid credentials)")
     try:
-        events = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _refuse(400, "body is not JSON")
+        events = load_json(raw)  # bounded nesting: a deep array is a 400, not a RecursionError
+    except InputError as exc:
+        return _refuse(400, str(exc))
     if not isinstance(events, list):
         return _refuse(400, "body is not a JSON array of events")
     summary = await run_in_threadpool(_apply_sendgrid, _engine(request), events)
@@ -159,9 +169,13 @@ async def twilio_status(request: Request) -> Response:
         return _refuse(415, f"expected {_FORM}")
     raw = await request.body()
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
-    except (UnicodeDecodeError, ValueError):
-        return _refuse(400, "body is not a form")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _refuse(400, "body is not a UTF-8 form")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=TWILIO_MAX_FIELDS)
+    except ValueError:
+        return _refuse(400, f"body is not a form of at most {TWILIO_MAX_FIELDS} parameters")
     params: dict[str, list[str]] = {}
     for name, value in pairs:
         params.setdefault(name, []).append(value)

@@ -472,6 +472,6 @@ def test_the_app_uses_the_engine_of_its_settings(tmp_path: Path) -> None:
 
     app = create_app(settings)
 
-    assert app.state.engine.url.database == f"{tmp_path}/other.db"
+    assert store.sqlite_file(app.state.engine.url) == tmp_path / "other.db"
     assert app.state.settings is settings
     app.state.engine.dispose()

@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we
 from channels.signatures import twilio_signature
 from clarion import consent, store
 from clarion.kinds import Channel, ConsentState, DeliveryState, IncidentStatus
-from clarion.models import AuditEvent, Delivery, IncidentCreate, RecipientCreate, UpdateCreate
+from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
 from clarion.settings import Settings
 from faces.web.app import create_app
 
@@ -240,6 +240,33 @@ def test_a_signed_body_that_is_not_an_array_is_400(
     client: TestClient, private_key: ec.EllipticCurvePrivateKey, body: bytes
 ) -> None:
     assert client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body)).status_code == 400
+
+
+def test_a_deep_body_is_verified_before_it_is_parsed(
+    client: TestClient, private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    unsigned = client.post(SENDGRID_PATH, content=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 403
+    assert client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body)).status_code == 400
+
+
+def test_a_signed_event_with_an_oversized_id_is_ignored_not_stored(
+    client: TestClient,
+    engine: sa.Engine,
+    deliveries: dict[Channel, int],
+    private_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    events = json.loads(sendgrid_body(deliveries[Channel.EMAIL], "bounce", "delivered"))
+    events[0]["sg_event_id"] = "x" * 1024 * 1024
+    body = json.dumps(events).encode()
+    response = client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body))
+    assert response.status_code == 200
+    assert response.json() == {"applied": 1, "duplicates": 0, "unknown": 0, "ignored": 1, "withdrawn": 0}
+    assert state_of(engine, deliveries[Channel.EMAIL]).state is DeliveryState.DELIVERED
+    with Session(engine) as session:
+        keys = session.exec(select(ProviderEvent.event_key)).all()
+    assert sorted(keys) == ["id:ev-1", "msg:sg-msg-1.filter|delivered|1772000001"]
 
 
 # ── Twilio ────────────────────────────────────────────────────────────────────────────────────────
