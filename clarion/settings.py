@@ -6,13 +6,17 @@ never show up in a ``repr``, a log line or an artifact.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from clarion.errors import ConfigError
 from clarion.kinds import TimeZoneName
+from clarion.text import quoted, visible
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +52,11 @@ class Settings(BaseSettings):
         default=None,
         description="Database that playbook audience SQL queries run against; defaults to the store.",
     )
+    audience_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders besides a playbook's own where its CSV audience sources may be, separated "
+        "by ':' as in PATH (a source elsewhere is refused; --recipients on the command line is not bound).",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8765",
         description="Where clarion's web app is reached: banner feed, unsubscribe links, provider webhooks.",
@@ -68,9 +77,31 @@ class Settings(BaseSettings):
         "the wall clock from its declaration on, so cadence and approval timers fire sooner (360: an hour "
         "in 10 s). 1 in production.",
     )
+    provider_timeout: float = Field(
+        default=30.0,
+        ge=1.0,
+        le=300.0,
+        description="Seconds a provider request may take before it is abandoned (then in doubt: looked up "
+        "before any resend, and not before the request could have finished).",
+    )
+    outbox_claim_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Messages a worker claims (and SendGrid sends) per request; the provider's most "
+        "(SendGrid 1000, Twilio 50 claimed per batch) when not set.",
+    )
+    outbox_max_wait: float = Field(
+        default=60.0,
+        ge=0.0,
+        le=86_400.0,
+        description="`outbox work` (and the delivery tasks of a publish) stop when nothing is due within "
+        "this many seconds; what waits for a retry stays in the outbox for the next run.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs unsubscribe links; generated once into `home` when not set.",
+        description="Signs unsubscribe links (at least 32 random characters; an empty or short key is "
+        "refused where one is needed); generated once into `home`/secret.key (0600) when not set.",
     )
     email_from: str = Field(default="incidents@example.com", description="Sender address of emails.")
     email_from_name: str = Field(default="Incident communications", description="Sender name of emails.")
@@ -92,6 +123,14 @@ class Settings(BaseSettings):
     bluesky_identifier: str | None = None
     bluesky_app_password: SecretStr | None = None
 
+    @field_validator("audience_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        """``CLARION_AUDIENCE_ROOTS=/srv/audiences:/data/crm``: folders separated as in PATH."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(os.pathsep) if part.strip()]
+        return value
+
     @property
     def effective_database_url(self) -> str:
         """The configured URL, or a SQLite file inside ``home``."""
@@ -102,5 +141,27 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``."""
-    return Settings()
+    """The process-wide settings, read once. Tests call ``get_settings.cache_clear()``.
+
+    A setting that does not validate is a :class:`~clarion.errors.ConfigError` naming the variable,
+    the value (spelled out, never a secret) and what it must be.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_setting_problems(exc))) from None
+    except SettingsError as exc:  # a value the settings could not even parse (a list that is not JSON)
+        raise ConfigError(f"settings: {visible(str(exc), limit=300)}") from None
+
+
+def _setting_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        variable = f"CLARION_{name.upper()}"
+        field = Settings.model_fields.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        value = "" if secret else f" = {quoted(error.get('input', ''), limit=60)}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"setting {variable}{value}: {message}")
+    return problems

@@ -3,9 +3,18 @@
 SQLite is the zero-set-up default (a file in ``CLARION_HOME``); PostgreSQL (through psycopg 3) is for
 several workers. Nothing is built at import time: :func:`get_engine` builds the engine on first use.
 
+**Only preparing creates or migrates.** An engine never creates a store by connecting: SQLite files
+are opened with ``mode=rw``, so a command that only reads cannot leave a database (or its folder)
+behind where none was. :func:`migrate` creates the file (its folder 0700, the file 0600: it holds
+recipients' addresses) and brings the schema to the newest migration; it runs at ``clarion db
+upgrade``, ``serve``, ``web``, ``demo`` and at the start of a command that writes the outbox, never
+from a flow or task. Everything else asks :func:`require_current`, which says in one line what is
+missing (no store, an old schema, an unreachable server) instead of creating or migrating.
+Migrations hold a process-wide lock (Alembic's ``command.upgrade`` is not safe in concurrent threads)
+and, on PostgreSQL, an advisory lock, so two processes starting together migrate once.
+
 SQLite connections are tuned for a small multi-process deployment:
 
-* the database file's folder is created on the first connection (zero set-up);
 * ``PRAGMA foreign_keys=ON`` (SQLite ignores foreign keys otherwise);
 * ``journal_mode=WAL`` for file databases, so readers never wait for the writer;
 * ``busy_timeout``, so a writer waits for the lock instead of failing at once;
@@ -22,19 +31,23 @@ transaction (:func:`session_scope` commits on success and rolls back on error).
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import Session, col, func, select
 
-from clarion.errors import NotFound
+from clarion.errors import ConfigError, NotFound
 from clarion.kinds import Channel, ConsentState
 from clarion.models import (
     AudienceMembership,
@@ -51,6 +64,9 @@ from clarion.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 REFERENCE_PREFIX = "INC-"
+MIGRATION_LOCK_KEY = 0x636C6172696F6E  # "clarion": the PostgreSQL advisory lock migrations hold
+_migrating = threading.Lock()
+_current: set[str] = set()
 
 
 # ── engines and sessions ──────────────────────────────────────────────────────────────────────────
@@ -60,33 +76,64 @@ def _is_sqlite_memory(url: sa.URL) -> bool:
     return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
+def sqlite_file(url: sa.URL) -> Path | None:
+    """The database file a SQLite URL names (None in memory or for other databases)."""
+    if url.get_backend_name() != "sqlite" or _is_sqlite_memory(url):
+        return None
+    database = str(url.database)
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        return Path(unquote(database.removeprefix("file:").split("?", 1)[0]))
+    return Path(database)
+
+
+def parse_url(url: str | sa.URL) -> sa.URL:
+    """``url`` parsed; :class:`ConfigError` naming the setting and an example when it is not a URL."""
+    try:
+        parsed = sa.make_url(url) if isinstance(url, str) else url
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        shown = url if isinstance(url, str) else url.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"CLARION_DATABASE_URL {shown!r} is not a database URL clarion can use ({exc}); e.g. "
+            "sqlite:////var/lib/clarion/clarion.db or postgresql+psycopg://clarion@db.example/clarion"
+        ) from None
+    return parsed
+
+
+def describe(url: sa.URL) -> str:
+    """Where a store is, for people: the SQLite file, or the URL without its password."""
+    path = sqlite_file(url)
+    return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
 def make_engine(url: str | sa.URL | None = None, **engine_kwargs: Any) -> sa.Engine:
     """An engine for ``url`` (the settings' database URL when None).
 
-    ``postgresql://`` and ``postgres://`` URLs use psycopg 3. Extra keyword arguments go to
+    ``postgresql://`` and ``postgres://`` URLs use psycopg 3. A SQLite file is opened with
+    ``mode=rw``: connecting never creates it (:func:`migrate` does). Extra keyword arguments go to
     :func:`sqlalchemy.create_engine`; ``connect_args`` are merged with ours.
     """
-    parsed = sa.make_url(url if url is not None else get_settings().effective_database_url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    parsed = parse_url(url if url is not None else get_settings().effective_database_url)
     connect_args: dict[str, Any] = dict(engine_kwargs.pop("connect_args", {}))
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         connect_args.setdefault("check_same_thread", False)
+        path = sqlite_file(parsed)
+        if path is not None and parsed.query.get("uri") != "true":
+            parsed = parsed.set(
+                database=f"file:{quote(str(path))}", query={**parsed.query, "mode": "rw", "uri": "true"}
+            )
         engine = sa.create_engine(parsed, connect_args=connect_args, **engine_kwargs)
-        _tune_sqlite(engine, folder=None if _is_sqlite_memory(parsed) else Path(str(parsed.database)).parent)
+        _tune_sqlite(engine, wal=path is not None)
         return engine
     engine_kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(parsed, connect_args=connect_args, **engine_kwargs)
 
 
-def _tune_sqlite(engine: sa.Engine, *, folder: Path | None) -> None:
-    """Pragmas and transaction control for SQLite; ``folder`` is the file's folder (None in memory)."""
-
-    @sa.event.listens_for(engine, "do_connect")
-    def _make_folder(*_args: Any) -> None:
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+def _tune_sqlite(engine: sa.Engine, *, wal: bool) -> None:
+    """Pragmas and transaction control for SQLite; ``wal`` for files (not in memory)."""
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -95,7 +142,7 @@ def _tune_sqlite(engine: sa.Engine, *, folder: Path | None) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
-            if folder is not None:
+            if wal:
                 cursor.execute("PRAGMA journal_mode=WAL")
         finally:
             cursor.close()
@@ -152,21 +199,98 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
-def migrate(engine: sa.Engine | None = None, *, revision: str = "head") -> None:
-    """Bring the store to ``revision`` (the newest by default).
+def _create_sqlite_file(path: Path) -> None:
+    """The store file and its folder, private to this user (0600 in 0700): it holds addresses."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create the store at {path}: {exc.strerror or exc}") from None
+    os.close(descriptor)
 
-    A SQLite file's folder (by default ``CLARION_HOME``) is created on the first connection.
+
+def unavailable(engine: sa.Engine, exc: BaseException) -> ConfigError:
+    """The store cannot be opened: say which and why, in one line."""
+    path = sqlite_file(engine.url)
+    if path is not None and not path.is_file():
+        return ConfigError(f"no clarion store at {path}: create it with `clarion db upgrade`")
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return ConfigError(f"cannot open the store at {describe(engine.url)}: {reason[0] if reason else exc}")
+
+
+def migrate(engine: sa.Engine | None = None, *, revision: str = "head") -> None:
+    """Create the store when it does not exist and bring it to ``revision`` (the newest by default).
+
+    One migration at a time: in this process (Alembic is not thread-safe) and, on PostgreSQL, across
+    processes (an advisory lock held for the migration's transaction).
     """
     engine = engine if engine is not None else get_engine()
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    path = sqlite_file(engine.url)
+    with _migrating:
+        if path is not None:
+            _create_sqlite_file(path)
+        try:
+            with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                command.upgrade(alembic_config(connection), revision)
+        except sa.exc.OperationalError as exc:
+            raise unavailable(engine, exc) from None
+        _current.discard(engine.url.render_as_string(hide_password=False))
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest migration this clarion ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: sa.Engine | None = None) -> str | None:
-    """The store's migration revision, or None when it was never migrated."""
+    """The store's migration revision, or None when it was never migrated (or does not exist)."""
     engine = engine if engine is not None else get_engine()
+    path = sqlite_file(engine.url)
+    if path is not None and not path.is_file():
+        return None
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def exists(engine: sa.Engine | None = None) -> bool:
+    """Whether a store is there at all (a SQLite file, or migrated tables); never creates one.
+    :class:`ConfigError` when it cannot be asked (an unreachable server)."""
+    engine = engine if engine is not None else get_engine()
+    try:
+        return current_revision(engine) is not None
+    except sa.exc.DBAPIError as exc:
+        raise unavailable(engine, exc) from None
+
+
+def require_current(engine: sa.Engine | None = None) -> sa.Engine:
+    """``engine`` when its store exists and is at the newest migration; else :class:`ConfigError`
+    saying what to do. Never creates, migrates or writes; remembered per process once true."""
+    engine = engine if engine is not None else get_engine()
+    key = engine.url.render_as_string(hide_password=False)
+    if key in _current:
+        return engine
+    try:
+        found = current_revision(engine)
+    except sa.exc.DBAPIError as exc:
+        raise unavailable(engine, exc) from None
+    head = head_revision()
+    if found is None:
+        raise ConfigError(f"no clarion store at {describe(engine.url)}: create it with `clarion db upgrade`")
+    if found != head:
+        raise ConfigError(
+            f"the store at {describe(engine.url)} is at revision {found}, this clarion needs {head}: "
+            "run `clarion db upgrade`"
+        )
+    _current.add(key)
+    return engine
 
 
 # ── incidents and updates ─────────────────────────────────────────────────────────────────────────

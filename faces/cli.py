@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from faces.console import console
 from faces.deadlines_cli import (
     deadline_event,
     deadline_override,
@@ -57,10 +57,8 @@ app.command()(serve)
 app.command()(web)
 app.command()(demo)
 
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:  # piped or captured: wide enough that the preview table does not wrap
-    out = Console(highlight=False, soft_wrap=True, width=140)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = console(piped_width=140)  # piped or captured: wide enough that the preview table does not wrap
+err = console(stderr=True)
 
 EXIT_INPUT = 2
 
@@ -127,13 +125,15 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute the audit log's hash chain; exit 2 naming the first entry that does not verify."""
+    from sqlmodel import Session
+
     from clarion import audit
     from clarion.errors import AuditChainBroken, ClarionError
-    from clarion.store import get_engine, migrate, session_scope
+    from clarion.store import get_engine, reading, require_current
 
     try:
-        migrate(get_engine())
-        with session_scope() as session:
+        engine = require_current(get_engine())
+        with reading(engine) as connection, Session(bind=connection) as session:
             report = audit.verify(session=session, anchor=anchor)
     except AuditChainBroken as exc:
         raise fail(f"audit log TAMPERED: {exc}", EXIT_INPUT) from exc
@@ -145,13 +145,39 @@ def audit_verify(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the store's schema to the newest migration."""
-    from clarion.settings import get_settings
-    from clarion.store import current_revision, get_engine, migrate
+    from clarion.store import current_revision, describe, get_engine, migrate
 
     engine = get_engine()
     migrate(engine)
-    out.print(f"store at {current_revision(engine)}: {get_settings().effective_database_url}", markup=False)
+    out.print(f"store at {current_revision(engine)}: {describe(engine.url)}")
 
 
 def main() -> None:
-    app()
+    """The ``clarion`` command: every failure clarion can name is one line and an exit code.
+
+    Commands handle what they expect; what escapes them is mapped here, once: a person's bad input
+    exits 2, an unusable setting (CLARION_SECRET_KEY…) or store 1, Ctrl-C 130. Anything else is a bug
+    and keeps its traceback.
+    """
+    import sys
+
+    from clarion.errors import ClarionError, InputError
+
+    try:
+        app()
+    except InputError as exc:
+        err.print(str(exc))
+        raise SystemExit(EXIT_INPUT) from None
+    except ClarionError as exc:
+        err.print(f"error: {exc}")
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:
+        database = sys.modules.get("sqlalchemy.exc")  # only a loaded SQLAlchemy can have raised it
+        if database is None or not isinstance(exc, database.SQLAlchemyError):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        err.print(f"error: the store failed: {reason[0] if reason else type(exc).__name__}")
+        raise SystemExit(1) from None

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from faces.console import console
 
 TIME_SCALE = 120.0
 """An hour of incident time in 30 s: a promised hourly update lapses (with its grace) in 35 s, after
@@ -32,8 +33,8 @@ STEP_TIMEOUT = 180.0
 DPO = "dpo@example.com"
 """The data-breach playbook's DPO, who files the GDPR notice in the demo."""
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 def _free_port() -> int:
@@ -355,7 +356,7 @@ class Story:
         from clarion.clock import IncidentClock
         from clarion.deadlines import clockfaces
         from clarion.models import Incident
-        from clarion.outbox.ledger import state_counts
+        from clarion.outbox.counts import state_counts
         from clarion.reports import delivery_rows, timeline_markdown
         from clarion.settings import get_settings
         from faces.deadlines_show import print_countdown

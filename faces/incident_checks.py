@@ -22,7 +22,8 @@ from clarion.incident_status import incident_report
 from clarion.models import Incident
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 from clarion.settings import get_settings
-from clarion.store import get_engine, get_incident, migrate, reading
+from clarion.store import exists as store_exists
+from clarion.store import get_engine, get_incident, reading, require_current
 from clarion.yamlfile import LineMap, problems_from, read_yaml, validate_with_lines
 from flows.models import REFERENCE_PATTERN, Declaration, IncidentFacts, UpdateRequest
 
@@ -177,7 +178,9 @@ def reference_in(run_name: str) -> str | None:
 
 def incident_and_playbook(reference: str) -> tuple[Incident, Playbook]:
     """The stored incident and its playbook; :class:`NotFound` when there is no such incident."""
-    migrate()
+    if not store_exists():
+        raise NotFound("incident", reference)  # no store yet: nothing was declared here
+    require_current()
     with reading(get_engine()) as connection, Session(bind=connection) as session:
         incident = get_incident(session=session, reference=reference)
     return incident, load_playbook(resolve_playbook(incident.playbook, get_settings().playbooks_dir))

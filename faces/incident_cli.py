@@ -121,12 +121,17 @@ def approve(
     reference: Reference,
     role: Annotated[str, typer.Option("--as", help="The approval role you answer for (e.g. legal).")],
     by: Annotated[
-        str, typer.Option("--by", envvar="CLARION_APPROVER", help="Your address, as the playbook lists it.")
+        str,
+        typer.Option(
+            "--by",
+            envvar="CLARION_APPROVER",
+            help="Your address, as the playbook lists it (recorded as asserted: nothing verifies it).",
+        ),
     ],
     reject: Annotated[bool, typer.Option("--reject", help="Reject the drafts (needs --reason).")] = False,
     reason: Annotated[str | None, typer.Option(help="Why you reject, or what you changed.")] = None,
 ) -> None:
-    """Answer the approval an incident's update waits for."""
+    """Answer the approval an incident's update waits for (who you are is asserted, not verified)."""
     import json
 
     with _errors():
@@ -160,6 +165,11 @@ def approve(
             api.resume(run.id, run_input)
         verdict = "rejected" if reject else "approved"
         out.print(f"{verdict} {reference} as {role} ({approver}): resumed run {run.name}", markup=False)
+        out.print(
+            f"  identity asserted, not verified: recorded as {verdict} by {approver} (asserted); "
+            "clarion does not check who typed --by",
+            markup=False,
+        )
         out.print(f"  sent {json.dumps(run_input, ensure_ascii=False)}", markup=False)
 
 
@@ -170,15 +180,26 @@ def status(
 ) -> None:
     """Where incidents stand: updates, promises, deliveries, approvals (read from the store)."""
     with _errors():
+        from clarion.errors import NotFound
         from clarion.incident_status import incident_report, list_incidents
         from clarion.settings import get_settings
-        from clarion.store import get_engine, migrate
+        from clarion.store import describe, exists, get_engine, require_current
+        from faces.cli import out
         from faces.incident_checks import checked_reference
         from faces.incident_show import print_incidents, print_report
 
         settings = get_settings()
         folder, scale = settings.playbooks_dir, settings.time_scale
-        migrate()
+        engine = get_engine()
+        if not exists(engine):  # a command that reads never creates the store it reads
+            if reference is not None:
+                raise NotFound("incident", checked_reference(reference))
+            where = describe(engine.url)
+            out.print(
+                f"no incidents yet: no store at {where} (`clarion serve` or `clarion db upgrade` makes it)"
+            )
+            return
+        require_current(engine)
         if reference is None:
             print_incidents(list_incidents(get_engine(), playbooks_dir=folder, time_scale=scale))
         else:

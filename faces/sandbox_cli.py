@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from faces.console import console
 
 sandbox_app = typer.Typer(
     help="The provider sandbox: SendGrid, Twilio, Mastodon and Bluesky, locally.",
@@ -19,10 +20,8 @@ sandbox_app = typer.Typer(
     no_args_is_help=False,
 )
 
-_out = Console(highlight=False, soft_wrap=True)
-if not _out.is_terminal:  # piped or captured: wide enough that addresses and ids stay whole
-    _out = Console(highlight=False, soft_wrap=True, width=180)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_out = console(piped_width=180)  # piped or captured: wide enough that addresses and ids stay whole
+_err = console(stderr=True)
 
 FAULT_KINDS_HELP = "503, 500_after_accept, timeout or drop (repeat for several)."
 

@@ -28,6 +28,7 @@ import httpx
 from rich.console import Console
 
 from clarion.settings import Settings
+from faces.console import SafeConsole
 from faces.supervisor import Service, StackError, Supervisor, probe
 
 __all__ = ["QUIET", "Service", "Stack", "StackError"]
@@ -130,7 +131,7 @@ class Stack:
         self.host = host
         self.home = settings.home.resolve()
         self.logs = self.home / "logs"
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or SafeConsole(stderr=True)
         self.configured_prefect_api = (os.environ.get("PREFECT_API_URL") or settings.prefect_api_url).rstrip(
             "/"
         )

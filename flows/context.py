@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 from clarion.clock import IncidentClock
 from clarion.models import Incident, Update
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
-from clarion.publish import Source, playbook_sources
 from clarion.settings import Settings, get_settings
-from clarion.store import get_engine, get_incident, migrate
+from clarion.sources import Source, playbook_sources
+from clarion.store import get_engine, get_incident, require_current
 
 
 @dataclass
@@ -57,11 +57,11 @@ def load_playbook_named(name: str, settings: Settings) -> tuple[Playbook, Path]:
 
 
 def store() -> tuple[Settings, sa.Engine]:
-    """The settings and the migrated store."""
+    """The settings and the store, which must exist at the newest migration: flows never migrate
+    (``clarion db upgrade``, ``serve`` and the outbox worker's start do), since Alembic cannot run in
+    the concurrent threads of a flow's tasks."""
     settings = get_settings()
-    engine = get_engine()
-    migrate(engine)
-    return settings, engine
+    return settings, require_current(get_engine())
 
 
 def open_context(reference: str) -> IncidentContext:

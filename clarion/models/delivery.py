@@ -7,6 +7,7 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, utcnow
 
 _PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
+_ADDRESSED = sa.text("address_key IS NOT NULL")
 
 # ── delivery: the outbox ──────────────────────────────────────────────────────────────────────────
 
@@ -34,6 +35,17 @@ class Delivery(SQLModel, table=True):
             postgresql_where=_PENDING,
         ),
         sa.Index("ix_delivery_claimed", "claimed_at", sqlite_where=_CLAIMED, postgresql_where=_CLAIMED),
+        # One message per address and channel within an update, however many ids share the address
+        # (migration 0005); suppressed rows carry no key, so they never hold an address back.
+        sa.Index(
+            "ux_delivery_update_address",
+            "update_id",
+            "channel",
+            "address_key",
+            unique=True,
+            sqlite_where=_ADDRESSED,
+            postgresql_where=_ADDRESSED,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -46,7 +58,21 @@ class Delivery(SQLModel, table=True):
     audience: str | None = Field(default=None, description="The playbook audience it was sent to.")
     idempotency_key: str = Field(unique=True)
     state: DeliveryState = Field(default=DeliveryState.PENDING, sa_type=enum_column(DeliveryState))
-    attempts: int = 0
+    attempts: int = Field(
+        default=0,
+        description="Attempts that may have reached the provider (claims a crash took back and "
+        "the provider said never arrived do not count).",
+    )
+    first_attempt_at: UTCTimestamp | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When the row was first claimed: nothing of it can have reached the provider before; "
+        "an in-doubt lookup searches from here.",
+    )
+    address_key: str | None = Field(
+        default=None,
+        description="Digest of the channel's normalised address; one message per address in an update.",
+    )
     in_doubt: bool = Field(
         default=False,
         description="The last attempt may have reached the provider (crash, timeout): ask before resending.",
@@ -80,4 +106,9 @@ class ProviderEvent(SQLModel, table=True):
     provider: str = Field(description='"sendgrid", "twilio"…')
     event_key: str = Field(description="The provider's event id, or a digest of the event when it has none.")
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    copy_id: str | None = Field(
+        default=None,
+        description="Which request of ours the event is about (SendGrid: the X-Message-Id in sg_message_id): "
+        "two copy ids for one delivery mean the provider received it twice.",
+    )
     received_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)

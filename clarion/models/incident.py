@@ -55,6 +55,11 @@ class Incident(IncidentBase, table=True):
         sa_type=json_column(),
         description='Events that start clocks, as ISO times: {"materiality-determined": "…"}.',
     )
+    declared_facts: dict[str, Any] | None = Field(
+        default=None,
+        sa_type=json_column(nullable=True),
+        description="The facts given at declaration: a first update that failed is drafted again from them.",
+    )
 
 
 class IncidentPublic(IncidentBase):

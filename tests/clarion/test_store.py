@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from clarion import store
-from clarion.errors import NotFound
+from clarion.errors import ConfigError, NotFound
 from clarion.kinds import Channel, ConsentState, UpdateKind, UpdateState
 from clarion.models import AudienceMembership, Incident, IncidentCreate, RecipientCreate, UpdateCreate
 from clarion.settings import get_settings
@@ -23,7 +23,7 @@ def test_default_engine_is_a_sqlite_file_in_clarion_home() -> None:
     engine = store.get_engine()
 
     assert engine.url.get_backend_name() == "sqlite"
-    assert Path(str(engine.url.database)) == get_settings().home / "clarion.db"
+    assert store.sqlite_file(engine.url) == get_settings().home / "clarion.db"
     assert store.get_engine() is engine
 
 
@@ -31,7 +31,7 @@ def test_database_url_setting_is_used(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CLARION_DATABASE_URL", f"sqlite:///{tmp_path}/elsewhere.db")
     get_settings.cache_clear()
 
-    assert store.make_engine().url.database == f"{tmp_path}/elsewhere.db"
+    assert store.sqlite_file(store.make_engine().url) == tmp_path / "elsewhere.db"
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@db.example/clarion", "postgres://u@db.example/clarion"])
@@ -218,3 +218,35 @@ def test_recipient_external_id_is_unique(session: Session) -> None:
 def test_get_recipient_names_what_is_missing(session: Session) -> None:
     with pytest.raises(NotFound, match="no recipient 'cust-0'"):
         store.get_recipient(session=session, external_id="cust-0")
+
+
+def test_migrations_run_once_however_many_threads_ask(sqlite_bare_engine: sa.Engine) -> None:
+    """Issue 12: every flow task ran Alembic's upgrade, which is not thread-safe (KeyError('script'))."""
+    failures: list[BaseException] = []
+
+    def upgrade() -> None:
+        try:
+            store.migrate(sqlite_bare_engine)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=upgrade) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert store.require_current(sqlite_bare_engine) is sqlite_bare_engine
+
+
+def test_a_store_that_is_missing_or_behind_is_refused_never_created(sqlite_bare_engine: sa.Engine) -> None:
+    path = store.sqlite_file(sqlite_bare_engine.url)
+    assert path is not None
+    with pytest.raises(ConfigError, match=r"no clarion store at .*: create it with `clarion db upgrade`"):
+        store.require_current(sqlite_bare_engine)
+    assert not path.parent.exists()  # connecting never creates
+
+    store.migrate(sqlite_bare_engine, revision="0004")
+    with pytest.raises(ConfigError, match="is at revision 0004, this clarion needs 0005"):
+        store.require_current(sqlite_bare_engine)

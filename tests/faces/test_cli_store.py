@@ -23,7 +23,7 @@ def test_db_upgrade_creates_the_sqlite_store(tmp_path: Path) -> None:
     done = clarion(tmp_path, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "clarion.db").is_file()
-    assert "store at 0004" in done.stdout
+    assert "store at 0005" in done.stdout
 
 
 def test_audit_verify_passes_then_names_the_tampered_entry(tmp_path: Path) -> None:
@@ -69,3 +69,39 @@ def test_a_cut_off_tail_is_found_against_a_recorded_head(tmp_path: Path) -> None
     done = clarion(tmp_path, "audit", "verify", "--anchor", head)
     assert done.returncode == 2, done.stdout
     assert "TAMPERED" in done.stderr
+
+
+def test_commands_that_only_read_never_create_a_store(tmp_path: Path) -> None:
+    """Issue 12: `clarion status` with a store URL in a folder that does not exist made the folder
+    and the database and answered "no incidents yet"."""
+    missing = tmp_path / "nonexistent" / "dir"
+    env = {
+        **os.environ,
+        "CLARION_HOME": str(tmp_path / "home"),
+        "CLARION_DATABASE_URL": f"sqlite:///{missing}/x.db",
+    }
+    commands = [
+        ("status",),
+        ("status", "INC-0001"),
+        ("outbox", "status"),
+        ("audit", "verify"),
+        ("deadlines", "INC-0001"),
+        ("approve", "INC-0001", "--as", "dpo", "--by", "dpo@example.com"),
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [CLARION, *command], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        said = done.stdout + done.stderr
+        assert "Traceback" not in said, (command, said)
+        assert str(missing / "x.db") in said or "no incident 'INC-0001'" in said, (command, said)
+        assert done.returncode in (0, 1, 2), (command, done.returncode)
+        assert not (tmp_path / "nonexistent").exists(), command
+
+
+def test_the_store_is_created_private(tmp_path: Path) -> None:
+    """It holds recipients' addresses: the file 0600, its folder 0700, like secret.key."""
+    done = clarion(tmp_path / "home", "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "home" / "clarion.db").stat().st_mode & 0o777 == 0o600

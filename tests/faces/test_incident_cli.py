@@ -459,6 +459,7 @@ def test_approve_resumes_the_paused_run_with_the_answer(prefect: FakePrefect, br
         )
     ]
     assert "approved INC-0042 as dpo (dpo@example.com): resumed run INC-0042 · update 2 · publish" in output
+    assert "identity asserted, not verified: recorded as approved by dpo@example.com (asserted)" in output
     assert '"approved": true' in output
 
 

@@ -1,0 +1,39 @@
+"""The terminal: consoles that print text as it is, and never let it steer the terminal.
+
+Titles, facts, addresses, provider errors and file contents reach the terminal through these
+consoles. Rich would read ``[bold]`` as markup, ``:smile:`` as an emoji (turning ``root:x:0`` into
+``root❌0`` inside an error message) and highlight numbers and URLs; and no console strips the escape
+sequences a hostile value may carry (``ESC [2J`` clears the screen, ``ESC ] 0;…`` retitles the
+window). :class:`SafeConsole` turns markup, emoji and highlighting off and spells out every control
+character of every string it renders (:func:`clarion.text.visible`), in plain prints and table cells
+alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from clarion.text import visible
+
+
+class SafeConsole(Console):
+    """A rich console for untrusted text: no markup, no emoji, no highlighting, controls spelled out."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("soft_wrap", True)
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False, highlight=False)
+        return super().render_str(visible(text), **kwargs)
+
+
+def console(*, stderr: bool = False, piped_width: int | None = None) -> SafeConsole:
+    """A console on stdout (or stderr); ``piped_width`` when output is captured, so tables do not wrap."""
+    made = SafeConsole(stderr=stderr)
+    if piped_width is not None and not made.is_terminal:
+        made = SafeConsole(stderr=stderr, width=piped_width)
+    return made
