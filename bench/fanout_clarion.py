@@ -40,18 +40,20 @@ from clarion.audience import AudienceSummary
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.models import Rendition
-from clarion.outbox import ledger
+from clarion.outbox import counts, ledger
+from clarion.outbox.counts import state_counts
 from clarion.outbox.port import Content, OutboundMessage
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.playbook import load_playbook
-from clarion.publish import Source, stage_update
+from clarion.publish import stage_update
 from clarion.settings import Settings
+from clarion.sources import Source
 from clarion.store import make_engine, migrate
 from clarion.unsubscribe import secret_key, unsubscribe_url
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCE = "affected-customers"
-SECRET = "fanout-bench-secret"  # noqa: S105 — signs the bench's unsubscribe links, nothing else
+SECRET = "fanout-bench-secret-0123456789abcdefghij"  # noqa: S105 — signs the bench's unsubscribe links, nothing else
 
 
 def peak_rss_mb() -> float:
@@ -152,6 +154,7 @@ def _plan(
         "from_name": settings.email_from_name,
         "public_url": settings.public_url,
         "secret": SECRET,
+        "links_made_at": int(time.time()),  # the sample's unsubscribe links expire 90 days after this
         "sendgrid_api_key": SANDBOX_API_KEY,
         "twilio": {
             "account_sid": sms.account_sid,
@@ -184,7 +187,13 @@ def _sample_body(settings: Settings, plan: dict[str, Any]) -> dict[str, Any]:
             mandatory_reason="required" if plan["mandatory"] else None,
             unsubscribe_url=None
             if plan["mandatory"]
-            else unsubscribe_url(settings, key, recipient_id=n, channel=Channel.EMAIL),
+            else unsubscribe_url(
+                settings,
+                key,
+                recipient_id=n,
+                channel=Channel.EMAIL,
+                now=datetime.fromtimestamp(plan["links_made_at"], UTC),
+            ),
         )
         for n in (1, 2)
     ]
@@ -276,7 +285,7 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
             profile.dump_stats(args.profile)
             stats = worker.stats
         seconds = time.perf_counter() - start
-    counts = ledger.state_counts(engine)
+    counts = state_counts(engine)
     result: dict[str, Any] = {
         "seconds": seconds,
         "messages": stats.per_channel.get(channel, 0),
@@ -297,7 +306,7 @@ def _instrument(breakdown: Breakdown, worker: Worker, sender: Any, client: Any) 
         worker._db = TimedLock(worker._db, breakdown, wait)
     ledger.claim = breakdown.wrap(claim, ledger.claim)
     ledger.record = breakdown.wrap(record, ledger.record)
-    ledger.backlog = breakdown.wrap(backlog, ledger.backlog)
+    counts.backlog = breakdown.wrap(backlog, counts.backlog)
     sender.send = breakdown.wrap(send, sender.send)
     if isinstance(sender, EmailAdapter):
         sender.build_body = breakdown.wrap(build, sender.build_body)  # type: ignore[method-assign]

@@ -104,6 +104,28 @@ class ChannelAdapter(ABC):
                 stop = result.error
         return results
 
+    def _reconcile_each(
+        self, messages: Sequence[OutboundMessage], lookup: Callable[[OutboundMessage], Reconciled]
+    ) -> list[Reconciled]:
+        """Look messages up one by one; a lookup that fails answers for its own message only
+        (``Reconciled.error``), unless every following lookup would meet it alike
+        (:meth:`_ends_batch`, or a connection that failed before the request left), when the rest
+        carry it without a request."""
+        results: list[Reconciled] = []
+        stop: ChannelError | None = None
+        for message in messages:
+            if stop is not None:
+                results.append(Reconciled(message.delivery_id, Presence.UNKNOWN, error=stop))
+                continue
+            try:
+                results.append(lookup(message))
+            except ChannelError as exc:
+                results.append(Reconciled(message.delivery_id, Presence.UNKNOWN, error=exc))
+                unsent = isinstance(exc, TransientChannelError) and not isinstance(exc, InDoubt)
+                if self._ends_batch(exc) or (unsent and exc.status_code is None):
+                    stop = exc
+        return results
+
     def _ends_batch(self, error: ChannelError) -> bool:
         """A rate limit or refused credentials meet every message of the batch alike."""
         return isinstance(error, RateLimited) or error.status_code == 401
@@ -147,7 +169,8 @@ def transport_error(exc: httpx.TransportError, *, channel: Channel) -> ChannelEr
     if isinstance(exc, _NOT_SENT):
         return TransientChannelError(f"request not sent ({what})", channel=channel)
     if isinstance(exc, _MAYBE_SENT):
-        return InDoubt(f"no answer after the request went out ({what})", channel=channel)
+        timed_out = isinstance(exc, httpx.TimeoutException)  # the provider may still be working on it
+        return InDoubt(f"no answer after the request went out ({what})", channel=channel, in_flight=timed_out)
     return InDoubt(f"transport failure ({what})", channel=channel)
 
 

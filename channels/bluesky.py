@@ -174,7 +174,7 @@ class BlueskyAdapter(ChannelAdapter):
         TID (same microsecond, same 10-bit clock id): that is raised as permanent, never reported
         as this message's post.
         """
-        return [self._lookup(message) for message in messages]
+        return self._reconcile_each(messages, self._lookup)
 
     def _lookup(self, message: OutboundMessage) -> Reconciled:
         try:

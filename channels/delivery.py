@@ -6,14 +6,19 @@ Shared by ``clarion outbox work`` and the publish flow's per-channel tasks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from channels.registry import SENT_CHANNELS, build_senders, http_client
 from clarion.kinds import Channel
+from clarion.outbox.counts import Waiting
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.settings import Settings
 from clarion.unsubscribe import secret_key, unsubscribe_url
+
+IN_FLIGHT_MARGIN = 5.0
+"""Seconds beyond the client's timeout that a provider may still be working on an abandoned request."""
 
 
 def run_worker(
@@ -24,19 +29,34 @@ def run_worker(
     channels: Iterable[Channel] = SENT_CHANNELS,
     threads: int = 4,
     until_idle: bool = True,
+    max_wait: float | None = None,
     progress: Callable[[WorkerStats], None] | None = None,
+    on_wait: Callable[[list[Waiting]], None] | None = None,
 ) -> WorkerStats:
-    """Send what is due on ``channels`` until nothing is left (or forever); returns the counts."""
+    """Send what is due on ``channels`` until nothing is left (or forever); returns the counts.
+
+    Refuses to start (:class:`~clarion.errors.ConfigError`) when the signing key of unsubscribe links
+    is missing and cannot be made, or is empty or weak: nothing is claimed or sent then.
+    """
     key = secret_key(settings)
-    with http_client(connections=threads * 2) as client:
+    timeout = settings.provider_timeout
+    config = WorkerConfig(
+        name=name,
+        threads=threads,
+        claim_size=settings.outbox_claim_size,
+        in_flight=timedelta(seconds=timeout + IN_FLIGHT_MARGIN),
+        max_wait=settings.outbox_max_wait if max_wait is None else max_wait,
+    )
+    with http_client(connections=threads * 2, timeout=timeout) as client:
         senders = build_senders(settings, client=client, engine=engine, channels=channels)
         worker = Worker(
             engine,
             senders,
-            WorkerConfig(name=name, threads=threads),
+            config,
             unsubscribe=lambda recipient, channel: unsubscribe_url(
                 settings, key, recipient_id=recipient, channel=channel
             ),
             progress=progress,
+            on_wait=on_wait,
         )
         return worker.run(until_idle=until_idle)

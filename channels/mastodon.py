@@ -190,17 +190,20 @@ class MastodonAdapter(ChannelAdapter):
 
         Mastodon offers no lookup by our key, but it stores each ``Idempotency-Key`` for an hour per
         account (``PostStatusService``: ``redis.setex(key, 3600, status.id)`` after a successful
-        post) and answers a repeat with the status it created the first time. So while the last
-        attempt (``last_attempt_at``, else ``created_at``) is less than :data:`IDEMPOTENCY_WINDOW`
-        old, a resend with the same key cannot make a second status: ABSENT ("resend is deduped"),
-        and the resend's answer carries the original status id. Older than that, the key may have
-        expired: UNKNOWN. The key is stored only after success, so two concurrent requests with one
-        key could both post; the engine sends a delivery from one worker at a time, so they do not.
+        post) and answers a repeat with the status it created the first time. The key was stored
+        when some attempt of the row succeeded, which was not before its first attempt
+        (``first_attempt_at``, else ``created_at``); so while that first attempt is less than
+        :data:`IDEMPOTENCY_WINDOW` old, a resend with the same key cannot make a second status:
+        ABSENT ("resend is deduped"), and the resend's answer carries the original status id. Older
+        than that, the key may have expired: UNKNOWN. (Anchoring on the latest attempt instead would
+        call a key deduped that expired long ago.) The key is stored only after success, so two
+        concurrent requests with one key could both post; the engine sends a delivery from one worker
+        at a time, and looks a row up again only once a request of it can no longer be in flight.
         """
         now = self._clock()
         results: list[Reconciled] = []
         for message in messages:
-            last = message.last_attempt_at or message.created_at
+            last = message.first_attempt_at or message.created_at
             if last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
             deduped = now - last < IDEMPOTENCY_WINDOW

@@ -31,10 +31,12 @@ SENT_CHANNELS = (*HTTP_ADAPTERS, Channel.BANNER)
 """Every channel the delivery engine sends (the status page is served, not sent)."""
 
 
-def http_client(*, connections: int = 16) -> httpx.Client:
-    """A pooled client for the adapters: timeouts on every call, keep-alive across batches."""
+def http_client(*, connections: int = 16, timeout: float | None = None) -> httpx.Client:
+    """A pooled client for the adapters: timeouts on every call (``timeout`` seconds to read, when
+    given), keep-alive across batches."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.Client(timeout=DEFAULT_TIMEOUT, limits=limits)
+    chosen = DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout, connect=min(5.0, timeout))
+    return httpx.Client(timeout=chosen, limits=limits)
 
 
 def build_senders(

@@ -19,7 +19,9 @@ adapter reports that code and the engine withdraws SMS consent.
 Reconciliation
 --------------
 Twilio has no idempotency key for messages, but it can list them: :meth:`SmsAdapter.reconcile` looks
-for a message to the same number, with the same body and sender, created since the doubtful attempt.
+for a message to the same number, with the same body and sender, created since the row's *first*
+attempt (``first_attempt_at``): any earlier attempt of the row may be the one that arrived, so the
+search never starts at a later claim.
 """
 
 from __future__ import annotations
@@ -165,9 +167,10 @@ class SmsAdapter(ChannelAdapter):
     def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]:
         """PRESENT with Twilio's sid when a matching message exists, else ABSENT.
 
-        Raises the mapped :class:`~clarion.errors.ChannelError` when the lookup itself fails.
+        A lookup that fails answers with its error for that message alone (see
+        :meth:`~channels.base.ChannelAdapter._reconcile_each`).
         """
-        return [self._find(message) for message in messages]
+        return self._reconcile_each(messages, self._find)
 
     # ── internals ─────────────────────────────────────────────────────────────────────────────────
 
@@ -222,7 +225,7 @@ class SmsAdapter(ChannelAdapter):
         to = e164(message.address)
         if to is None:  # never sent: send() does not send to an invalid number
             return Reconciled(message.delivery_id, Presence.ABSENT)
-        since = _aware(message.last_attempt_at or message.created_at) - CLOCK_SKEW
+        since = _aware(message.first_attempt_at or message.created_at) - CLOCK_SKEW
         url: str = self._messages_url
         # No DateSent filter: a message Twilio still holds queued has no date_sent, and a filter on
         # it would miss the very message a crash left in doubt. One number's messages are few.

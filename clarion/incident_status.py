@@ -24,7 +24,7 @@ from clarion.clock import IncidentClock
 from clarion.errors import NotFound, PlaybookError
 from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Incident, Update, utcnow
-from clarion.outbox.ledger import state_counts
+from clarion.outbox.counts import state_counts
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 
 #: How delivery states are grouped for people: the provider took it, it failed, it is still to go.

@@ -8,16 +8,20 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from faces.console import console
+
+if TYPE_CHECKING:
+    from clarion.outbox.counts import Waiting
 
 outbox_app = typer.Typer(
     help="The delivery outbox: stage updates, run workers, read the ledger.", no_args_is_help=True
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -33,13 +37,25 @@ def stage(
         list[str] | None,
         typer.Option("--recipients", "-r", help="AUDIENCE=FILE.csv; overrides the playbook's source."),
     ] = None,
+    new_update: Annotated[
+        bool,
+        typer.Option(
+            "--new-update",
+            help="These facts are a new update of an incident that has one already (without it, facts "
+            "that differ from the incident's update are refused).",
+        ),
+    ] = False,
 ) -> None:
-    """Check every recipient, render every rendition, and write one outbox row per message."""
-    from clarion.errors import ClarionError, InputError
+    """Check every recipient, render every rendition, and write one outbox row per message.
+
+    The same facts staged again are the same update: only messages that are missing are added.
+    """
+    from clarion.errors import InputError, display_path
     from clarion.facts import load_facts
     from clarion.playbook import load_playbook, resolve_playbook
-    from clarion.publish import Source, playbook_sources, stage_update
+    from clarion.publish import stage_update
     from clarion.settings import get_settings
+    from clarion.sources import Source, playbook_sources
     from clarion.store import get_engine, migrate
 
     settings = get_settings()
@@ -52,27 +68,35 @@ def stage(
             if not file:
                 raise _fail(f"--recipients {item!r}: expected AUDIENCE=FILE.csv", 2)
             sources[name] = Source(csv=Path(file))
-        migrate()
+        checked = load_facts(facts, book)
+        engine = get_engine()
+        migrate(engine)
         staged = stage_update(
-            engine=get_engine(),
+            engine=engine,
             playbook=book,
-            facts=load_facts(facts, book),
+            facts=checked,
             settings=settings,
             sources=sources,
+            new_update=new_update,
+            source=display_path(facts),
         )
     except InputError as exc:
         raise _fail(str(exc), 2) from None
-    except ClarionError as exc:
-        raise _fail(f"error: {exc}", 2) from None
+    again = " (staged before with these facts: only what was missing is added)" if staged.existing else ""
     out.print(
-        f"update {staged.update_id}: {staged.renditions} renditions, {staged.planned} messages in the outbox"
+        f"{checked.reference} update {staged.number}{again}: {staged.renditions} renditions, "
+        f"{staged.planned} messages in the outbox"
     )
     for name, count in staged.audiences.items():
         channels = ", ".join(f"{c.value} {n}" for c, n in sorted(count.per_channel.items()))
+        already = f", already staged {count.already_staged}" if count.already_staged else ""
         out.print(
             f"  {name}: {count.recipients} recipients → {channels}; suppressed {count.suppressed}, "
-            f"no address {count.without_address}"
+            f"no address {count.without_address}, merged {count.merged} (same address){already}"
         )
+
+
+EXIT_LEFT_WAITING = 3
 
 
 @outbox_app.command("work")
@@ -85,22 +109,35 @@ def work(
     forever: Annotated[
         bool, typer.Option("--forever", help="Keep polling when the outbox is empty.")
     ] = False,
+    max_wait: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=86_400,
+            help="Stop when nothing is due within this many seconds (default CLARION_OUTBOX_MAX_WAIT, 60); "
+            "messages waiting for a retry stay in the outbox for the next run.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Send what is due: claim batches, send through the providers (or the sandbox), record outcomes."""
+    """Send what is due: claim batches, send through the providers (or the sandbox), record outcomes.
+
+    While messages wait for a retry it says which (channel, how many, next try, attempts, last
+    error). Exit 0 when nothing is left to send, 3 when messages are left waiting for a retry.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from channels.delivery import run_worker
     from channels.registry import SENT_CHANNELS
     from clarion.models import utcnow
-    from clarion.outbox.ledger import backlog
+    from clarion.outbox.counts import backlog
     from clarion.outbox.worker import WorkerStats
     from clarion.settings import get_settings
     from clarion.store import get_engine, migrate
 
     settings = get_settings()
-    migrate()
     engine = get_engine()
+    migrate(engine)  # a worker's start is one of the places that bring the store up to date
     worker_name = name or f"{socket.gethostname()}-{os.getpid()}"
     left = backlog(engine, now=utcnow(), channels=list(SENT_CHANNELS))
     total = sum(left.due.values()) + left.waiting + left.claimed
@@ -117,28 +154,66 @@ def work(
     def advance(stats: WorkerStats) -> None:
         bar.update(task, completed=stats.accepted + stats.failed)
 
+    def waiting(rows: list[Waiting]) -> None:
+        for line in waiting_lines(rows):
+            err.print(line)
+
     with bar:
         stats = run_worker(
-            settings, engine, name=worker_name, threads=threads, until_idle=not forever, progress=advance
+            settings,
+            engine,
+            name=worker_name,
+            threads=threads,
+            until_idle=not forever,
+            max_wait=max_wait,
+            progress=advance,
+            on_wait=waiting,
         )
     out.print(
         f"{worker_name}: accepted {stats.accepted}, failed {stats.failed}, retries {stats.retried}, "
         f"found already sent {stats.reconciled_present}, resent without knowing {stats.uncertain_sends}"
     )
+    left = backlog(engine, now=utcnow(), channels=list(SENT_CHANNELS))
+    remaining = sum(left.due.values()) + left.waiting + left.claimed
+    if remaining:
+        out.print(f"{remaining} messages left in the outbox for the next `clarion outbox work`")
+        raise typer.Exit(EXIT_LEFT_WAITING)
+
+
+def waiting_lines(rows: list[Waiting]) -> list[str]:
+    """ "waiting: sms 37 messages, next try in 12 s (attempt 4 so far; last: sms (HTTP 503): …)"."""
+    from clarion.models import utcnow
+
+    lines = []
+    for row in rows:
+        seconds = max(0, round((row.next_at - utcnow()).total_seconds()))
+        last = f"; last: {row.last_error}" if row.last_error else ""
+        lines.append(
+            f"waiting: {row.channel.value} {row.count} messages, next try in {seconds} s "
+            f"({row.most_attempts} attempts so far{last})"
+        )
+    return lines
 
 
 @outbox_app.command("status")
 def status() -> None:
-    """Deliveries per channel and state."""
+    """Deliveries per channel and state, and the email copies a crash or timeout may have doubled."""
     from rich.table import Table
 
     from clarion.kinds import DeliveryState
-    from clarion.outbox.ledger import state_counts
-    from clarion.store import get_engine, migrate
+    from clarion.outbox.counts import email_copies, state_counts
+    from clarion.store import get_engine, require_current
 
-    migrate()
-    counts = state_counts(get_engine())
+    engine = require_current(get_engine())
+    counts = state_counts(engine)
     table = Table("channel", *(s.value for s in DeliveryState))
     for channel in sorted({c for c, _ in counts}):
         table.add_row(channel.value, *(str(counts.get((channel, s), 0)) for s in DeliveryState))
     out.print(table)
+    copies = email_copies(engine)
+    if copies.blind_resends or copies.confirmed:
+        out.print(
+            f"email resent without knowing whether the first copy arrived: {copies.blind_resends}; "
+            f"second copies confirmed by SendGrid's events: {copies.confirmed}, and at most "
+            f"{copies.at_most} more it has not reported"
+        )

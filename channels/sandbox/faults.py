@@ -35,10 +35,14 @@ class DroppedConnection(Exception):
 
 
 class _QuietDrops(logging.Filter):
-    """Keeps uvicorn from logging a traceback for every deliberate drop."""
+    """Keeps uvicorn from logging a traceback for every deliberate drop, and for every client that
+    went away while its request was being read (a killed worker: no message, nothing to report)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+        from starlette.requests import ClientDisconnect
+
+        quiet = (DroppedConnection, ClientDisconnect)
+        return not (record.exc_info and isinstance(record.exc_info[1], quiet))
 
 
 def silence_deliberate_drops() -> None:

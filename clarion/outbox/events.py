@@ -16,6 +16,12 @@ provider and key), and an event any of whose keys is already there is a duplicat
   ``msg:<sg_message_id>|<event>|<timestamp>``; a digest of the event when it has neither;
 * Twilio: ``token:<I-Twilio-Idempotency-Token>`` when the header came, and ``status:<MessageSid>|<status>``.
 
+Each stored SendGrid event also keeps its ``copy_id``: the X-Message-Id of the request it is about
+(the part of ``sg_message_id`` before the first dot). A delivery resent after a crash, where SendGrid
+could not be asked whether the first request arrived, shows two copy ids once SendGrid reports both
+copies: :func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider
+really received, where it can tell.
+
 SendGrid events find their delivery through the ``delivery_id`` custom arg (custom args are top-level
 keys of each event), Twilio callbacks through ``provider_id == MessageSid``; the delivery's channel must
 match the provider. An event for no known delivery is counted as ``unknown`` and not stored, so a
@@ -50,6 +56,10 @@ TWILIO = "twilio"
 CHUNK = 1000  # bound parameters per IN (...) query; far below SQLite's and PostgreSQL's limits
 SMS_STOP_ERROR = "21610"
 DELIVERY_ID_ARG = "delivery_id"
+MAX_KEY_CHARS = 200
+"""No stored event key, and no delivery reference, is longer. Providers' ids are far shorter
+(SendGrid's ``sg_event_id`` is at most 100 characters, Twilio's SIDs 34), so an event carrying a
+longer one is not theirs: it is counted as ``ignored`` and nothing of it is stored."""
 _MAX_DETAIL = 1000
 _MAX_ID_DIGITS = 18  # fits a 64-bit integer column
 
@@ -94,6 +104,9 @@ class Change:
     error_code: str | None = None
     error_detail: str | None = None
     withdraws: str | None = None
+    copy: str | None = None
+    """Which of our requests the event is about (SendGrid: the X-Message-Id that starts
+    ``sg_message_id``); a delivery with events of two copies reached the provider twice."""
 
 
 # ── reading provider events ───────────────────────────────────────────────────────────────────────
@@ -110,8 +123,13 @@ def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)[:_MAX_DETAIL]
 
 
+def _bounded(keys: list[str], ref: str | None) -> bool:
+    return all(len(text) <= MAX_KEY_CHARS for text in (*keys, ref or ""))
+
+
 def sendgrid_change(event: Mapping[str, Any], *, received_at: datetime) -> Change | None:
-    """What one SendGrid event means for the ledger; None for events it does not track."""
+    """What one SendGrid event means for the ledger; None for events it does not track, and for
+    events whose identifiers are longer than :data:`MAX_KEY_CHARS`."""
     kind = str(event.get("event", ""))
     at = _event_time(event.get("timestamp"), received_at)
     reason = _text(event.get("reason"))
@@ -143,8 +161,12 @@ def sendgrid_change(event: Mapping[str, Any], *, received_at: datetime) -> Chang
         canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
         keys.append(f"digest:{hashlib.sha256(canonical.encode()).hexdigest()}")
     ref = str(event.get(DELIVERY_ID_ARG, "")).strip()
+    if not _bounded(keys, ref):
+        return None
+    message_id = str(event.get("sg_message_id") or "")
     return Change(
         keys=tuple(keys),
+        copy=message_id.split(".", 1)[0] or None,
         ref=ref if ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS else None,
         state=state,
         provider_status=status,
@@ -158,7 +180,8 @@ def sendgrid_change(event: Mapping[str, Any], *, received_at: datetime) -> Chang
 def twilio_change(
     params: Mapping[str, str], *, idempotency_token: str | None, received_at: datetime
 ) -> Change | None:
-    """What one Twilio status callback means for the ledger; None for statuses it does not track."""
+    """What one Twilio status callback means for the ledger; None for statuses it does not track, and
+    for callbacks whose identifiers (``MessageSid``, the idempotency token) are too long."""
     status = params.get("MessageStatus") or params.get("SmsStatus") or ""
     sid = params.get("MessageSid") or params.get("SmsSid") or None
     state = DeliveryState.ACCEPTED if status in _TWILIO_IN_FLIGHT else _TWILIO_FINAL.get(status)
@@ -166,6 +189,8 @@ def twilio_change(
         return None
     error_code = params.get("ErrorCode") or None
     keys = ([f"token:{idempotency_token}"] if idempotency_token else []) + [f"status:{sid}|{status}"]
+    if not _bounded(keys, sid):
+        return None
     return Change(
         keys=tuple(keys),
         ref=sid,
@@ -263,7 +288,13 @@ def apply_changes(
         advance(delivery, change)
         summary.applied += 1
         records.extend(
-            {"provider": provider, "event_key": key, "delivery_id": delivery.id, "received_at": now}
+            {
+                "provider": provider,
+                "event_key": key,
+                "delivery_id": delivery.id,
+                "received_at": now,
+                "copy_id": change.copy,
+            }
             for key in change.keys
         )
         if change.withdraws is not None and delivery.recipient_id is not None:

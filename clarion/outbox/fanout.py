@@ -11,6 +11,11 @@ Recipients whose consent for a channel is withdrawn get a ``suppressed`` row (th
 they were not sent to), unless the audience is mandatory (legally required or life-safety) and the
 channel is email, whose provider lets us bypass its unsubscribe list. A phone that replied STOP is
 never texted: the carrier would refuse anyway.
+
+One message per address and channel in an update: two ids that share an address (a CRM holds the
+same person twice), or one person in two audiences, get one message (:mod:`clarion.outbox.addresses`);
+the count says how many rows were merged, and tells them apart from rows an earlier run of the same
+staging had handled.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from clarion.audience import RecipientRow, chunks
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
+from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
 from clarion.render import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
@@ -41,9 +48,21 @@ _rendition = Rendition.__table__  # type: ignore[attr-defined]
 class FanOutCount:
     recipients: int = 0
     planned: int = 0
+    """Messages of this audience in the outbox (suppressed ones and those already staged included)."""
     suppressed: int = 0
     without_address: int = 0
+    merged: int = 0
+    """Rows not written because this staging already sends a message to the same address on the
+    channel (for another id, or for the same recipient in another audience)."""
+    already_staged: int = 0
+    """Rows an earlier run of this staging had handled: their own message (also in ``planned``), or
+    another's to the same address. A re-run that writes nothing says so here, not as merged."""
     per_channel: dict[Channel, int] = field(default_factory=dict)
+
+    def add(self, channel: Channel, *, suppressed: bool) -> None:
+        self.planned += 1
+        self.suppressed += suppressed
+        self.per_channel[channel] = self.per_channel.get(channel, 0) + 1
 
 
 def idempotency_key(
@@ -117,9 +136,21 @@ class AudiencePlan:
 
 
 def enqueue_audience(
-    *, engine: sa.Engine, plan: AudiencePlan, rows: Iterable[RecipientRow], chunk: int = 2_000
+    *,
+    engine: sa.Engine,
+    plan: AudiencePlan,
+    rows: Iterable[RecipientRow],
+    chunk: int = 2_000,
+    since: int | None = None,
 ) -> FanOutCount:
-    """Import the audience's recipients and write one Delivery per recipient and personal channel."""
+    """Import the audience's recipients and write one Delivery per recipient and personal channel,
+    one per address (see the module's docstring).
+
+    ``since`` is the :func:`staging_mark` taken before the staging run wrote its first audience (by
+    default, at this call): a row held back by a message written above it was merged in this run; one
+    held back by a message written before it was handled by an earlier run of the same staging.
+    """
+    mark = staging_mark(engine) if since is None else since
     count = FanOutCount()
     personal: list[Channel] = [c for c in plan.channels if c in (Channel.EMAIL, Channel.SMS)]
     for batch in chunks(rows, chunk):
@@ -127,30 +158,47 @@ def enqueue_audience(
             ids = _upsert_recipients(engine, connection, batch, plan.audience)
             withdrawn = _withdrawn(connection, list(ids.values()), personal)
             now = utcnow()
-            deliveries = []
+            offered: list[dict[str, object]] = []
+            first: dict[object, int] = {}  # idempotency key, (channel, address key) → its row in offered
+            followers: list[int] = []  # a repeat in this chunk: the offered row it repeats
             for row in batch:
                 recipient_id = ids[row.external_id]
                 count.recipients += 1
                 for channel in personal:
-                    if (row.email if channel is Channel.EMAIL else row.phone) is None:
+                    address = row.email if channel is Channel.EMAIL else row.phone
+                    if address is None:
                         count.without_address += 1
                         continue
                     suppressed = (recipient_id, channel) in withdrawn and not (
                         channel is Channel.EMAIL and plan.mandatory_reason
                     )
-                    deliveries.append(
-                        _delivery_row(
-                            plan, channel, now, recipient_id, plan.rendition_for(channel, row), suppressed
-                        )
+                    delivery = _delivery_row(
+                        plan, channel, now, recipient_id, plan.rendition_for(channel, row), suppressed
                     )
-                    count.planned += 1
-                    count.suppressed += suppressed
-                    count.per_channel[channel] = count.per_channel.get(channel, 0) + 1
-            if deliveries:
-                statement = insert_for(engine)(_delivery).on_conflict_do_nothing(
-                    index_elements=["idempotency_key"]
+                    key = delivery["address_key"] = None if suppressed else address_key(channel, address)
+                    repeated = first.get(delivery["idempotency_key"])
+                    if repeated is None and key is not None:
+                        repeated = first.get((channel, key))
+                    if repeated is not None:
+                        followers.append(repeated)
+                        continue
+                    first[delivery["idempotency_key"]] = len(offered)
+                    if key is not None:
+                        first[(channel, key)] = len(offered)
+                    offered.append(delivery)
+            if offered:
+                statement = insert_for(engine)(_delivery)
+                outcomes = insert_deliveries(
+                    connection, statement, offered, audience=plan.audience, mark=mark
                 )
-                connection.execute(statement, deliveries)  # executemany: compiled once, not per chunk
+                for delivery, (outcome, suppressed) in zip(offered, outcomes, strict=True):
+                    if outcome.planned:
+                        count.add(cast(Channel, delivery["channel"]), suppressed=suppressed)
+                    count.merged += outcome is Outcome.MERGED
+                    count.already_staged += outcome.earlier
+                for repeated in followers:  # merged in this run, unless an earlier run had its address
+                    count.merged += not outcomes[repeated][0].earlier
+                    count.already_staged += outcomes[repeated][0].earlier
     return count
 
 

@@ -4,7 +4,17 @@ A claim is a committed state change (``pending → claimed``, with the worker's 
 made *before* the network call; the outcome is committed after it. A worker killed between the two
 leaves rows ``claimed``. :func:`release_stale` puts them back to ``pending`` marked ``in_doubt``: the
 request may have reached the provider, so the next attempt first asks the adapter whether the
-provider already has the message.
+provider already has the message. A request the killed worker had in flight may still be processed
+after its death, so a released row is not due again before the longest a request can take
+(``in_flight``) has passed since its claim: asked sooner, the provider could answer "absent" for a
+message it is about to create.
+
+Two times anchor what the provider is asked. ``first_attempt_at`` is set by a row's first claim and
+never moved: no copy of the message can have reached the provider before it, so the in-doubt lookup
+searches from there (re-claims after crashes must not move the window past a copy an earlier attempt
+delivered). ``attempts`` counts only the attempts that may have reached the provider: a claim is not
+an attempt; the outcome of a send is, and so is a claim a crash took back when the provider cannot
+say that it never arrived. A crash-looping worker therefore does not burn a row's retry budget.
 
 On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``, so any number of workers take disjoint batches
 without waiting on each other. On SQLite every transaction starts with ``BEGIN IMMEDIATE`` (see
@@ -61,27 +71,41 @@ class Outcome:
     """Sent blind (already counted by :func:`count_blind_resends`); for the worker's statistics."""
     withdraw: tuple[int, Channel] | None = None
     """(recipient, channel) whose consent the provider says is withdrawn (an SMS STOP)."""
+    attempts: int = 0
+    """Attempts this outcome adds that may have reached the provider: the send (1), and the claim a
+    crash took back before it when the provider could not say that it never arrived (1 more)."""
 
 
-def release_stale(engine: sa.Engine, *, lease: timedelta, now: datetime, restarted: str | None = None) -> int:
-    """Put back claims older than ``lease``, and every claim of worker ``restarted``.
+def release_stale(
+    engine: sa.Engine,
+    *,
+    lease: timedelta,
+    now: datetime,
+    restarted: str | None = None,
+    in_flight: timedelta = timedelta(0),
+) -> int:
+    """Put back claims older than ``lease``, and every claim of worker ``restarted``, in doubt.
 
     Name ``restarted`` only when that worker is starting: its claims are then certainly abandoned.
     A running worker's own claims are in flight on its other threads; taking them back would have
-    them sent twice.
+    them sent twice. A row claimed less than ``in_flight`` ago is due only once that much time has
+    passed since ``now`` (a request of the dead worker may still be in the provider's hands).
     """
     abandoned = _d.c.claimed_at < now - lease
     if restarted is not None:
         abandoned = sa.or_(_d.c.claimed_by == restarted, abandoned)
-    statement = (
-        _d.update()
-        .where(_d.c.state == DeliveryState.CLAIMED, abandoned)
-        .values(
-            state=DeliveryState.PENDING, in_doubt=True, claimed_by=None, next_attempt_at=now, updated_at=now
-        )
-    )
+    released = {"state": DeliveryState.PENDING, "in_doubt": True, "claimed_by": None, "updated_at": now}
+    settled = _d.c.claimed_at < now - in_flight
     with engine.begin() as connection:
-        return connection.execute(statement).rowcount
+        count = 0
+        for where, due in ((settled, now), (sa.not_(settled), now + in_flight)):
+            statement = (
+                _d.update()
+                .where(_d.c.state == DeliveryState.CLAIMED, abandoned, where)
+                .values(next_attempt_at=due, **released)
+            )
+            count += connection.execute(statement).rowcount
+        return count
 
 
 def claim(
@@ -153,7 +177,12 @@ def _claim_due(*, worker: str, channel: Channel, rendition_id: int, now: datetim
     statement: sa.Update = (
         _d.update()
         .where(_d.c.id.in_(ids))
-        .values(state=DeliveryState.CLAIMED, claimed_by=worker, claimed_at=now, attempts=_d.c.attempts + 1)
+        .values(
+            state=DeliveryState.CLAIMED,
+            claimed_by=worker,
+            claimed_at=now,
+            first_attempt_at=sa.func.coalesce(_d.c.first_attempt_at, now),
+        )
         .returning(_d.c.id)
     )
     return statement
@@ -167,7 +196,8 @@ _SQLITE_FIRST = sa.text(
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 _SQLITE_CLAIM = sa.text(
     "UPDATE delivery SET state = 'claimed', claimed_by = :worker, claimed_at = :now, updated_at = :now,"
-    " attempts = attempts + 1 WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
+    " first_attempt_at = coalesce(first_attempt_at, :now)"
+    " WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
     " WHERE channel = :channel AND state = 'pending' AND rendition_id = :rendition"
     " AND next_attempt_at <= :now ORDER BY id LIMIT :limit) RETURNING id"
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
@@ -216,6 +246,7 @@ def _messages(
             _d.c.mandatory_reason,
             _d.c.created_at,
             _d.c.attempts,
+            _d.c.first_attempt_at,
             _d.c.in_doubt,
             (address_column if address_column is not None else sa.null()).label("address"),
         )
@@ -239,7 +270,7 @@ def _messages(
             status=status,
             created_at=row.created_at,
             attempts=row.attempts,
-            last_attempt_at=claimed_at,
+            first_attempt_at=row.first_attempt_at or claimed_at,
             address=row.address,
             audience=row.audience,
             recipient_id=row.recipient_id,
@@ -280,7 +311,7 @@ _KEPT_WHEN_NONE = {"provider_id", "provider_status"}  # a retry does not forget 
 
 
 def _outcome_key(o: Outcome) -> tuple[object, ...]:
-    return tuple(getattr(o, name) for name in _OUTCOME)
+    return (*(getattr(o, name) for name in _OUTCOME), o.attempts)
 
 
 def record(
@@ -303,17 +334,19 @@ def record(
     for o in outcomes:
         alike.setdefault(_outcome_key(o), []).append(o.delivery_id)
     singles = [
-        dict(zip(_OUTCOME, key, strict=True)) | {"id": ids[0]} for key, ids in alike.items() if len(ids) == 1
+        dict(zip((*_OUTCOME, "attempts"), key, strict=True)) | {"id": ids[0]}
+        for key, ids in alike.items()
+        if len(ids) == 1
     ]
     withdrawals = {o.withdraw for o in outcomes if o.withdraw is not None}
     written = 0
     with writing or nullcontext(), engine.begin() as connection:
         for key, ids in alike.items():
             if len(ids) > 1:
-                values = dict(zip(_OUTCOME, key, strict=True))
+                values = dict(zip(_OUTCOME, key[:-1], strict=True))
                 assignments = {
                     n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE
-                } | _claim_ends(now, accepted_at=_accepted_at(values["state"], now))
+                } | _claim_ends(now, accepted_at=_accepted_at(values["state"], now), attempts=key[-1])
                 written += connection.execute(
                     _d.update().where(_d.c.id.in_(ids), held).values(assignments)
                 ).rowcount
@@ -323,7 +356,9 @@ def record(
                 if n in _KEPT_WHEN_NONE
                 else sa.bindparam(f"b_{n}")
                 for n in _OUTCOME
-            } | _claim_ends(now, accepted_at=sa.bindparam("b_accepted_at"))
+            } | _claim_ends(
+                now, accepted_at=sa.bindparam("b_accepted_at"), attempts=sa.bindparam("b_attempts")
+            )
             statement = _d.update().where(_d.c.id == sa.bindparam("b_id"), held).values(assignments)
             params = [
                 {f"b_{n}": v for n, v in single.items()}
@@ -350,48 +385,12 @@ def _accepted_at(state: object, now: datetime) -> datetime | None:
     return now if state is DeliveryState.ACCEPTED else None
 
 
-def _claim_ends(now: datetime, *, accepted_at: object) -> dict[str, object]:
-    """What every outcome writes besides its own values: the claim ends, the time of acceptance."""
-    return {"accepted_at": accepted_at, "claimed_by": None, "updated_at": now}
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    due: dict[Channel, int]
-    waiting: int
-    """Pending rows not yet due (backing off)."""
-    next_due_at: datetime | None
-    claimed: int
-
-
-def backlog(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) -> Backlog:
-    """What is left to do for these channels."""
-    with store.reading(engine) as connection:
-        due_rows = connection.execute(
-            sa.select(_d.c.channel, sa.func.count())
-            .where(
-                _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at <= now, _d.c.channel.in_(channels)
-            )
-            .group_by(_d.c.channel)
-        )
-        due = {Channel(c): n for c, n in due_rows}
-        waiting, next_due = connection.execute(
-            sa.select(sa.func.count(), sa.func.min(_d.c.next_attempt_at)).where(
-                _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at > now, _d.c.channel.in_(channels)
-            )
-        ).one()
-        claimed = connection.execute(
-            sa.select(sa.func.count()).where(_d.c.state == DeliveryState.CLAIMED, _d.c.channel.in_(channels))
-        ).scalar_one()
-    return Backlog(due, waiting, next_due, claimed)
-
-
-def state_counts(
-    engine: sa.Engine, *, update_id: int | None = None
-) -> dict[tuple[Channel, DeliveryState], int]:
-    """Deliveries per channel and state (of one update, or all)."""
-    statement = sa.select(_d.c.channel, _d.c.state, sa.func.count()).group_by(_d.c.channel, _d.c.state)
-    if update_id is not None:
-        statement = statement.where(_d.c.update_id == update_id)
-    with store.reading(engine) as connection:
-        return {(Channel(c), DeliveryState(s)): n for c, s, n in connection.execute(statement)}
+def _claim_ends(now: datetime, *, accepted_at: object, attempts: object) -> dict[str, object]:
+    """What every outcome writes besides its own values: the claim ends, the time of acceptance, the
+    attempts it made."""
+    return {
+        "accepted_at": accepted_at,
+        "claimed_by": None,
+        "updated_at": now,
+        "attempts": _d.c.attempts + attempts,
+    }

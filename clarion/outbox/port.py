@@ -52,8 +52,11 @@ class OutboundMessage:
     severity: str
     status: str
     created_at: datetime
-    attempts: int = 1
-    last_attempt_at: datetime | None = None
+    attempts: int = 0
+    """Earlier attempts that may have reached the provider (this one not counted)."""
+    first_attempt_at: datetime | None = None
+    """When the row was first claimed: no copy of it can have reached the provider before then, so
+    an in-doubt lookup searches from here (never from the latest claim)."""
     address: str | None = None
     audience: str | None = None
     recipient_id: int | None = None
@@ -90,6 +93,9 @@ class Reconciled:
     delivery_id: int
     presence: Presence
     provider_id: str | None = None
+    error: ChannelError | None = None
+    """The lookup of this message failed (the presence is then UNKNOWN, and the message stays in
+    doubt for a later lookup). One failed lookup never holds back the others of the batch."""
 
 
 class Sender(Protocol):

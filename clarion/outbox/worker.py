@@ -26,9 +26,10 @@ import sqlalchemy as sa
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import utcnow
-from clarion.outbox import ledger
+from clarion.outbox import counts, ledger
 from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
 from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
+from clarion.outbox.rate import RateGate
 
 STOP_CODES = {"21610"}  # Twilio: the recipient replied STOP
 
@@ -41,10 +42,19 @@ class WorkerConfig:
     """Rows per claim; the sender's ``max_batch`` when None."""
     lease: timedelta = timedelta(minutes=2)
     """A claim older than this is presumed abandoned (longer than any request may take)."""
+    in_flight: timedelta = timedelta(seconds=35)
+    """The longest a request may stay in the provider's hands (the client's timeout and a margin):
+    a row a crash or a timeout left in doubt is not looked up again before this has passed, or the
+    provider could answer "absent" for a message it is still creating."""
     max_attempts: int = 12
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     idle_poll: float = 0.5
+    max_wait: float | None = None
+    """Run until idle: stop once nothing is due within this many seconds (rows left waiting for a
+    retry stay pending for the next run). None: wait for every row to finish."""
+    report_every: float = 5.0
+    """While waiting for retries, tell ``on_wait`` what is waiting at most this often (seconds)."""
 
 
 @dataclass
@@ -60,36 +70,6 @@ class WorkerStats:
     per_channel: dict[Channel, int] = field(default_factory=dict)
 
 
-class RateGate:
-    """A token bucket per channel, shared by the worker's threads, that a 429 can also close."""
-
-    def __init__(self, per_second: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_second, self.clock = per_second, clock
-        self.capacity = max(1.0, per_second or 1.0)
-        self.tokens, self.updated, self.closed_until = self.capacity, clock(), 0.0
-        self.lock = threading.Lock()
-
-    def wait_time(self, cost: float) -> float:
-        """Take ``cost`` tokens if they are there (0.0), else how long to wait before asking again."""
-        with self.lock:
-            now = self.clock()
-            if now < self.closed_until:
-                return self.closed_until - now
-            if self.per_second is None:
-                return 0.0
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
-            self.updated = now
-            cost = min(cost, self.capacity)
-            if self.tokens >= cost:
-                self.tokens -= cost
-                return 0.0
-            return (cost - self.tokens) / self.per_second
-
-    def close_for(self, seconds: float) -> None:
-        with self.lock:
-            self.closed_until = max(self.closed_until, self.clock() + seconds)
-
-
 class Worker:
     def __init__(
         self,
@@ -99,10 +79,12 @@ class Worker:
         *,
         unsubscribe: UnsubscribeLink | None = None,
         progress: Callable[[WorkerStats], None] | None = None,
+        on_wait: Callable[[list[counts.Waiting]], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.engine, self.senders, self.config = engine, dict(senders), config
-        self.unsubscribe, self.progress = unsubscribe, progress
+        self.unsubscribe, self.progress, self.on_wait = unsubscribe, progress, on_wait
+        self._reported, self._reported_last = 0.0, False
         self.rng = rng or random.Random()  # noqa: S311 — jitter, not secrets
         self.gates = {c: RateGate(s.requests_per_second) for c, s in self.senders.items()}
         self.stats = WorkerStats()
@@ -123,7 +105,11 @@ class Worker:
     def run(self, *, until_idle: bool = True, stop: threading.Event | None = None) -> WorkerStats:
         """Work until nothing is left (``until_idle``) or ``stop`` is set; raises a thread's bug."""
         self.stats.released += ledger.release_stale(
-            self.engine, lease=self.config.lease, now=utcnow(), restarted=self.config.name
+            self.engine,
+            lease=self.config.lease,
+            now=utcnow(),
+            restarted=self.config.name,
+            in_flight=self.config.in_flight,
         )
         threads = [
             threading.Thread(target=self._guarded, args=(until_idle, stop), name=f"{self.config.name}-{n}")
@@ -171,12 +157,23 @@ class Worker:
                 continue
             if time.monotonic() - last_release > self.config.lease.total_seconds() / 2:
                 last_release = time.monotonic()
-                released = ledger.release_stale(self.engine, lease=self.config.lease, now=utcnow())
+                released = ledger.release_stale(
+                    self.engine, lease=self.config.lease, now=utcnow(), in_flight=self.config.in_flight
+                )
                 with self._lock:
                     self.stats.released += released
-            left = ledger.backlog(self.engine, now=utcnow(), channels=channels)
-            if until_idle and not left.due and not left.waiting and not left.claimed:
+            now = utcnow()
+            left = counts.backlog(self.engine, now=now, channels=channels)
+            later = left.next_due_at is not None and (
+                self.config.max_wait is not None
+                and (left.next_due_at - now).total_seconds() > self.config.max_wait
+            )
+            if until_idle and not left.due and not left.claimed and (not left.waiting or later):
+                if left.waiting:
+                    self._report_waiting(channels, last=True)  # what is left for the next run
                 return
+            if not left.due and left.waiting:
+                self._report_waiting(channels)
             pause = self.config.idle_poll
             if left.next_due_at is not None and not left.due:
                 pause = min(pause, max(0.0, (left.next_due_at - utcnow()).total_seconds()))
@@ -186,6 +183,19 @@ class Worker:
             with self._changed:
                 if not self._stop.is_set():
                     self._changed.wait(max(pause, 0.005))
+
+    def _report_waiting(self, channels: list[Channel], *, last: bool = False) -> None:
+        """Tell ``on_wait`` what waits for a retry (channel, how many, next try, attempts, last error),
+        at most every ``report_every`` seconds (and once more when the run ends with rows waiting)."""
+        if self.on_wait is None:
+            return
+        with self._lock:
+            if self._reported_last or (
+                not last and time.monotonic() - self._reported < self.config.report_every
+            ):
+                return
+            self._reported, self._reported_last = time.monotonic(), last
+        self.on_wait(counts.waiting(self.engine, now=utcnow(), channels=channels))
 
     def _gate_wait(self, channel: Channel) -> float:
         """Seconds the channel stays closed by a provider's rate limit (0.0 when open)."""
@@ -225,14 +235,25 @@ class Worker:
             try:
                 answers = {a.delivery_id: a for a in sender.reconcile(doubtful)}
             except ChannelError as exc:
-                return [self._retry(m, exc, in_doubt=True) for m in doubtful] + self._send(
+                return [self._retry(m, exc, in_doubt=True, made=1) for m in doubtful] + self._send(
                     sender, to_send, set()
                 )
             for message in doubtful:
                 answer = answers.get(message.delivery_id)
+                if answer is not None and answer.error is not None:  # this lookup failed: ask again later
+                    if isinstance(answer.error, PermanentChannelError):
+                        outcomes.append(self._fail(message, answer.error))
+                    else:
+                        outcomes.append(self._retry(message, answer.error, in_doubt=True, made=1))
+                    continue
                 if answer is not None and answer.presence is Presence.PRESENT:
                     outcomes.append(
-                        Outcome(message.delivery_id, DeliveryState.ACCEPTED, provider_id=answer.provider_id)
+                        Outcome(
+                            message.delivery_id,
+                            DeliveryState.ACCEPTED,
+                            provider_id=answer.provider_id,
+                            attempts=1,  # the earlier attempt arrived
+                        )
                     )
                     with self._lock:
                         self.stats.reconciled_present += 1
@@ -248,6 +269,8 @@ class Worker:
         return outcomes + self._send(sender, to_send, uncertain)
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
+        """Send ``messages``; an ``uncertain`` one is resent blind after an attempt that may have
+        arrived, so its outcome counts that attempt too."""
         if not messages:
             return []
         channel = messages[0].channel
@@ -264,9 +287,10 @@ class Worker:
         for message in messages:
             result = by_id.get(message.delivery_id)
             blind = message.delivery_id in uncertain
+            made = 2 if blind else 1
             if result is None:
                 bug = InDoubt("the adapter returned no result for this message", channel=channel)
-                outcomes.append(self._retry(message, bug, in_doubt=True, blind=blind))
+                outcomes.append(self._retry(message, bug, in_doubt=True, blind=blind, made=made))
             elif result.error is None:
                 outcomes.append(
                     Outcome(
@@ -275,18 +299,21 @@ class Worker:
                         provider_id=result.provider_id,
                         provider_status=result.provider_status,
                         uncertain_send=blind,
+                        attempts=made,
                     )
                 )
             elif isinstance(result.error, PermanentChannelError):
-                outcomes.append(self._fail(message, result.error, blind=blind))
+                outcomes.append(self._fail(message, result.error, blind=blind, made=made))
             else:
                 if isinstance(result.error, RateLimited):
                     gate.close_for(result.error.retry_after if result.error.retry_after is not None else 1.0)
                 doubt = isinstance(result.error, InDoubt) or blind
-                outcomes.append(self._retry(message, result.error, in_doubt=doubt, blind=blind))
+                outcomes.append(self._retry(message, result.error, in_doubt=doubt, blind=blind, made=made))
         return outcomes
 
-    def _fail(self, message: OutboundMessage, error: ChannelError, *, blind: bool = False) -> Outcome:
+    def _fail(
+        self, message: OutboundMessage, error: ChannelError, *, blind: bool = False, made: int = 1
+    ) -> Outcome:
         withdraw = None
         if error.code in STOP_CODES and message.recipient_id is not None:
             withdraw = (message.recipient_id, message.channel)
@@ -297,35 +324,53 @@ class Worker:
             error_detail=str(error),
             uncertain_send=blind,
             withdraw=withdraw,
+            attempts=made,
         )
 
     def _retry(
-        self, message: OutboundMessage, error: ChannelError, *, in_doubt: bool, blind: bool = False
+        self,
+        message: OutboundMessage,
+        error: ChannelError,
+        *,
+        in_doubt: bool,
+        blind: bool = False,
+        made: int = 1,
     ) -> Outcome:
-        if message.attempts >= self.config.max_attempts:
-            given_up = PermanentChannelError(
-                f"gave up after {message.attempts} attempts; last: {error}",
-                channel=error.channel,
-                status_code=error.status_code,
-                code=error.code,
-            )
-            return self._fail(message, given_up, blind=blind)
-        delay = self.backoff(message.attempts, error)
+        """Try again later, or give up after ``max_attempts`` attempts that may have reached the
+        provider. A message that must reach someone (a mandatory audience's) is never given up on
+        transient errors: it keeps trying at the longest backoff, and says so in its error."""
+        attempts = message.attempts + made
+        detail = str(error)
+        if attempts >= self.config.max_attempts:
+            if not message.mandatory_reason:
+                given_up = PermanentChannelError(
+                    f"gave up after {attempts} attempts; last: {error}",
+                    channel=error.channel,
+                    status_code=error.status_code,
+                    code=error.code,
+                )
+                return self._fail(message, given_up, blind=blind, made=made)
+            must = message.mandatory_reason
+            detail = f"must reach ({must}): still trying after {attempts} attempts; last: {error}"
+        delay = self.backoff(attempts, error)
+        if isinstance(error, InDoubt) and error.in_flight:
+            delay = max(delay, self.config.in_flight.total_seconds())  # not asked before it could be done
         return Outcome(
             message.delivery_id,
             DeliveryState.PENDING,
             error_code=error.code or _status(error),
-            error_detail=str(error),
+            error_detail=detail,
             next_attempt_at=utcnow() + timedelta(seconds=delay),
             in_doubt=in_doubt,
             uncertain_send=blind,
+            attempts=made,
         )
 
     def backoff(self, attempts: int, error: ChannelError) -> float:
         """Seconds before the next attempt: the provider's word, else capped exponential with full jitter."""
         if isinstance(error, RateLimited) and error.retry_after is not None:
             return error.retry_after + self.rng.uniform(0, self.config.backoff_base)
-        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** max(attempts - 1, 0))
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** min(max(attempts - 1, 0), 60))
         return self.rng.uniform(ceiling / 2, ceiling)
 
     def _count(self, channel: Channel, outcomes: Sequence[Outcome]) -> None:

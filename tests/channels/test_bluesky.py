@@ -317,7 +317,7 @@ def test_a_retried_delivery_can_never_make_a_second_post() -> None:
     msg = message()
 
     assert channel.send([msg])[0].accepted
-    [again] = channel.send([replace(msg, attempts=2, last_attempt_at=NOW + timedelta(minutes=3))])
+    [again] = channel.send([replace(msg, attempts=2, first_attempt_at=NOW + timedelta(minutes=3))])
 
     assert isinstance(again.error, InDoubt)
     assert again.error.code == "InternalServerError"

@@ -156,7 +156,7 @@ def test_a_resend_carries_the_same_key_and_gets_the_original_status() -> None:
     fake = FakeMastodon()
     channel = adapter(fake)
     first = channel.send([message()])
-    again = channel.send([replace(message(), attempts=2, last_attempt_at=NOW)])
+    again = channel.send([replace(message(), attempts=2, first_attempt_at=NOW)])
     assert first[0].provider_id == again[0].provider_id
     assert len(fake.statuses) == 1
 
@@ -342,25 +342,32 @@ def test_reconcile_trusts_the_idempotency_key_for_55_minutes(age: timedelta, pre
     fake = FakeMastodon()
     channel = adapter(fake, clock=lambda: now)
 
-    [by_last_attempt] = channel.reconcile([message(last_attempt_at=now - age)])
+    [by_first_attempt] = channel.reconcile([message(first_attempt_at=now - age)])
     [by_creation] = channel.reconcile([message(created_at=now - age)])
 
-    assert by_last_attempt.presence is presence
+    assert by_first_attempt.presence is presence
     assert by_creation.presence is presence
-    assert by_last_attempt.delivery_id == 1
+    assert by_first_attempt.delivery_id == 1
     assert fake.requests == []  # Mastodon is not asked: it offers no lookup by key
 
 
-def test_the_last_attempt_counts_not_the_creation() -> None:
+def test_in_doubt_lookups_are_anchored_on_the_first_attempt() -> None:
+    """The key was stored when some attempt succeeded, no earlier than the first one: a row first
+    tried four hours ago may hold a status whose key expired, however recent its latest claim."""
     now = NOW + timedelta(hours=5)
-    recent_retry = message(created_at=now - timedelta(hours=4), last_attempt_at=now - timedelta(minutes=5))
-    [result] = adapter(FakeMastodon(), clock=lambda: now).reconcile([recent_retry])
-    assert result.presence is Presence.ABSENT
+    first_tried_long_ago = message(
+        created_at=now - timedelta(hours=4), first_attempt_at=now - timedelta(hours=4)
+    )
+    first_tried_lately = message(
+        created_at=now - timedelta(hours=4), first_attempt_at=now - timedelta(minutes=5)
+    )
+    results = adapter(FakeMastodon(), clock=lambda: now).reconcile([first_tried_long_ago, first_tried_lately])
+    assert [r.presence for r in results] == [Presence.UNKNOWN, Presence.ABSENT]
 
 
 def test_the_default_clock_is_now() -> None:
-    recent = message(last_attempt_at=datetime.now(UTC) - timedelta(minutes=1))
-    old = message(2, last_attempt_at=datetime.now(UTC) - timedelta(hours=1))
+    recent = message(first_attempt_at=datetime.now(UTC) - timedelta(minutes=1))
+    old = message(2, first_attempt_at=datetime.now(UTC) - timedelta(hours=1))
     results = adapter(FakeMastodon()).reconcile([recent, old])
     assert [r.presence for r in results] == [Presence.ABSENT, Presence.UNKNOWN]
 

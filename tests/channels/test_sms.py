@@ -260,7 +260,7 @@ def listed(message: OutboundMessage, *, sid: str = "SM" + "ab" * 16, **changes: 
         "messaging_service_sid": None,
         "body": message.content.text,
         "status": "delivered",
-        "date_created": format_datetime(message.last_attempt_at or message.created_at),
+        "date_created": format_datetime(message.first_attempt_at or message.created_at),
     }
     return item | changes
 
@@ -278,7 +278,7 @@ def pages(*pages: list[dict[str, Any]]) -> Handler:
 
 
 def test_reconcile_finds_the_message(make_message: MakeMessage) -> None:
-    message = make_message(Channel.SMS, last_attempt_at=CREATED_AT + timedelta(minutes=5))
+    message = make_message(Channel.SMS, first_attempt_at=CREATED_AT + timedelta(minutes=5))
     recorder = Recorder(pages([listed(message, sid="SM" + "01" * 16)]))
 
     (answer,) = adapter(recorder).reconcile([message])

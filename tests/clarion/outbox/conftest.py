@@ -18,8 +18,9 @@ from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.playbook import load_playbook
-from clarion.publish import Source, Staged, stage_update
+from clarion.publish import Staged, stage_update
 from clarion.settings import Settings
+from clarion.sources import Source
 from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES
 
 Behaviour = Callable[[OutboundMessage], SendResult | ChannelError]

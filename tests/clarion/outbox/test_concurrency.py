@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from clarion.kinds import DeliveryState
-from clarion.outbox import ledger
+from clarion.outbox.counts import state_counts
 from clarion.publish import Staged
 from tests.helpers import ROOT
 
@@ -43,5 +43,5 @@ def test_four_workers_claim_100_000_deliveries_without_sending_one_twice(
     assert len(sent) == 100_000 and max(sent.values()) == 1
     per_worker = [len(log.read_text().split()) for log in logs]
     assert all(n > 0 for n in per_worker), per_worker  # the work was shared, not done by one
-    counts = ledger.state_counts(pg_engine, update_id=staged.update_id)
+    counts = state_counts(pg_engine, update_id=staged.update_id)
     assert sum(n for (_, state), n in counts.items() if state is DeliveryState.ACCEPTED) == 100_000

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from clarion import consent, store
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
-from clarion.outbox.events import EventSummary, apply_sendgrid_events, apply_twilio_status
+from clarion.outbox.events import MAX_KEY_CHARS, EventSummary, apply_sendgrid_events, apply_twilio_status
 
 T0 = 1_772_000_000
 
@@ -236,6 +236,40 @@ def test_unknown_deliveries_are_reported_not_stored(sqlite_engine: sa.Engine, up
     assert get(sqlite_engine, sms).state is DeliveryState.ACCEPTED
 
 
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "field", ["sg_event_id", "sg_message_id", "timestamp", "delivery_id", "MessageSid", "token"]
+)
+def test_oversized_event_identifiers_are_not_stored(
+    sqlite_engine: sa.Engine, update_id: int, field: str
+) -> None:
+    email = add_delivery(sqlite_engine, update_id)
+    absurd = "A" * MB
+    sms_id = "SM" + "c" * 32
+    sms = add_delivery(sqlite_engine, update_id, channel=Channel.SMS, provider_id=sms_id)
+    if field == "MessageSid":
+        add_delivery(sqlite_engine, update_id, channel=Channel.SMS, provider_id=absurd)
+        summary = twilio(sqlite_engine, absurd, "delivered")
+    elif field == "token":
+        summary = twilio(sqlite_engine, sms_id, "delivered", token=absurd)
+    else:
+        summary = post(sqlite_engine, sg("delivered", email) | {field: absurd})
+    assert summary == EventSummary(ignored=1)
+    assert stored_keys(sqlite_engine) == []
+    assert get(sqlite_engine, email).state is get(sqlite_engine, sms).state is DeliveryState.ACCEPTED
+
+    # Ids as long as the providers' own are stored, and their duplicates still recognised.
+    longest = "e" * 100  # SendGrid documents sg_event_id as at most 100 characters
+    event = sg("delivered", email, sg_event_id=longest, sg_message_id="m" * 100)
+    assert post(sqlite_engine, event).applied == 1
+    assert post(sqlite_engine, event).duplicates == 1
+    assert twilio(sqlite_engine, sms_id, "delivered", token="t" * 100).applied == 1
+    assert twilio(sqlite_engine, sms_id, "delivered", token="t" * 100).duplicates == 1
+    assert all(len(key) <= MAX_KEY_CHARS for key in stored_keys(sqlite_engine))
+
+
 def test_engagement_and_garbage_are_ignored(sqlite_engine: sa.Engine, update_id: int) -> None:
     did = add_delivery(sqlite_engine, update_id)
     with store.session_scope(sqlite_engine) as session:
@@ -382,3 +416,34 @@ def test_a_batch_of_5000_events_takes_a_bounded_number_of_statements(
     again = post(sqlite_engine, *events)
     assert (again.applied, again.duplicates) == (0, n + 100)
     assert len(statements) <= 20
+
+
+def test_email_copies_are_what_the_provider_reported_and_at_most_the_rest(
+    sqlite_engine: sa.Engine, update_id: int
+) -> None:
+    """Issue 12: the ledger counted 1 000–8 394 uncertain resends where the provider received 0–2 000
+    extra. The events SendGrid sends name the request (X-Message-Id) each copy came from."""
+    from clarion.outbox.counts import Copies, email_copies
+
+    twice = add_delivery(sqlite_engine, update_id, provider_id="X2", uncertain_sends=1)
+    once = add_delivery(sqlite_engine, update_id, provider_id="X3", uncertain_sends=1)
+    unreported = add_delivery(sqlite_engine, update_id, provider_id="X4", uncertain_sends=2)
+    uncounted = add_delivery(sqlite_engine, update_id, provider_id="X6")  # a duplicate nobody counted
+
+    def processed(delivery: int, request: str) -> dict[str, Any]:
+        return {
+            "event": "processed",
+            "sg_message_id": f"{request}.filterdrecv-5645d9c87f-2xnpp-1-6578F4C6-1.0",
+            "sg_event_id": f"ev-{delivery}-{request}",
+            "timestamp": T0,
+            "delivery_id": str(delivery),
+        }
+
+    events = [processed(twice, "X1"), processed(twice, "X2"), processed(once, "X3")]
+    events += [processed(uncounted, "X5"), processed(uncounted, "X6"), processed(uncounted, "X6")]
+    with store.session_scope(sqlite_engine) as session:
+        apply_sendgrid_events(session=session, events=events)
+
+    assert unreported  # no events yet: its two blind resends may each be a copy
+    assert email_copies(sqlite_engine) == Copies(blind_resends=4, confirmed=2, at_most=3)
+    assert email_copies(sqlite_engine, update_id=update_id + 1) == Copies(0, 0, 0)

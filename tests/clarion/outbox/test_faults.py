@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,12 +13,12 @@ from channels.registry import build_senders
 from channels.sandbox import SandboxConfig, running_sandbox
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
-from clarion.outbox import ledger
+from clarion.outbox.counts import state_counts
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.publish import Staged
 from clarion.settings import Settings
 
-FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "idle_poll": 0.01}
+FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "idle_poll": 0.01, "in_flight": timedelta(0)}
 STOPPED = "+4915112000004"  # recipient c4 of the staged audience
 
 
@@ -34,7 +35,7 @@ def test_transient_faults_are_retried_until_delivered_and_a_stop_is_never_retrie
         stats = Worker(sqlite_engine, senders, WorkerConfig(name="w", threads=4, **FAST)).run()
         sandbox = box.stats()
 
-    counts = ledger.state_counts(sqlite_engine, update_id=staged.update_id)
+    counts = state_counts(sqlite_engine, update_id=staged.update_id)
     assert counts[(Channel.EMAIL, DeliveryState.ACCEPTED)] == 200
     assert counts[(Channel.SMS, DeliveryState.ACCEPTED)] == 199
     assert counts[(Channel.SMS, DeliveryState.FAILED)] == 1

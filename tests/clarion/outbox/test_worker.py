@@ -14,12 +14,13 @@ from clarion.errors import InDoubt, PermanentChannelError, RateLimited, Transien
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import ChannelConsent, Delivery, utcnow
 from clarion.outbox import ledger
+from clarion.outbox.counts import state_counts
 from clarion.outbox.port import OutboundMessage, SendResult
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
 
-FAST = {"backoff_base": 0.001, "backoff_cap": 0.01, "idle_poll": 0.01}
+FAST = {"backoff_base": 0.001, "backoff_cap": 0.01, "idle_poll": 0.01, "in_flight": timedelta(0)}
 
 
 def _senders(**kwargs: object) -> dict[Channel, FakeSender]:
@@ -27,7 +28,7 @@ def _senders(**kwargs: object) -> dict[Channel, FakeSender]:
 
 
 def _states(engine: sa.Engine, channel: Channel) -> dict[DeliveryState, int]:
-    counts = ledger.state_counts(engine)
+    counts = state_counts(engine)
     return {state: n for (c, state), n in counts.items() if c is channel}
 
 
@@ -100,8 +101,15 @@ def test_transient_errors_retry_until_delivered_and_permanent_ones_never(
     assert max(calls.values()) > 1  # some were retried
 
 
+def _not_mandatory(engine: sa.Engine) -> None:
+    """The staged data-breach audience is mandatory; make its messages ordinary ones."""
+    with engine.begin() as c:
+        c.execute(sa.update(Delivery).values(mandatory_reason=None))
+
+
 def test_gives_up_after_max_attempts(sqlite_engine: sa.Engine, stage: Callable[..., Staged]) -> None:
     stage(sqlite_engine, 3)
+    _not_mandatory(sqlite_engine)
     sender = FakeSender(Channel.EMAIL, behave=lambda m: TransientChannelError("down", channel="email"))
     Worker(
         sqlite_engine, {Channel.EMAIL: sender}, WorkerConfig(name="w", threads=1, max_attempts=3, **FAST)
