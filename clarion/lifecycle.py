@@ -69,11 +69,14 @@ def open_incident(
     started_at: datetime | None,
     commander: str | None,
     jurisdictions: Sequence[str] = (),
+    declared_facts: Mapping[str, Any] | None = None,
 ) -> Incident:
     """Store a new incident (the next ``INC-nnnn`` unless ``reference`` is given), in the caller's
     transaction, and start its regulatory clocks: the playbook's regimes and those ``jurisdictions``
     add. Awareness defaults to now: it starts the clocks, so it is never left unset. A reference that
-    exists already is refused: post an update to it instead."""
+    exists already is refused: post an update to it instead. ``declared_facts`` (the facts of the
+    declaration, as JSON) are kept, so a first update that fails can be drafted again from them
+    (:func:`first_facts`)."""
     chosen = incident_regimes(playbook, jurisdictions)
     if (
         reference is not None
@@ -109,9 +112,24 @@ def open_incident(
         },
     )
     incident.regimes = chosen
+    incident.declared_facts = dict(declared_facts) if declared_facts is not None else None
     session.add(incident)
     start_clocks(session=session, incident=incident, actor=commander or "clarion")
     return incident
+
+
+def first_facts(incident: Incident, *, as_of: datetime, source: str = "declaration") -> Facts:
+    """The facts of an incident's first update, from its declaration: for a first update to draft
+    again when the one drafted at declaration failed or was rejected."""
+    if not incident.declared_facts:
+        message = f"{incident.reference} was declared without stored facts; declare it again"
+        raise InputError([Problem(source, None, "facts", message)])
+    data = {k: v for k, v in incident.declared_facts.items() if v is not None}
+    data.update(reference=incident.reference, as_of=data.get("as_of") or as_of.isoformat())
+    try:
+        return Facts.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems(source, exc)) from None
 
 
 def _problems(source: str, exc: ValidationError) -> list[Problem]:
@@ -193,6 +211,26 @@ def consecutive_holdings(*, session: Session, incident_id: int) -> int:
             break
         count += 1
     return count
+
+
+# ── delivery that did not finish ─────────────────────────────────────────────────────────────────
+
+DELIVERY_RETRIES = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+)
+"""Wall-clock delays of the runs that finish an update's delivery when a publish could not (a
+channel's task failed, or messages still wait for a provider): the last run stops retrying and says
+so loudly; ``clarion outbox work`` still sends what is left."""
+
+
+def delivery_retry_delay(attempt: int) -> timedelta | None:
+    """How long after attempt ``attempt`` (1 = the publish itself) the next one runs; None: no more."""
+    return DELIVERY_RETRIES[attempt - 1] if 1 <= attempt <= len(DELIVERY_RETRIES) else None
 
 
 # ── cadence timers ───────────────────────────────────────────────────────────────────────────────

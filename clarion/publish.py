@@ -15,28 +15,24 @@ The status page is not an outbox channel: it is served from the store by the web
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion import audience as audiences
-from clarion import audit
-from clarion.audience import AudienceSummary, RecipientRow
+from clarion import audit, drafts
+from clarion.audience import AudienceSummary
 from clarion.compose import promised_next_update
 from clarion.consistency import preflight
 from clarion.errors import InputError, NotFound, Problem
 from clarion.facts import Facts
 from clarion.kinds import Channel, IncidentStatus, UpdateKind, UpdateState
-from clarion.models import Incident, IncidentCreate, UpdateCreate, utcnow
+from clarion.models import Incident, UpdateCreate, utcnow
 from clarion.models import Rendition as RenditionRow
 from clarion.models import Update as UpdateRow
+from clarion.outbox.addresses import staging_mark
 from clarion.outbox.fanout import (
     AudiencePlan,
     FanOutCount,
@@ -47,31 +43,10 @@ from clarion.outbox.fanout import (
 from clarion.playbook import Playbook
 from clarion.render import Renderer, Rendition
 from clarion.settings import Settings
-from clarion.store import add_update, create_incident
+from clarion.sources import Source, check_sources
 
 PERSONAL = (Channel.EMAIL, Channel.SMS)
 OUTBOX_BROADCAST = (Channel.MASTODON, Channel.BLUESKY)
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where an audience's recipients come from."""
-
-    csv: Path | None = None
-    sql: str | None = None
-    database_url: str | None = None
-
-    def check(self) -> AudienceSummary:
-        if self.csv is not None:
-            return audiences.check_csv(self.csv)
-        assert self.sql is not None and self.database_url is not None
-        return audiences.check_sql(self.database_url, self.sql)
-
-    def rows(self) -> Iterator[RecipientRow]:
-        if self.csv is not None:
-            return audiences.read_csv(self.csv)
-        assert self.sql is not None and self.database_url is not None
-        return audiences.read_sql(self.database_url, self.sql)
 
 
 @dataclass
@@ -81,24 +56,14 @@ class Staged:
     renditions: int
     audiences: dict[str, FanOutCount] = field(default_factory=dict)
     broadcasts: int = 0
+    existing: bool = False
+    """The update was staged before with the same facts: only missing messages were added."""
+    number: int = 0
+    """The update's number within its incident."""
 
     @property
     def planned(self) -> int:
         return sum(c.planned for c in self.audiences.values()) + self.broadcasts
-
-
-def playbook_sources(playbook: Playbook, playbook_path: Path, settings: Settings) -> dict[str, Source]:
-    """The sources the playbook names (CSV paths are relative to the playbook file)."""
-    found: dict[str, Source] = {}
-    for name, spec in playbook.audiences.items():
-        if spec.source is None:
-            continue
-        if spec.source.csv is not None:
-            found[name] = Source(csv=(playbook_path.parent / spec.source.csv))
-        else:
-            url = settings.audience_database_url or settings.effective_database_url
-            found[name] = Source(sql=spec.source.sql, database_url=url)
-    return found
 
 
 @dataclass
@@ -110,6 +75,8 @@ class Draft:
     number: int
     renditions: list[Rendition]
     """What each channel will say, as rendered (for previews)."""
+    existing: bool = False
+    """The same content was drafted before (:mod:`clarion.drafts`): this is that update."""
 
 
 def draft_update(
@@ -123,16 +90,27 @@ def draft_update(
     state: UpdateState = UpdateState.DRAFT,
     renderer: Renderer | None = None,
     commander: str | None = None,
+    new_update: bool = True,
+    source: str = "facts",
 ) -> Draft:
     """Steps 1 and 2, then store: check every audience row, render and preflight every rendition,
     and store the update (in ``state``) with its renditions. Raises before storing anything when a
-    row or a rendition is wrong."""
+    row or a rendition is wrong. The same content for the same incident is the update already
+    stored (see :mod:`clarion.drafts`, also for ``new_update``; ``source`` names the facts)."""
     rendered, next_update_by = _render_checked(playbook, facts, settings, sources, renderer)
-    incident_id, update_id, number = _store_update(
-        engine, playbook, facts, kind, next_update_by, state=state, commander=commander
+    stored = drafts.store_update(
+        engine,
+        playbook,
+        facts,
+        kind,
+        next_update_by,
+        state=state,
+        commander=commander,
+        new_update=new_update,
+        source=source,
     )
-    store_renditions(engine=engine, update_id=update_id, renditions=rendered)
-    return Draft(incident_id, update_id, number, rendered)
+    store_renditions(engine=engine, update_id=stored.update_id, renditions=rendered)  # idempotent
+    return Draft(stored.incident_id, stored.update_id, stored.number, rendered, existing=stored.existing)
 
 
 def enqueue_update(
@@ -146,13 +124,14 @@ def enqueue_update(
     """Step 3: write one outbox row per message of a drafted (and approved) update, and mark it
     published. The audiences are checked again first: a recipient who needs a locale or time zone
     the draft has no rendition for stops the update before any row is written."""
-    summaries = _check_sources(playbook, sources)
+    summaries = check_sources(playbook, sources)
     public_zone = _public_zone(playbook, settings)
     with Session(engine, expire_on_commit=False) as session:
         update = session.get(UpdateRow, update_id)
         if update is None:
             raise NotFound("update", str(update_id))
-        if update.state is not UpdateState.APPROVED:
+        republish = update.state is UpdateState.PUBLISHED  # staged again: add only what is missing
+        if update.state is not UpdateState.APPROVED and not republish:
             raise InputError(
                 [
                     Problem(
@@ -184,6 +163,7 @@ def enqueue_update(
             ]
         )
     staged = Staged(incident_id, update_id, renditions=len(ids))
+    mark = staging_mark(engine)  # what this run writes lies above: a merge, not "already staged"
     for name, spec in playbook.audiences.items():
         if name in sources:
             plan = AudiencePlan(
@@ -195,7 +175,9 @@ def enqueue_update(
                 default_time_zone=public_zone,
                 mandatory_reason=spec.mandatory,
             )
-            staged.audiences[name] = enqueue_audience(engine=engine, plan=plan, rows=sources[name].rows())
+            staged.audiences[name] = enqueue_audience(
+                engine=engine, plan=plan, rows=sources[name].rows(), since=mark
+            )
         if Channel.BANNER in spec.channels:
             for locale in playbook.locales:
                 enqueue_broadcast(
@@ -218,7 +200,8 @@ def enqueue_update(
                     scope=locale,
                 )
                 staged.broadcasts += 1
-    _mark_published(engine, update_id)
+    if not republish:
+        _mark_published(engine, update_id)
     return staged
 
 
@@ -231,9 +214,13 @@ def stage_update(
     sources: Mapping[str, Source],
     kind: UpdateKind = UpdateKind.UPDATE,
     renderer: Renderer | None = None,
+    new_update: bool = False,
+    source: str = "facts",
 ) -> Staged:
     """Check, render and enqueue one update to every audience and public channel of the playbook
-    (no approval step: the draft is enqueued at once)."""
+    (no approval step: the draft is enqueued at once). Staging the same facts again is the same
+    update, and adds only messages that are missing; different facts for an incident that has an
+    update already need ``new_update`` (:mod:`clarion.drafts`)."""
     draft = draft_update(
         engine=engine,
         playbook=playbook,
@@ -243,10 +230,22 @@ def stage_update(
         kind=kind,
         state=UpdateState.APPROVED,
         renderer=renderer,
+        new_update=new_update,
+        source=source,
     )
-    return enqueue_update(
+    staged = enqueue_update(
         engine=engine, playbook=playbook, update_id=draft.update_id, settings=settings, sources=sources
     )
+    staged.existing, staged.number = draft.existing, draft.number
+    return staged
+
+
+def check_draft(
+    *, playbook: Playbook, facts: Facts, settings: Settings, sources: Mapping[str, Source]
+) -> None:
+    """Everything :func:`draft_update` checks (every audience row, every rendition's limits and
+    consistency), storing nothing: a declaration runs it before it creates the incident."""
+    _render_checked(playbook, facts, settings, sources, None)
 
 
 def _render_checked(
@@ -258,7 +257,7 @@ def _render_checked(
 ) -> tuple[list[Rendition], datetime]:
     """Check every audience row, render every rendition they and the public channels need, and run
     the preflight (limits and consistency) over all of them; raises before anything is stored."""
-    summaries = _check_sources(playbook, sources)
+    summaries = check_sources(playbook, sources)
     renderer = renderer or Renderer(
         playbook, settings.templates_dir, sms_max_segments=settings.sms_max_segments
     )
@@ -270,15 +269,6 @@ def _render_checked(
     ]
     preflight(rendered)
     return rendered, next_update_by
-
-
-def _check_sources(playbook: Playbook, sources: Mapping[str, Source]) -> dict[str, AudienceSummary]:
-    unknown = sorted(set(sources) - set(playbook.audiences))
-    if unknown:
-        raise InputError(
-            [Problem(playbook.name, None, "audiences", f"no audience named {n!r}") for n in unknown]
-        )
-    return {name: source.check() for name, source in sources.items()}  # every row checked
 
 
 def _public_zone(playbook: Playbook, settings: Settings) -> str:
@@ -332,66 +322,6 @@ def _mark_published(engine: sa.Engine, update_id: int) -> None:
         session.commit()
 
 
-def _store_update(
-    engine: sa.Engine,
-    playbook: Playbook,
-    facts: Facts,
-    kind: UpdateKind,
-    next_update_by: datetime,
-    *,
-    state: UpdateState,
-    commander: str | None,
-) -> tuple[int, int, int]:
-    with Session(engine, expire_on_commit=False) as session:
-        incident = session.exec(select(Incident).where(Incident.reference == facts.reference)).first()
-        if incident is None:
-            incident = create_incident(
-                session=session,
-                incident_in=IncidentCreate(
-                    reference=facts.reference,
-                    playbook=playbook.name,
-                    severity=facts.severity,
-                    title=facts.title,
-                    status=facts.status,
-                    aware_at=facts.aware_at or facts.as_of,
-                    started_at=facts.started_at,
-                    public_time_zone=playbook.public_time_zone or "UTC",
-                    commander=commander,
-                ),
-            )
-        content, digest = _content(facts, kind, next_update_by)
-        update = add_update(
-            session=session, incident=incident, update_in=UpdateCreate.model_validate(content)
-        )
-        update.state = state
-        update.content_hash = digest
-        session.add_all([incident, update])
-        session.commit()
-        assert incident.id is not None and update.id is not None
-        return incident.id, update.id, update.number
-
-
-def _content(facts: Facts, kind: UpdateKind, next_update_by: datetime) -> tuple[dict[str, Any], str]:
-    """An update's stored content (the four parts per locale, the facts) and its sha256."""
-    parts = {
-        part: {
-            loc: {"text": getattr(s, part).text, "short": getattr(s, part).short}
-            for loc, s in facts.story.items()
-        }
-        for part in ("apology", "cause", "fix", "prevention")
-    }
-    stored_facts = json.loads(facts.model_dump_json())
-    canonical = json.dumps({"parts": parts, "facts": stored_facts}, sort_keys=True, ensure_ascii=False)
-    content = {
-        "kind": kind,
-        "status": facts.status,
-        "next_update_by": next_update_by,
-        "facts": stored_facts,
-        **parts,
-    }
-    return content, hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def redraft_update(
     *,
     engine: sa.Engine,
@@ -423,7 +353,7 @@ def redraft_update(
                     )
                 ]
             )
-        content, digest = _content(facts, update.kind, next_update_by)
+        content, digest = drafts.content(facts, update.kind, next_update_by)
         for name, value in UpdateCreate.model_validate(content).model_dump().items():
             setattr(update, name, value)
         update.content_hash = digest

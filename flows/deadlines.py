@@ -26,8 +26,8 @@ from clarion.models import Deadline, Incident
 from clarion.reports import countdown_markdown, time_left
 from flows import timers
 from flows.context import IncidentContext, open_context
+from flows.delivery import artifact_key
 from flows.deployments import DEADLINE_CHECK
-from flows.publish import artifact_key
 
 
 def people(ctx: IncidentContext, *, escalate: bool) -> list[str]:

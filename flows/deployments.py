@@ -66,7 +66,22 @@ DEADLINE_CHECK = DeploymentSpec(
     "Scheduled at 50, 75 and 90 % of a regulatory clock and at its deadline: tell the commander and "
     "approvers, escalate when missed.",
 )
-SPECS = (DECLARE, POST_UPDATE, RESOLVE, CADENCE_CHECK, APPROVAL_ESCALATION, WATCH_DEADLINES, DEADLINE_CHECK)
+RETRY_DELIVERY = DeploymentSpec(
+    "retry-delivery",
+    "flows/delivery.py:retry_delivery",
+    "Scheduled when a publish could not send everything: send what is left, and try again later while "
+    "something is.",
+)
+SPECS = (
+    DECLARE,
+    POST_UPDATE,
+    RESOLVE,
+    CADENCE_CHECK,
+    APPROVAL_ESCALATION,
+    WATCH_DEADLINES,
+    DEADLINE_CHECK,
+    RETRY_DELIVERY,
+)
 
 
 def load_flow(spec: DeploymentSpec) -> Any:

@@ -18,9 +18,18 @@ from sqlmodel import Session
 from clarion.clock import IncidentClock
 from clarion.facts import Facts
 from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
-from clarion.lifecycle import check_fit, facts_of, latest_published, latest_update, next_facts, open_incident
+from clarion.lifecycle import (
+    check_fit,
+    facts_of,
+    first_facts,
+    latest_published,
+    latest_update,
+    next_facts,
+    open_incident,
+)
 from clarion.models import utcnow
-from clarion.publish import draft_update
+from clarion.publish import check_draft, draft_update
+from clarion.sources import playbook_sources
 from flows.context import IncidentContext, load_playbook_named, open_context, store
 from flows.deadlines import watch
 from flows.models import Declaration, UpdateKindChoice, UpdateRequest
@@ -62,10 +71,17 @@ def watch_clocks(reference: str) -> int:
 def declare_incident(declaration: Declaration) -> dict[str, Any]:
     """Declare an incident from a playbook and facts: draft, approve, publish to every channel."""
     settings, engine = store()
-    playbook, _path = load_playbook_named(declaration.playbook, settings)
+    playbook, path = load_playbook_named(declaration.playbook, settings)
     given = declaration.facts
-    check_fit(
-        given.complete(reference=given.reference or "INC-0000", as_of=utcnow()), playbook, "declaration"
+    provisional = given.complete(reference=given.reference or "INC-0000", as_of=utcnow())
+    check_fit(provisional, playbook, "declaration")
+    # Every audience and rendition is checked before the incident exists: a declaration that could
+    # not draft its first update must not leave an incident behind that cannot be declared again.
+    check_draft(
+        playbook=playbook,
+        facts=provisional,
+        settings=settings,
+        sources=playbook_sources(playbook, path, settings),
     )
     with Session(engine, expire_on_commit=False) as session:
         incident = open_incident(
@@ -79,6 +95,7 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
             started_at=given.started_at,
             commander=declaration.commander,
             jurisdictions=declaration.jurisdictions,
+            declared_facts=given.model_dump(mode="json", exclude_none=True),
         )
         session.commit()
     watching = watch_clocks(incident.reference, return_state=True)
@@ -97,12 +114,13 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
 
 
 def _next(ctx: IncidentContext, request: UpdateRequest, *, status: IncidentStatus | None) -> Facts:
+    """The previous update's facts with the request's changes; before any update was published (the
+    first one failed or was rejected), the declaration's facts: this is then the first update."""
     with ctx.session() as session:
         previous = latest_published(session=session, incident_id=ctx.incident.id or 0)
-    if previous is None:
-        raise LookupError(f"{ctx.reference} has no published update to follow yet")
+    base = facts_of(previous) if previous is not None else first_facts(ctx.incident, as_of=ctx.clock.now())
     return next_facts(
-        facts_of(previous),
+        base,
         ctx.playbook,
         as_of=ctx.clock.now(),
         status=status or request.status,
@@ -117,6 +135,8 @@ def _post(request: UpdateRequest, kind: UpdateKind, status: IncidentStatus | Non
     ctx = open_context(request.reference)
     facts = _next(ctx, request, status=status)
     with ctx.session() as session:
+        if latest_published(session=session, incident_id=ctx.incident.id or 0) is None:
+            kind = UpdateKind.INITIAL if kind is UpdateKind.UPDATE else kind
         last = latest_update(session=session, incident_id=ctx.incident.id or 0)
     _rename(f"{ctx.reference} · update {(last.number if last else 0) + 1}")
     number = draft(ctx.reference, facts, kind)

@@ -14,35 +14,28 @@ number to :func:`publish_update`, which
 
 from __future__ import annotations
 
-import time
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.runtime import flow_run
 from sqlmodel import col, select
 
-from channels.delivery import run_worker
 from clarion import approvals, audit, deadlines, reports
 from clarion.errors import ClarionError
 from clarion.facts import Facts
-from clarion.kinds import ApprovalDecision, Channel, UpdateState
+from clarion.kinds import ApprovalDecision, UpdateState
 from clarion.lifecycle import facts_of, next_facts
 from clarion.models import Incident, Rendition, Update, utcnow
-from clarion.outbox.ledger import state_counts
 from clarion.publish import enqueue_update, redraft_update
 from flows import timers
 from flows.context import IncidentContext, open_context
+from flows.delivery import DeliveryIncomplete, artifact_key, deliver_update, report_incomplete, table
 from flows.models import ApprovalAnswer
 
 APPROVAL_POLL_SECONDS = 2
@@ -54,11 +47,6 @@ class ApprovalInput(RunInput, ApprovalAnswer):
 
 class ApprovalExpired(ClarionError):
     """Nobody answered an approval before its window closed: nothing was sent."""
-
-
-def artifact_key(reference: str, *parts: object) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    return "-".join([reference.lower(), *(str(p) for p in parts)])
 
 
 # ── approval ─────────────────────────────────────────────────────────────────────────────────────
@@ -281,45 +269,6 @@ def enqueue(reference: str, update_id: int) -> int:
     return staged.planned
 
 
-@task(name="deliver", task_run_name="deliver {channel}", cache_policy=NO_CACHE)
-def deliver(reference: str, channel: Channel, worker: str) -> dict[str, int]:
-    """Send every due message of one channel (one provider request per batch)."""
-    ctx = open_context(reference)
-    stats = run_worker(ctx.settings, ctx.engine, name=worker, channels=[channel], threads=2)
-    return {"accepted": stats.accepted, "failed": stats.failed, "retried": stats.retried}
-
-
-def _deliver_all(ctx: IncidentContext, update_id: int, number: int) -> list[dict[str, object]]:
-    counts = state_counts(ctx.engine, update_id=update_id)
-    channels = sorted({c for (c, s) in counts if s in reports.PENDING}, key=list(Channel).index)
-    run_id = flow_run.id or "local"
-    progress = cast(
-        UUID,
-        create_progress_artifact(
-            progress=0.0,
-            key=artifact_key(ctx.reference, "update", number, "progress"),
-            description=f"{ctx.reference} update {number}: messages sent",
-        ),
-    )
-    futures = [
-        deliver.submit(ctx.reference, channel, f"flow-{run_id}-{channel.value}") for channel in channels
-    ]
-    while not all(f.state.is_final() for f in futures):
-        done, total = reports.delivery_totals(
-            reports.delivery_rows(state_counts(ctx.engine, update_id=update_id))
-        )
-        update_progress_artifact(
-            progress, 100.0 * done / total if total else 100.0, f"{done} of {total} sent"
-        )
-        time.sleep(0.5)
-    for future in futures:
-        future.result()  # a channel's bug fails the flow here, after every channel had its go
-    rows = reports.delivery_rows(state_counts(ctx.engine, update_id=update_id))
-    done, total = reports.delivery_totals(rows)
-    update_progress_artifact(progress, 100.0 * done / total if total else 100.0, f"{done} of {total} sent")
-    return rows
-
-
 @flow(name="publish-update", flow_run_name="{reference} · update {update_number} · publish", log_prints=True)
 def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     """Approve (when the playbook asks), send on every channel, report, and set the next timers."""
@@ -336,12 +285,11 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
         timers.cancel_escalations(ctx, update_number)
         planned = enqueue(reference, update.id)
         logger.info("%s update %s: %s messages in the outbox", reference, update_number, planned)
-    rows = _deliver_all(ctx, update.id, update_number)
-    create_table_artifact(
-        key=artifact_key(reference, "update", update_number, "deliveries"),
-        table=rows,
-        description=f"{reference} update {update_number}: deliveries per channel",
-    )
+    delivered = deliver_update(ctx, update.id, update_number)
+    table(ctx, update_number, delivered)
+    if not delivered.complete:  # said now, retried later; the rest of the publish goes on regardless
+        report_incomplete(ctx, update_number, delivered, attempt=1)
+    rows = delivered.rows
     ctx.refresh()
     update = ctx.update(update_number)
     with ctx.session() as session:
@@ -357,6 +305,12 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     )
     timers.schedule_cadence(ctx, update)
     timers.emit(ctx, "clarion.update.published", update=update_number, kind=update.kind.value)
+    if delivered.failures:
+        raise DeliveryIncomplete(
+            f"{reference} update {update_number} is published but not fully sent: "
+            + "; ".join(f"{c}: {why}" for c, why in delivered.failures.items())
+            + " (a retry-delivery run is scheduled; `clarion outbox work` sends what is left now)"
+        )
     failed = sum(int(str(r["failed"])) for r in rows)
     return {
         "reference": reference,

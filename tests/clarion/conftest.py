@@ -18,8 +18,12 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from clarion import store
+from clarion.facts import Facts, load_facts
 from clarion.kinds import IncidentStatus
 from clarion.models import IncidentCreate, UpdateCreate
+from clarion.playbook import Playbook, load_playbook
+from clarion.settings import Settings
+from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AWARE_AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -143,6 +147,24 @@ def without_audit_triggers() -> Callable[[sa.Engine], None]:
 
 
 # ── example content ───────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture
+def breach() -> Playbook:
+    """The shipped data-breach playbook."""
+    return load_playbook(PLAYBOOKS / "data-breach.yaml")
+
+
+@pytest.fixture
+def facts(breach: Playbook) -> Facts:
+    """The example facts of the data-breach playbook."""
+    return load_facts(EXAMPLES / "data-breach.yaml", breach)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with the shipped playbooks and templates and a home of the test's own."""
+    return Settings(home=tmp_path / "home", templates_dir=TEMPLATES, playbooks_dir=PLAYBOOKS)
 
 
 @pytest.fixture

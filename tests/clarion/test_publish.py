@@ -6,6 +6,7 @@ en/de and four time zones (two without one), one without email and one without a
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,16 +16,17 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion.errors import InputError, NotFound, Problem
-from clarion.facts import Facts, load_facts
+from clarion.errors import InputError, NotFound, PlaybookError, Problem
+from clarion.facts import Facts
 from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateKind, UpdateState
 from clarion.lifecycle import holding_facts, next_facts
 from clarion.models import AuditEvent, Delivery, Incident, Recipient, Rendition, Update
 from clarion.playbook import Playbook, load_playbook
-from clarion.publish import Draft, Source, Staged, draft_update, enqueue_update, redraft_update, stage_update
+from clarion.publish import Draft, Staged, draft_update, enqueue_update, redraft_update, stage_update
 from clarion.render import Renderer
 from clarion.settings import Settings
-from tests.helpers import EXAMPLES, PLAYBOOKS, ROOT, TEMPLATES
+from clarion.sources import Source, playbook_sources
+from tests.helpers import PLAYBOOKS, ROOT, TEMPLATES
 
 AUDIENCE_CSV = ROOT / "examples" / "audiences" / "affected-customers.csv"
 AUDIENCE = "affected-customers"
@@ -50,21 +52,6 @@ DELIVERIES = {
     ("mastodon", None): 2,
     ("bluesky", None): 2,
 }
-
-
-@pytest.fixture
-def breach() -> Playbook:
-    return load_playbook(PLAYBOOKS / "data-breach.yaml")
-
-
-@pytest.fixture
-def facts(breach: Playbook) -> Facts:
-    return load_facts(EXAMPLES / "data-breach.yaml", breach)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", templates_dir=TEMPLATES, playbooks_dir=PLAYBOOKS)
 
 
 def sources(path: Path = AUDIENCE_CSV) -> dict[str, Source]:
@@ -194,7 +181,8 @@ def test_the_next_draft_of_an_incident_is_numbered_after_the_last(
     sqlite_engine: sa.Engine, breach: Playbook, facts: Facts, settings: Settings
 ) -> None:
     first = draft(sqlite_engine, breach, facts, settings)
-    second = draft(sqlite_engine, breach, facts, settings)
+    later = facts.model_copy(update={"as_of": facts.as_of + timedelta(hours=1)})
+    second = draft(sqlite_engine, breach, later, settings)
 
     assert (second.incident_id, second.number) == (first.incident_id, 2)
     assert count(sqlite_engine, Incident) == 1
@@ -212,6 +200,8 @@ def test_the_content_hash_is_the_contents(
     hashes = [stored(sqlite_engine, d.update_id)[0].content_hash for d in (first, same, later)]
 
     assert hashes[0] == hashes[1] != hashes[2]
+    assert (same.update_id, same.existing) == (first.update_id, True)  # one update per content
+    assert (later.number, later.existing) == (2, False)
 
 
 def test_a_bad_audience_row_stores_nothing(
@@ -318,19 +308,16 @@ def test_a_resolution_resolves_the_incident_when_it_is_published(
     assert incident.resolved_at is not None and incident.resolved_at == update.published_at
 
 
-def test_enqueueing_again_is_refused_and_adds_no_rows(
+def test_enqueueing_a_published_update_again_adds_no_rows(
     sqlite_engine: sa.Engine, breach: Playbook, facts: Facts, settings: Settings
 ) -> None:
+    """A retried enqueue (a Prefect retry, a second ``outbox stage``) finds every row written."""
     made = draft(sqlite_engine, breach, facts, settings, state=UpdateState.APPROVED)
     enqueue(sqlite_engine, breach, made.update_id, settings)
     published_at = stored(sqlite_engine, made.update_id)[0].published_at
 
-    with pytest.raises(InputError) as caught:
-        enqueue(sqlite_engine, breach, made.update_id, settings)
+    enqueue(sqlite_engine, breach, made.update_id, settings)
 
-    assert caught.value.problems == (
-        Problem("data-breach", None, "update", "update 1 is published: only an approved update is sent"),
-    )
     assert deliveries(sqlite_engine) == DELIVERIES
     update, _ = stored(sqlite_engine, made.update_id)
     assert (update.state, update.published_at) == (UpdateState.PUBLISHED, published_at)
@@ -631,3 +618,98 @@ def test_a_holding_statement_from_the_shipped_phrases_passes_the_preflight(
     assert update.apology["en"]["short"] == phrases["en"]["short"]
     assert update.cause == stored(sqlite_engine, first.update_id)[0].cause
     assert rendition_keys(sqlite_engine, made.update_id) == RENDITION_KEYS
+
+
+# ── a playbook's CSV sources stay under its folder ────────────────────────────────────────────────
+
+
+def outage_in(folder: Path, csv: str) -> tuple[Path, int]:
+    """The shipped outage playbook written into ``folder`` with its CSV source set to ``csv``, and
+    the line of its ``csv:`` key."""
+    lines = (PLAYBOOKS / "outage.yaml").read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(lines, start=1) if "source: {csv:" in text)
+    lines[line - 1] = f"    source: {{csv: {json.dumps(csv)}}}"
+    path = folder / "outage.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, line
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> dict[str, Path]:
+    """playbooks/ (with audiences/people.csv and links), outside/people.csv next to it."""
+    playbooks, outside = tmp_path / "playbooks", tmp_path / "outside"
+    (playbooks / "audiences").mkdir(parents=True)
+    outside.mkdir()
+    for folder in (playbooks / "audiences", outside):
+        shutil.copyfile(PLAYBOOKS / "audiences" / "outage-affected.csv", folder / "people.csv")
+    (playbooks / "link.csv").symlink_to(outside / "people.csv")
+    (playbooks / "inner.csv").symlink_to(playbooks / "audiences" / "people.csv")
+    (playbooks / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (playbooks / "loop.csv").symlink_to(playbooks / "loop.csv")
+    return {"playbooks": playbooks, "outside": outside}
+
+
+ESCAPES = [
+    "../outside/people.csv",
+    "audiences/../../outside/people.csv",
+    "../../../../../../../../etc/passwd",
+    "/etc/passwd",
+    "{outside}/people.csv",
+    "link.csv",
+    "elsewhere/people.csv",
+    "loop.csv",
+]
+
+
+@pytest.mark.parametrize("csv", ESCAPES)
+def test_playbook_csv_sources_stay_under_the_playbooks_folder(
+    folders: dict[str, Path], settings: Settings, csv: str
+) -> None:
+    csv = csv.format(outside=folders["outside"])
+    path, line = outage_in(folders["playbooks"], csv)
+
+    with pytest.raises(PlaybookError) as caught:
+        playbook_sources(load_playbook(path), path, settings)
+
+    [problem] = caught.value.problems
+    assert (Path(problem.source).name, problem.line, problem.field) == (
+        "outage.yaml",
+        line,
+        "audiences.affected-customers.source.csv",
+    )
+    assert problem.message.startswith(f"'{csv}' ")
+    assert f"must be inside '{folders['playbooks'].resolve()}'" in problem.message
+    assert "CLARION_AUDIENCE_ROOTS" in problem.message and "root:" not in problem.message
+
+
+@pytest.mark.parametrize("csv", ["audiences/people.csv", "inner.csv", "./audiences/../inner.csv", "{inside}"])
+def test_playbook_csv_sources_inside_its_folder_are_read(
+    folders: dict[str, Path], settings: Settings, csv: str
+) -> None:
+    csv = csv.format(inside=folders["playbooks"] / "audiences" / "people.csv")
+    path, _ = outage_in(folders["playbooks"], csv)
+
+    sources = playbook_sources(load_playbook(path), path, settings)
+
+    assert sources["affected-customers"].check().rows > 0
+
+
+@pytest.mark.parametrize(
+    "csv", ["../outside/people.csv", "link.csv", "elsewhere/people.csv", "{outside}/people.csv"]
+)
+def test_playbook_csv_sources_under_an_allowed_root_are_read(
+    folders: dict[str, Path], settings: Settings, csv: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = outage_in(folders["playbooks"], csv.format(outside=folders["outside"]))
+    book = load_playbook(path)
+    monkeypatch.setenv("CLARION_AUDIENCE_ROOTS", f"/nonexistent:{folders['outside']}")
+    from_env = Settings(templates_dir=TEMPLATES, playbooks_dir=PLAYBOOKS)
+
+    for allowing in (settings.model_copy(update={"audience_roots": [folders["outside"]]}), from_env):
+        assert playbook_sources(book, path, allowing)["affected-customers"].check().rows > 0
+
+    path, _ = outage_in(folders["playbooks"], "/etc/passwd")
+    with pytest.raises(PlaybookError) as caught:
+        playbook_sources(load_playbook(path), path, from_env)
+    roots = [folders["playbooks"].resolve(), Path("/nonexistent"), folders["outside"].resolve()]
+    assert f"must be inside {', '.join(repr(str(root)) for root in roots)} (" in str(caught.value)

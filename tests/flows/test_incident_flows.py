@@ -19,7 +19,7 @@ from clarion import store
 from clarion.kinds import ApprovalDecision, Channel, DeadlineState, DeliveryState, UpdateKind, UpdateState
 from clarion.lifecycle import Phase
 from clarion.models import Approval, AuditEvent, Banner, Deadline, Delivery, Incident, Update
-from clarion.outbox.ledger import state_counts
+from clarion.outbox.counts import state_counts
 from flows.cadence import cadence_check
 from flows.incident import declare_incident, post_update, resolve_incident
 from flows.models import Declaration, UpdateRequest
