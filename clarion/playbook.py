@@ -25,8 +25,6 @@ from pydantic import (
 )
 
 from clarion.durations import ApprovalTimeout, HoldingGrace, SurveyDelay, SurveyExpiry
-from clarion.durations import Duration as Duration  # regimes import it from here
-from clarion.durations import parse_duration as parse_duration
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs

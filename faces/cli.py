@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from faces.console import console
+from faces.console import EXIT_INPUT, err, fail, out
 from faces.deadlines_cli import (
     deadline_event,
     deadline_override,
@@ -56,16 +56,6 @@ for clock_command in (
 app.command()(serve)
 app.command()(web)
 app.command()(demo)
-
-out = console(piped_width=140)  # piped or captured: wide enough that the preview table does not wrap
-err = console(stderr=True)
-
-EXIT_INPUT = 2
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(message, markup=False)
-    return typer.Exit(code)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.text import Text
 
@@ -37,3 +38,18 @@ def console(*, stderr: bool = False, piped_width: int | None = None) -> SafeCons
     if piped_width is not None and not made.is_terminal:
         made = SafeConsole(stderr=stderr, width=piped_width)
     return made
+
+
+out = console(piped_width=140)  # piped or captured: wide enough that the preview table does not wrap
+"""The CLI's standard output."""
+err = console(stderr=True)
+"""The CLI's errors, progress and waiting notes."""
+
+EXIT_INPUT = 2
+"""The exit code of input that is wrong or would not be sent (1: anything else clarion refuses)."""
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Say ``message`` on stderr and return the exit to raise."""
+    err.print(message)
+    return typer.Exit(code)

@@ -148,8 +148,8 @@ def notify_regulator(
     """Draft the notice to a regulator from the incident's facts, flagging what is missing; with
     --submitted, record its submission: the clock is met and the stages after it start."""
     with _errors():
-        from faces.cli import err
-        from faces.cli import out as stdout
+        from faces.console import err
+        from faces.console import out as stdout
 
         with _incident(reference, write=submitted) as (session, incident, clock):
             from faces.deadlines_show import draft_for
@@ -258,7 +258,7 @@ def _incident(reference: str, *, write: bool) -> Iterator[tuple[Session, Inciden
 
 
 def _said(message: str, started: list[str]) -> None:
-    from faces.cli import out
+    from faces.console import out
 
     out.print(message, markup=False)
     if started:
@@ -267,7 +267,7 @@ def _said(message: str, started: list[str]) -> None:
 
 def _watch(reference: str) -> None:
     """Hand the changed clocks to the server's watcher; say so when it cannot be reached."""
-    from faces.cli import err
+    from faces.console import err
     from faces.prefect_api import PrefectApiError, connect
     from flows.deployments import WATCH_DEADLINES
 
@@ -289,7 +289,7 @@ def _watch(reference: str) -> None:
 def deadline_watch(reference: Reference) -> None:
     """Ask the server to check the incident's clocks now and schedule their thresholds."""
     with _errors():
-        from faces.cli import out
+        from faces.console import out
         from faces.incident_checks import checked_reference, incident_and_playbook
         from faces.prefect_api import connect
         from flows.deployments import WATCH_DEADLINES

@@ -15,7 +15,7 @@ from clarion.lifecycle import facts_of, latest_update
 from clarion.models import Incident
 from clarion.regulator_notice import Notice, draft_notice, render_markdown
 from clarion.reports import countdown_rows
-from faces.cli import out
+from faces.console import out
 
 STYLES = {"missed": "bold red", "at risk": "yellow", "met": "green", "waived": "dim", "pending": "dim"}
 

@@ -388,7 +388,9 @@ class Story:
         out.print(f"Prefect UI        {self.stack.prefect_ui}/runs", markup=False)
         out.print(f"banner feed       {self.stack.web}/banner.json?audience=all-customers", markup=False)
         out.print(f"sandbox inbox     {self.stack.sandbox}/_sandbox/inbox", markup=False)
-        out.print(f"store             {self.engine.url.render_as_string(hide_password=True)}", markup=False)
+        from clarion.store import describe
+
+        out.print(f"store             {describe(self.engine.url)}", markup=False)
 
 
 def _declaration() -> dict[str, Any]:

@@ -135,7 +135,7 @@ def approve(
     import json
 
     with _errors():
-        from faces.cli import out
+        from faces.console import out
         from faces.incident_checks import (
             CommandRefused,
             incident_and_playbook,
@@ -184,7 +184,7 @@ def status(
         from clarion.incident_status import incident_report, list_incidents
         from clarion.settings import get_settings
         from clarion.store import describe, exists, get_engine, require_current
-        from faces.cli import out
+        from faces.console import out
         from faces.incident_checks import checked_reference
         from faces.incident_show import print_incidents, print_report
 
@@ -219,7 +219,7 @@ def _start(
     timeout: float,
 ) -> None:
     """Create the run, say where to see it, and follow it when asked to."""
-    from faces.cli import out
+    from faces.console import out
     from faces.incident_show import follow
     from faces.prefect_api import connect, run_url
 
@@ -238,7 +238,7 @@ def _errors() -> Iterator[None]:
     Exit 2 when the input is wrong (the server's refusal of parameters included), 1 otherwise.
     """
     from clarion.errors import ClarionError, InputError, NotFound
-    from faces.cli import EXIT_INPUT, fail
+    from faces.console import EXIT_INPUT, fail
 
     try:
         yield

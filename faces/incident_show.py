@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from faces.cli import err, out
+from faces.console import err, out
 
 if TYPE_CHECKING:
     from clarion.incident_status import IncidentReport, IncidentSummary

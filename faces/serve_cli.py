@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import socket
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import urlsplit
 
 import typer
 
@@ -23,18 +22,6 @@ if TYPE_CHECKING:
 
     from clarion.settings import Settings
     from faces.stack import Stack
-
-DEFAULT_PORT = 8765
-
-
-def default_port(public_url: str) -> int:
-    """The port of ``public_url`` when it names one, else 8765 (never 80/443: a proxy sits there)."""
-    try:
-        port = urlsplit(public_url).port
-    except ValueError:
-        return DEFAULT_PORT
-    return port or DEFAULT_PORT
-
 
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``; OSError names what went wrong."""
@@ -55,14 +42,14 @@ def _prepared_store() -> sa.Engine:
     from sqlalchemy.exc import SQLAlchemyError
 
     from clarion.errors import ClarionError
-    from clarion.store import get_engine, migrate
-    from faces.cli import fail
+    from clarion.store import describe, get_engine, migrate
+    from faces.console import fail
 
     engine = get_engine()
     try:
         migrate(engine)
     except (ClarionError, SQLAlchemyError) as exc:
-        where = engine.url.render_as_string(hide_password=True)
+        where = describe(engine.url)
         raise fail(
             f"error: cannot prepare the store at {where}: {getattr(exc, 'orig', None) or exc}"
         ) from exc
@@ -73,7 +60,7 @@ def _check_signing_key(settings: Settings) -> None:
     """Exit 1 with one line when the unsubscribe links' signing key is missing, empty or weak."""
     from clarion.errors import ConfigError
     from clarion.unsubscribe import secret_key
-    from faces.cli import fail
+    from faces.console import fail
 
     try:
         secret_key(settings)
@@ -121,7 +108,8 @@ def serve(
     import os
 
     from clarion.settings import get_settings
-    from faces.cli import err
+    from clarion.store import describe
+    from faces.console import err
     from faces.stack import QUIET, Stack, StackError
 
     os.environ.update(QUIET)  # no telemetry from Prefect, here or in any child
@@ -139,7 +127,7 @@ def serve(
     )
     try:
         with stack:
-            _print_banner(stack, engine.url.render_as_string(hide_password=True))
+            _print_banner(stack, describe(engine.url))
             stack.wait()
     except StackError as exc:
         for line in exc.details():
@@ -150,7 +138,7 @@ def serve(
 
 
 def _print_banner(stack: Stack, store: str) -> None:
-    from faces.cli import out
+    from faces.console import out
 
     missing = ", ".join(channel.value for channel in stack.without_credentials)
     if stack.sandbox is not None:
@@ -186,7 +174,8 @@ def web(
     import uvicorn
 
     from clarion.settings import get_settings
-    from faces.cli import fail, out
+    from faces.console import fail, out
+    from faces.stack import default_port
     from faces.web.app import create_app
 
     settings = get_settings()

@@ -33,6 +33,7 @@ from faces.supervisor import Service, StackError, Supervisor, probe
 
 __all__ = ["QUIET", "Service", "Stack", "StackError"]
 
+DEFAULT_WEB_PORT = 8765
 DEFAULT_PREFECT_PORT = 4200
 DEFAULT_SANDBOX_PORT = 8766
 PROBE_TIMEOUT = 2.0
@@ -41,6 +42,15 @@ SANDBOX_TIMEOUT = 60.0
 WEB_TIMEOUT = 60.0
 FLOWS_TIMEOUT = 120.0
 QUIET = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+def default_port(public_url: str) -> int:
+    """The port of ``public_url`` when it names one, else 8765 (never 80/443: a proxy sits there)."""
+    try:
+        port = urlsplit(public_url).port
+    except ValueError:
+        return DEFAULT_WEB_PORT
+    return port or DEFAULT_WEB_PORT
 
 
 def _url_host(host: str) -> str:
@@ -125,8 +135,6 @@ class Stack:
         grace: float = 10.0,
     ) -> None:
         from channels.registry import uses_sandbox
-        from faces.serve_cli import default_port
-
         self.settings = settings
         self.host = host
         self.home = settings.home.resolve()

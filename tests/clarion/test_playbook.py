@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from clarion.durations import parse_duration
 from clarion.errors import PlaybookError
 from clarion.kinds import CadenceTier, Channel, IncidentStatus
-from clarion.playbook import Part, lint, load_playbook, parse_duration
+from clarion.playbook import Part, lint, load_playbook
 from tests.helpers import PLAYBOOKS, line_of, load_raw, replace_in, shipped_playbooks, write_yaml
 
 BREACH = PLAYBOOKS / "data-breach.yaml"

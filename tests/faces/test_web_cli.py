@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from faces.cli import app
-from faces.serve_cli import default_port
+from faces.stack import default_port
 
 runner = CliRunner()
 CLARION = str(Path(sys.executable).with_name("clarion"))
