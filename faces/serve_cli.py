@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from clarion.settings import Settings
     from faces.stack import Stack
 
+
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``; OSError names what went wrong."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]

@@ -135,6 +135,7 @@ class Stack:
         grace: float = 10.0,
     ) -> None:
         from channels.registry import uses_sandbox
+
         self.settings = settings
         self.host = host
         self.home = settings.home.resolve()
