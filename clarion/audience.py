@@ -81,9 +81,7 @@ def _fields(raw: dict[str, str | None]) -> tuple[dict[str, str | None], list[tup
             continue
         value = value.strip()
         if len(value) > MAX_LENGTHS[name]:
-            wrong.append(
-                (name, f"{len(value):,} characters, more than the {MAX_LENGTHS[name]} a {name} may have")
-            )
+            wrong.append((name, f"{len(value):,} characters, more than the {MAX_LENGTHS[name]} allowed"))
             values[name] = None
             continue
         values[name] = value or None
@@ -96,7 +94,7 @@ def _one_line_problem(name: str, value: str) -> str | None:
     value = value.strip()
     for character, what in (("\t", "tab"), ("\n", "line break")):
         if (at := value.find(character)) >= 0:
-            return f"holds a {what} at character {at + 1}: a {name} is one line"
+            return f"holds a {what} at character {at + 1}: the {name} must be one line"
     return None
 
 
@@ -169,7 +167,7 @@ def _slot(external_id: str) -> int:
     return int.from_bytes(digest, "little") % _BITMAP_BITS
 
 
-class _Problems:
+class Problems:
     """The first :data:`MAX_PROBLEMS` problems found, and how many more: a file whose every row is
     wrong must not fill memory with a million of them."""
 
@@ -191,7 +189,7 @@ def check_csv(path: Path) -> AudienceSummary:
     line too long) stops the check there, with the problems found before it.
     """
     source = display_path(path)
-    rows, repeats = _Problems(), _Problems()
+    rows, repeats = Problems(), Problems()
     seen = bytearray(_BITMAP_BITS // 8)
     candidates: set[str] = set()
     variants: set[tuple[str | None, str | None]] = set()
@@ -221,32 +219,16 @@ def check_csv(path: Path) -> AudienceSummary:
                 else:
                     first[external_id] = line
     except InputError as exc:
-        _raise_if([*rows.kept, *repeats.kept, *exc.problems], source, more=rows.more + repeats.more)
-    _raise_if([*rows.kept, *repeats.kept], source, more=rows.more + repeats.more)
+        raise_if([*rows.kept, *repeats.kept, *exc.problems], more=rows.more + repeats.more)
+    raise_if([*rows.kept, *repeats.kept], more=rows.more + repeats.more)
     return AudienceSummary(count, frozenset(variants))
 
 
-def check_sql(url: str, query: str) -> AudienceSummary:
-    """Check every row a SQL audience query returns (see :func:`check_csv`)."""
-    problems = _Problems()
-    variants: set[tuple[str | None, str | None]] = set()
-    count = 0
-    for row, found in _sql_rows(url, query):
-        count += 1
-        problems.extend(found)
-        variants.add((row.locale, row.time_zone))
-    _raise_if(problems.kept, "audience query", more=problems.more)
-    return AudienceSummary(count, frozenset(variants))
-
-
-def _raise_if(problems: list[Problem], source: str, *, more: int = 0) -> None:
+def raise_if(problems: list[Problem], *, more: int = 0) -> None:
+    """Raise the problems kept, in line order, counting the ``more`` found beyond them."""
     if problems:
         problems.sort(key=lambda p: p.line or 0)
-        extra = len(problems) - MAX_PROBLEMS + more
-        shown = problems[:MAX_PROBLEMS]
-        if extra > 0:
-            shown.append(Problem(source, None, "", f"… and {extra} more problems"))
-        raise InputError(shown)
+        raise InputError(problems, more=more)
 
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -302,53 +284,6 @@ def read_csv(path: Path) -> Iterator[RecipientRow]:
             if problems:
                 raise InputError(problems)
         yield row
-
-
-def read_sql(url: str, query: str) -> Iterator[RecipientRow]:
-    """Stream recipients from a SQL query already passed by :func:`check_sql`."""
-    for row, problems in _sql_rows(url, query):
-        if problems:
-            raise InputError(problems)
-        yield row
-
-
-def _sql_rows(url: str, query: str, *, batch: int = 5_000) -> Iterator[tuple[RecipientRow, list[Problem]]]:
-    """Rows of a SQL query (columns named as in a CSV), through a server-side cursor."""
-    engine = sa.create_engine(url)
-    try:
-        yield from _query(engine, query, batch)
-    except sa.exc.SQLAlchemyError as exc:
-        reason = visible(str(getattr(exc, "orig", None) or exc).splitlines()[0], limit=300)
-        raise InputError([Problem("audience query", None, "sql", f"the query failed: {reason}")]) from None
-    finally:
-        engine.dispose()
-
-
-def _query(engine: sa.Engine, query: str, batch: int) -> Iterator[tuple[RecipientRow, list[Problem]]]:
-    with engine.connect() as connection:
-        options = connection.execution_options(stream_results=True, yield_per=batch)
-        result = options.execute(sa.text(query))
-        names = [ALIASES.get(name, name) for name in result.keys()]  # noqa: SIM118 — a Result, not a dict
-        if "id" not in names:
-            raise InputError([Problem("audience query", None, "id", "the query returns no 'id' column")])
-        twice = [name for name in COLUMNS if names.count(name) > 1]
-        if twice:
-            raise InputError(
-                [
-                    Problem(
-                        "audience query",
-                        None,
-                        name,
-                        f"the query returns {name!r} {names.count(name)} "
-                        "times (an alias counts: external_id is id): return it once",
-                    )
-                    for name in twice
-                ]
-            )
-        for number, values in enumerate(result, start=1):
-            raw = {k: None if v is None else str(v) for k, v in zip(names, values, strict=True)}
-            row, problems = check_row(raw, source="audience query", line=None)
-            yield row, [Problem(p.source, None, p.field, f"row {number}: {p.message}") for p in problems]
 
 
 def chunks(rows: Iterable[RecipientRow], size: int) -> Iterator[list[RecipientRow]]:

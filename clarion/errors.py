@@ -53,12 +53,23 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class InputError(ClarionError):
-    """Something a person wrote is wrong. Carries every problem found, not only the first."""
+MAX_SHOWN_PROBLEMS = 50
+"""Problems an error's text lists; the rest are counted (30 000 bad links printed 2.6 MB)."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+
+class InputError(ClarionError):
+    """Something a person wrote is wrong. Carries every problem found, not only the first; its text
+    lists the first :data:`MAX_SHOWN_PROBLEMS` and counts the rest."""
+
+    def __init__(self, problems: Sequence[Problem], *, more: int = 0) -> None:
+        """``more``: problems found beyond ``problems`` and not kept (a reader that stops keeping
+        them after a while still says how many there were)."""
         self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        self.more = more
+        shown = [str(p) for p in self.problems[:MAX_SHOWN_PROBLEMS]]
+        if (beyond := len(self.problems) - len(shown) + more) > 0:
+            shown.append(f"… and {beyond} more problems")
+        super().__init__("\n".join(shown))
 
 
 class PlaybookError(InputError):

@@ -59,6 +59,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_text_patterns)
 
 
+LongText = Annotated[str, Field(max_length=20_000)]
+"""A story part's full text (an email's part is a few hundred characters)."""
+ShortText = Annotated[str, Field(max_length=1_000)]
+"""A short form (SMS, social, banner) and other one-paragraph facts."""
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+"""A name, a category, a component: one line."""
+Names = Annotated[list[Name], Field(max_length=200)]
+
+
 def _text_shorthand(value: Any) -> Any:
     """``fix: "We restored…"`` is short for ``fix: {text: "We restored…"}``."""
     return {"text": value} if isinstance(value, str) else value
@@ -67,8 +76,8 @@ def _text_shorthand(value: Any) -> Any:
 class PartText(Strict):
     """One part of the story: the full ``text`` and a ``short`` form for SMS, social and banner."""
 
-    text: str | None = None
-    short: str | None = None
+    text: LongText | None = None
+    short: ShortText | None = None
 
     @property
     def known(self) -> bool:
@@ -106,10 +115,10 @@ class Story(Strict):
 class Contact(Strict):
     """A human contact path: every rendition carries at least one of these."""
 
-    phone: str | None = None
+    phone: Annotated[str, Field(max_length=50)] | None = None
     email: EmailStr | None = None
     url: HttpUrl | None = None
-    hours: str | None = None
+    hours: Name | None = None
 
     @model_validator(mode="after")
     def _some_path(self) -> Contact:
@@ -124,26 +133,26 @@ class Contact(Strict):
 
 
 class Impact(Strict):
-    summary: str | None = None
-    components: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
+    summary: ShortText | None = None
+    components: Names = Field(default_factory=list)
+    regions: Names = Field(default_factory=list)
     affected_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
 
 class Breach(Strict):
     """Regulator-facing facts (GDPR Art. 33(3)); the same facts feed the customer messages."""
 
-    nature: str
-    subject_categories: list[str] | None = Field(
+    nature: LongText
+    subject_categories: Names | None = Field(
         default=None, description="Categories of people concerned (customers, employees, children…)."
     )
-    data_categories: list[str] = Field(min_length=1)
+    data_categories: Names = Field(min_length=1)
     approx_people: int = Field(ge=0, le=MAX_COUNT)
     approx_records: int = Field(ge=0, le=MAX_COUNT)
-    dpo_contact: str
-    likely_consequences: str
-    measures_taken: str
-    measures_proposed: str | None = None
+    dpo_contact: ShortText
+    likely_consequences: LongText
+    measures_taken: LongText
+    measures_proposed: LongText | None = None
 
 
 class SampleRecipient(Strict):
@@ -156,10 +165,10 @@ class Facts(CheckedText, Strict):
     """What we know at one update. Text anywhere in it (keys too) may not carry control characters
     (:class:`~clarion.safetext.CheckedText`), whichever way it comes: a file, the form, a request."""
 
-    organisation: str
+    organisation: Name
     reference: str = Field(pattern=r"^INC-\d{4,}$")
     title: str = Field(min_length=1, max_length=200)
-    severity: str
+    severity: Annotated[str, Field(max_length=50)]
     status: IncidentStatus
     started_at: FactsTime | None = None
     aware_at: FactsTime | None = None

@@ -23,14 +23,16 @@ from clarion.facts import Facts, fit_problems
 from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Incident, IncidentCreate, Update, utcnow
 from clarion.playbook import Playbook
+from clarion.safetext import STORED
 from clarion.store import create_incident
 
 REMINDER_LEAD_CAP = timedelta(hours=2)
 
 
 def facts_of(update: Update) -> Facts:
-    """The facts an update was made from (stored with it as JSON)."""
-    return Facts.model_validate(update.facts)
+    """The facts an update was made from (stored with it as JSON; read back without refusing text
+    that a later rule would refuse on input)."""
+    return Facts.model_validate(update.facts, context={STORED: True})
 
 
 def latest_published(*, session: Session, incident_id: int) -> Update | None:

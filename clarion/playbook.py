@@ -28,7 +28,7 @@ from clarion.durations import ApprovalTimeout, HoldingGrace, SurveyDelay, Survey
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs
-from clarion.yamlfile import load_model
+from clarion.yamlfile import read_yaml, validate_with_lines
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
@@ -253,13 +253,14 @@ class Playbook(Strict):
 
 def load_playbook(path: Path) -> Playbook:
     """Read and validate one playbook file; raises PlaybookError with file, line and field."""
-    playbook = load_model(Playbook, path, PlaybookError)
+    data, lines = read_yaml(path, PlaybookError)
+    playbook = validate_with_lines(Playbook, data or {}, lines, display_path(path), PlaybookError)
     if playbook.name != path.stem:
         raise PlaybookError(
             [
                 Problem(
                     display_path(path),
-                    None,
+                    lines.line_for(("name",)),
                     "name",
                     f"{playbook.name!r} must match the file name {path.stem!r}",
                 )

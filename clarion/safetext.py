@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from clarion.text import SAFE_TEXT_PATTERN, unsafe_in
 
 _CHILDREN = ("anyOf", "oneOf", "allOf", "prefixItems")
+STORED = "clarion_stored"
+"""Validation context key: the data is read back from the store (``{STORED: True}``), checked when it
+was written; text stored before a rule existed is not refused on the way out."""
 
 
 def unsafe_text_errors(data: Any) -> list[InitErrorDetails]:
@@ -43,7 +46,9 @@ class CheckedText(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_unsafe_text(cls, data: Any) -> Any:
+    def _no_unsafe_text(cls, data: Any, info: ValidationInfo) -> Any:
+        if (info.context or {}).get(STORED):
+            return data  # read back from the store: shown through consoles that spell it out
         if isinstance(data, dict) and (errors := unsafe_text_errors(data)):
             raise ValidationError.from_exception_data(cls.__name__, errors)
         return data

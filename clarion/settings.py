@@ -10,19 +10,47 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from clarion.errors import ConfigError
+from clarion.email_address import EmailNotValidError, normalized_email
+from clarion.errors import ConfigError, InputError
+from clarion.inputfile import read_text
 from clarion.kinds import TimeZoneName
-from clarion.text import quoted, visible
+from clarion.text import first_unsafe, quoted, visible
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _default_home() -> Path:
     return Path.cwd() / ".clarion"
+
+
+def _web_url(value: str | None) -> str | None:
+    """An http(s) URL with a host (links in every message are built on it)."""
+    if value is None:
+        return value
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[::1": a malformed address
+        usable = False
+    if usable:
+        return value
+    raise ValueError("must be an http(s) URL with a host, such as https://status.example.com")
+
+
+def _email(value: str) -> str:
+    try:
+        return normalized_email(value)
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not an email address: {exc}") from None
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+OptionalWebUrl = Annotated[str | None, AfterValidator(_web_url)]
 
 
 class Settings(BaseSettings):
@@ -57,15 +85,15 @@ class Settings(BaseSettings):
         description="Folders besides a playbook's own where its CSV audience sources may be, separated "
         "by ':' as in PATH (a source elsewhere is refused; --recipients on the command line is not bound).",
     )
-    public_url: str = Field(
+    public_url: WebUrl = Field(
         default="http://127.0.0.1:8765",
         description="Where clarion's web app is reached: banner feed, unsubscribe links, provider webhooks.",
     )
-    sandbox_url: str = Field(
+    sandbox_url: WebUrl = Field(
         default="http://127.0.0.1:8766",
         description="The provider sandbox, used for every provider whose credentials are not set.",
     )
-    prefect_api_url: str = Field(
+    prefect_api_url: WebUrl = Field(
         default="http://127.0.0.1:4200/api",
         description="The Prefect server's API (PREFECT_API_URL wins); `clarion serve` starts one here.",
     )
@@ -103,12 +131,14 @@ class Settings(BaseSettings):
         description="Signs unsubscribe links (at least 32 random characters; an empty or short key is "
         "refused where one is needed); generated once into `home`/secret.key (0600) when not set.",
     )
-    email_from: str = Field(default="incidents@example.com", description="Sender address of emails.")
+    email_from: Annotated[str, AfterValidator(_email)] = Field(
+        default="incidents@example.com", description="Sender address of emails."
+    )
     email_from_name: str = Field(default="Incident communications", description="Sender name of emails.")
 
     # Provider credentials; all optional: without them clarion talks to its provider sandbox.
     sendgrid_api_key: SecretStr | None = None
-    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_base_url: WebUrl = "https://api.sendgrid.com"
     sendgrid_event_public_key: str | None = Field(
         default=None, description="Verifies signed Event Webhook posts (base64 DER from the dashboard)."
     )
@@ -116,12 +146,22 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_from_number: str | None = Field(default=None, description="Used when no Messaging Service is set.")
-    twilio_base_url: str = "https://api.twilio.com"
-    mastodon_base_url: str | None = None
+    twilio_base_url: WebUrl = "https://api.twilio.com"
+    mastodon_base_url: OptionalWebUrl = None
     mastodon_access_token: SecretStr | None = None
-    bluesky_pds_url: str | None = None
+    bluesky_pds_url: OptionalWebUrl = None
     bluesky_identifier: str | None = None
     bluesky_app_password: SecretStr | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_unsafe_text(cls, value: object) -> object:
+        """No setting carries a control character or a bidirectional override (a sender name with
+        ESC [2J went out in every email)."""
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(text, str) and (problem := first_unsafe(text)) is not None:
+                raise ValueError(problem)
+        return value
 
     @field_validator("audience_roots", mode="before")
     @classmethod
@@ -146,12 +186,24 @@ def get_settings() -> Settings:
     A setting that does not validate is a :class:`~clarion.errors.ConfigError` naming the variable,
     the value (spelled out, never a secret) and what it must be.
     """
+    _check_env_file(Path(".env"))
     try:
         return Settings()
     except ValidationError as exc:
         raise ConfigError("\n".join(_setting_problems(exc))) from None
     except SettingsError as exc:  # a value the settings could not even parse (a list that is not JSON)
         raise ConfigError(f"settings: {visible(str(exc), limit=300)}") from None
+
+
+def _check_env_file(path: Path) -> None:
+    """A ``.env`` file is read only when it is a regular UTF-8 file of bounded size: a FIFO named
+    ``.env`` blocked every command, a latin-1 one was a traceback."""
+    if not os.path.lexists(path):
+        return
+    try:
+        read_text(path, what="settings file")
+    except InputError as exc:
+        raise ConfigError(f"{exc} (settings are read from .env in the working folder)") from None
 
 
 def _setting_problems(exc: ValidationError) -> list[str]:

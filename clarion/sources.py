@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clarion import audience as audiences
+from clarion import audience_sql
 from clarion.audience import AudienceSummary, RecipientRow
 from clarion.errors import InputError, PlaybookError, Problem, display_path
 from clarion.playbook import Playbook
@@ -33,13 +34,13 @@ class Source:
         if self.csv is not None:
             return audiences.check_csv(self.csv)
         assert self.sql is not None and self.database_url is not None
-        return audiences.check_sql(self.database_url, self.sql)
+        return audience_sql.check_sql(self.database_url, self.sql)
 
     def rows(self) -> Iterator[RecipientRow]:
         if self.csv is not None:
             return audiences.read_csv(self.csv)
         assert self.sql is not None and self.database_url is not None
-        return audiences.read_sql(self.database_url, self.sql)
+        return audience_sql.read_sql(self.database_url, self.sql)
 
 
 def playbook_sources(playbook: Playbook, playbook_path: Path, settings: Settings) -> dict[str, Source]:

@@ -64,6 +64,7 @@ from clarion.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 REFERENCE_PREFIX = "INC-"
+STORE_BACKENDS = ("sqlite", "postgresql")
 MIGRATION_LOCK_KEY = 0x636C6172696F6E  # "clarion": the PostgreSQL advisory lock migrations hold
 _migrating = threading.Lock()
 _current: set[str] = set()
@@ -92,6 +93,8 @@ def parse_url(url: str | sa.URL) -> sa.URL:
         parsed = sa.make_url(url) if isinstance(url, str) else url
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() not in STORE_BACKENDS:
+            raise ValueError(f"the store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()}")
         parsed.get_dialect()
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
         shown = url if isinstance(url, str) else url.render_as_string(hide_password=True)
@@ -201,6 +204,8 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def _create_sqlite_file(path: Path) -> None:
     """The store file and its folder, private to this user (0600 in 0700): it holds addresses."""
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"the store must be a file, and {path} is a folder or a device: name a file")
     try:
         if not path.parent.exists():
             path.parent.mkdir(mode=0o700, parents=True)
@@ -215,8 +220,12 @@ def _create_sqlite_file(path: Path) -> None:
 def unavailable(engine: sa.Engine, exc: BaseException) -> ConfigError:
     """The store cannot be opened: say which and why, in one line."""
     path = sqlite_file(engine.url)
+    if path is not None and path.exists() and not path.is_file():
+        return ConfigError(f"the store must be a file, and {path} is a folder or a device: name a file")
     if path is not None and not path.is_file():
         return ConfigError(f"no clarion store at {path}: create it with `clarion db upgrade`")
+    if isinstance(exc, LookupError):  # reachable, but nothing of clarion's in it
+        return ConfigError(f"no clarion store at {describe(engine.url)}: create it with `clarion db upgrade`")
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return ConfigError(f"cannot open the store at {describe(engine.url)}: {reason[0] if reason else exc}")
 
@@ -283,7 +292,7 @@ def require_current(engine: sa.Engine | None = None) -> sa.Engine:
         raise unavailable(engine, exc) from None
     head = head_revision()
     if found is None:
-        raise ConfigError(f"no clarion store at {describe(engine.url)}: create it with `clarion db upgrade`")
+        raise unavailable(engine, LookupError("it was never migrated"))
     if found != head:
         raise ConfigError(
             f"the store at {describe(engine.url)} is at revision {found}, this clarion needs {head}: "

@@ -59,6 +59,12 @@ class LineMap:
         return self._lines.get((), None)
 
 
+_TEXT = "tag:yaml.org,2002:str"
+_KEY_NOT_TEXT = (
+    "a key must be text: put it in quotes (YAML reads 1, no, on and ~ as a number, false, true, null)"
+)
+
+
 def _walk(root: yaml.Node, lines: LineMap, source: str) -> list[Problem]:
     """Record the line of every key and item; duplicate keys are problems. A loop, not recursion:
     the node tree is already bounded (:func:`clarion.yamlloader.compose`)."""
@@ -72,6 +78,9 @@ def _walk(root: yaml.Node, lines: LineMap, source: str) -> list[Problem]:
             for key_node, value_node in node.value:
                 key = str(key_node.value)
                 line = key_node.start_mark.line + 1
+                if key_node.tag != _TEXT:  # 1: …, no: … (false), ~: … (null), [a]: …
+                    field = visible(format_loc((*loc, key)), limit=80)
+                    problems.append(Problem(source, line, field, _KEY_NOT_TEXT))
                 if key in seen:
                     field = visible(format_loc((*loc, key)))
                     problems.append(

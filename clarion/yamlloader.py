@@ -37,6 +37,9 @@ from clarion.text import visible
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (about ten times faster), else Python's."""
 
+MAX_CHARACTERS = 4 << 20
+"""Characters of text a document may expand to (a 1 MiB file holds at most 1 Mi without aliases):
+1 000 aliases of one 100 000-character scalar would be 100 MB of text."""
 MAX_NODES = 100_000
 """Most values (mappings, lists and scalars, counted as often as aliases repeat them) in a document."""
 MAX_DEPTH = 64
@@ -101,6 +104,7 @@ class _Open:
     anchor: str | None
     size: int = 1
     height: int = 1
+    chars: int = 0
     key: yaml.Node | None = field(default=None)
 
 
@@ -128,20 +132,21 @@ def compose(loader: Any, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEP
 
 def _compose_node(loader: Any, max_nodes: int, max_depth: int) -> yaml.Node:
     anchors: dict[str, yaml.Node] = {}
-    measured: dict[int, tuple[int, int]] = {}  # id(anchored collection) → (expanded size, height)
+    measured: dict[int, tuple[int, int, int]] = {}  # id(anchored collection) → (size, height, chars)
     stack: list[_Open] = []
-    total = 0
+    total = characters = 0
     while True:
         event: Any = loader.get_event()
         if isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
             done = stack.pop()
             done.node.end_mark = event.end_mark
             if done.anchor is not None:
-                measured[id(done.node)] = (done.size, done.height)
-            node, size, height = done.node, done.size, done.height
+                measured[id(done.node)] = (done.size, done.height, done.chars)
+            node, size, height, chars = done.node, done.size, done.height, done.chars
         elif isinstance(event, yaml.AliasEvent):
-            node, (size, height) = _alias(event, anchors, measured)
+            node, (size, height, chars) = _alias(event, anchors, measured)
             total += size
+            characters += chars
             if len(stack) + height > max_depth:
                 raise _refused(_too_deep(max_depth, alias=True), event)
         else:
@@ -152,23 +157,30 @@ def _compose_node(loader: Any, max_nodes: int, max_depth: int) -> yaml.Node:
                     raise _refused(_too_deep(max_depth, alias=False), event)
                 stack.append(_Open(node, event.anchor))
                 continue
-            size, height = 1, 1
+            size, height, chars = 1, 1, len(node.value)
+            characters += chars
         if total > max_nodes:
-            raise _refused(f"the document expands to more than {max_nodes} values through its aliases", event)
+            raise _refused(f"the document has more than {max_nodes} values ({_ALIASES_COUNT})", event)
+        if characters > MAX_CHARACTERS:
+            limit = f"{MAX_CHARACTERS >> 20} Mi"
+            raise _refused(f"the document has more than {limit} characters of text ({_ALIASES_COUNT})", event)
         if not stack:
             return node
-        _add(stack[-1], node, size, height)
+        _add(stack[-1], node, size, height, chars)
+
+
+_ALIASES_COUNT = "an alias counts as often as it is used"
 
 
 def _alias(
-    event: Any, anchors: dict[str, yaml.Node], measured: dict[int, tuple[int, int]]
-) -> tuple[yaml.Node, tuple[int, int]]:
-    """The node an alias repeats, with its expanded size and height."""
+    event: Any, anchors: dict[str, yaml.Node], measured: dict[int, tuple[int, int, int]]
+) -> tuple[yaml.Node, tuple[int, int, int]]:
+    """The node an alias repeats, with its expanded size, height and characters."""
     node = anchors.get(event.anchor)
     if node is None:
         raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
     if isinstance(node, yaml.ScalarNode):
-        return node, (1, 1)
+        return node, (1, 1, len(node.value))
     if id(node) not in measured:
         name = visible(str(event.anchor), limit=40)
         raise _refused(f"the alias *{name} is inside the collection it names (a loop)", event)
@@ -211,9 +223,10 @@ def _refused(message: str, event: Any) -> Refused:
     return Refused(None, None, message, event.start_mark)
 
 
-def _add(parent: _Open, node: yaml.Node, size: int, height: int) -> None:
+def _add(parent: _Open, node: yaml.Node, size: int, height: int, chars: int) -> None:
     parent.size += size
     parent.height = max(parent.height, height + 1)
+    parent.chars += chars
     if isinstance(parent.node, yaml.SequenceNode):
         parent.node.value.append(node)
     elif parent.key is None:

@@ -7,6 +7,7 @@ Heavy modules are imported inside the commands so ``clarion --help`` answers at 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -121,6 +122,8 @@ def audit_verify(
     from clarion.errors import AuditChainBroken, ClarionError
     from clarion.store import get_engine, reading, require_current
 
+    if anchor is not None and not re.fullmatch(r"[0-9a-f]{64}", anchor):
+        raise fail("--anchor: a head hash is 64 hex digits, as `clarion audit verify` prints it", EXIT_INPUT)
     try:
         engine = require_current(get_engine())
         with reading(engine) as connection, Session(bind=connection) as session:
@@ -145,14 +148,19 @@ def db_upgrade() -> None:
 def main() -> None:
     """The ``clarion`` command: every failure clarion can name is one line and an exit code.
 
-    Commands handle what they expect; what escapes them is mapped here, once: a person's bad input
-    exits 2, an unusable setting (CLARION_SECRET_KEY…) or store 1, Ctrl-C 130. Anything else is a bug
-    and keeps its traceback.
+    Arguments are refused before any command runs when they carry a control character or a
+    bidirectional override (a reason, a name or a path typed with one would be stored, printed or
+    sent). Commands handle what they expect; what escapes them is mapped here, once: a person's bad
+    input exits 2 (a model refusing a value included), an unusable setting (CLARION_SECRET_KEY…) or
+    store 1, Ctrl-C 130. Anything else is a bug and keeps its traceback.
     """
     import sys
 
     from clarion.errors import ClarionError, InputError
 
+    if (refused := _unsafe_argument(sys.argv[1:])) is not None:
+        err.print(refused)
+        raise SystemExit(EXIT_INPUT)
     try:
         app()
     except InputError as exc:
@@ -165,9 +173,37 @@ def main() -> None:
         err.print("interrupted")
         raise SystemExit(130) from None
     except Exception as exc:
-        database = sys.modules.get("sqlalchemy.exc")  # only a loaded SQLAlchemy can have raised it
-        if database is None or not isinstance(exc, database.SQLAlchemyError):
-            raise
+        raise SystemExit(_mapped(exc)) from None
+
+
+def _unsafe_argument(arguments: list[str]) -> str | None:
+    """Why an argument may not be taken ("argument 4 (--reason): control character U+001B…")."""
+    from clarion.text import first_unsafe, quoted
+
+    for index, argument in enumerate(arguments):
+        if (problem := first_unsafe(argument)) is not None:
+            option = arguments[index - 1] if index and arguments[index - 1].startswith("-") else None
+            named = f" ({option})" if option and "=" not in argument else ""
+            return f"argument {index + 1}{named} {quoted(argument, limit=60)}: {problem}: type it without"
+    return None
+
+
+def _mapped(exc: Exception) -> int:
+    """The exit code of an error a library raised that clarion can name; re-raises anything else.
+
+    Only a loaded library can have raised its errors, so neither is imported here for the check.
+    """
+    import sys
+
+    validation = sys.modules.get("pydantic")
+    if validation is not None and isinstance(exc, validation.ValidationError):
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"]) or exc.title
+            err.print(f"{exc.title}: {where}: {error['msg']}")
+        return EXIT_INPUT
+    database = sys.modules.get("sqlalchemy.exc")
+    if database is not None and isinstance(exc, database.SQLAlchemyError):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         err.print(f"error: the store failed: {reason[0] if reason else type(exc).__name__}")
-        raise SystemExit(1) from None
+        return 1
+    raise exc

@@ -11,17 +11,22 @@ alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.text import Text
 
 from clarion.text import visible
 
 
 class SafeConsole(Console):
-    """A rich console for untrusted text: no markup, no emoji, no highlighting, controls spelled out."""
+    """A rich console for untrusted text: no markup, no emoji, no highlighting, and every control
+    character of every segment it renders spelled out, whatever built it (a plain string, a table
+    cell, a ``Text`` a module assembled from stored values). Rich's own control segments (cursor
+    movement of a live progress bar) pass as they are."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("soft_wrap", True)
@@ -29,7 +34,14 @@ class SafeConsole(Console):
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         kwargs.update(markup=False, emoji=False, highlight=False)
-        return super().render_str(visible(text), **kwargs)
+        return super().render_str(visible(text), **kwargs)  # spelled out before the layout measures it
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control:
+                yield segment
+            else:
+                yield Segment(visible(segment.text), segment.style)
 
 
 def console(*, stderr: bool = False, piped_width: int | None = None) -> SafeConsole:

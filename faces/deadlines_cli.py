@@ -157,7 +157,7 @@ def notify_regulator(
             now = clock.now()
             notice, markdown = draft_for(session, incident, regime, stage, now=now)
             if out is not None:
-                out.write_text(markdown + "\n", encoding="utf-8")
+                _write(out, markdown + "\n")
                 err.print(f"draft written to {out}", markup=False)
             if not submitted:
                 stdout.print(markdown, markup=False)
@@ -232,6 +232,19 @@ def _refuse(field: str, message: str) -> NoReturn:
     from clarion.errors import InputError, Problem
 
     raise InputError([Problem("command line", None, field, message)])
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``; a path that cannot take it is the person's input, named."""
+    from clarion.errors import InputError, Problem, display_path
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            [Problem(display_path(path), None, "--out", f"cannot write the draft: {reason}")]
+        ) from None
 
 
 def _utc(moment: datetime | None) -> str:

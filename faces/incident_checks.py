@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import Session
@@ -135,11 +135,12 @@ def update_request(
 def changes_model() -> type[BaseModel]:
     """Every other fact of a facts file, each optional: checks the changes of an update file.
 
-    Each field keeps the facts' type (a change to ``impact`` must be a whole valid impact), not its
-    length limits: those the flow checks on the merged facts.
+    Each field keeps the facts' type and its own constraints and validators (a change to ``impact``
+    must be a whole valid impact; ``as_of`` in 1970 or an empty ``title`` is refused here); rules
+    across fields (``next_update_by`` after ``as_of``) the flow checks on the merged facts.
     """
     fields: dict[str, Any] = {
-        name: (info.annotation, None)
+        name: (Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation, None)
         for name, info in Facts.model_fields.items()
         if name not in ("reference", *REQUEST_FIELDS)
     }

@@ -63,10 +63,14 @@ def stage(
         path = resolve_playbook(playbook, settings.playbooks_dir)
         book = load_playbook(path)
         sources = playbook_sources(book, path, settings)
+        given: set[str] = set()
         for item in recipients or []:
             name, _, file = item.partition("=")
             if not file:
                 raise _fail(f"--recipients {item!r}: expected AUDIENCE=FILE.csv", 2)
+            if name in given:
+                raise _fail(f"--recipients: {name} is given twice; give each audience one file", 2)
+            given.add(name)
             sources[name] = Source(csv=Path(file))
         checked = load_facts(facts, book)
         engine = get_engine()

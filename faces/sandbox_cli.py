@@ -8,6 +8,7 @@ to the ``sandbox_url`` setting). The sandbox itself is imported inside the comma
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -26,6 +27,17 @@ _err = console(stderr=True)
 FAULT_KINDS_HELP = "503, 500_after_accept, timeout or drop (repeat for several)."
 
 
+class InboxChannel(StrEnum):
+    """What ``sandbox inbox --channel`` takes: a channel or its provider."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    SENDGRID = "sendgrid"
+    TWILIO = "twilio"
+
+
 def _parse_rate_limits(values: list[str]) -> dict[str, int]:
     limits: dict[str, int] = {}
     for value in values:
@@ -40,7 +52,7 @@ def _parse_rate_limits(values: list[str]) -> dict[str, int]:
 def run(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8766,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")] = 8766,
     latency_ms: Annotated[float, typer.Option(help="Added to every provider answer.")] = 0.0,
     latency_jitter_ms: Annotated[float, typer.Option(help="± this much, at random.")] = 0.0,
     fault_rate: Annotated[float, typer.Option(help="Share of provider requests given a fault (0-1).")] = 0.0,
@@ -105,24 +117,35 @@ def _get(url: str, path: str, params: dict[str, Any]) -> Any:
 
 
 def _default_url(url: str | None) -> str:
-    if url:
-        return url
-    from clarion.settings import get_settings
+    """``--url`` when it is an http(s) URL with a host (exit 2 when it is not), else the setting."""
+    if not url:
+        from clarion.settings import get_settings
 
-    return get_settings().sandbox_url
+        return get_settings().sandbox_url
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        _err.print(f"--url {url!r}: the sandbox's http(s) URL, such as http://127.0.0.1:8766")
+        raise typer.Exit(2)
+    return url
 
 
 @sandbox_app.command()
 def inbox(
     url: Annotated[str | None, typer.Option(help="The sandbox (default: the sandbox_url setting).")] = None,
-    channel: Annotated[str | None, typer.Option(help="email, sms, mastodon or bluesky.")] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many (the newest).")] = 20,
+    channel: Annotated[InboxChannel | None, typer.Option(help="Only this channel (or its provider).")] = None,
+    limit: Annotated[int, typer.Option(min=0, max=10_000, help="Show at most this many (the newest).")] = 20,
 ) -> None:
     """Show what a running sandbox accepted."""
     from rich.table import Table
 
     base = _default_url(url)
-    params: dict[str, Any] = {"limit": 0} | ({"channel": channel} if channel else {})
+    params: dict[str, Any] = {"limit": 0} | ({"channel": channel.value} if channel else {})
     total = _get(base, "/_sandbox/inbox", params)["total"]
     params |= {"limit": limit, "offset": max(0, total - limit)}
     records = _get(base, "/_sandbox/inbox", params)["records"]

@@ -12,7 +12,7 @@ Control endpoints (never subject to faults, rate limits or latency):
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,17 +21,20 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from channels.sandbox import bluesky, mastodon, sendgrid, twilio
+from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.faults import FaultMiddleware
 from channels.sandbox.inbox import channel_named
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
+from clarion import boundedjson
 
 MAX_INBOX_PAGE = 10_000
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 async def _json_body(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
+        return boundedjson.loads(await request.body(), max_depth=MAX_JSON_DEPTH)
     except ValueError:
         return None
 
@@ -55,9 +58,10 @@ def _control(state: SandboxState) -> APIRouter:
         return json_response(200, state.config.model_dump(mode="json"))
 
     async def number_of(request: Request) -> str | None:
+        """The E.164 number a STOP/START control names, or None (a 422)."""
         body = await _json_body(request)
         number = body.get("number") if isinstance(body, dict) else None
-        return number if isinstance(number, str) and number else None
+        return number if isinstance(number, str) and _E164.fullmatch(number) else None
 
     @api.post("/twilio/stop")
     async def twilio_stop(request: Request) -> Response:
@@ -70,6 +74,8 @@ def _control(state: SandboxState) -> APIRouter:
     @api.post("/twilio/start")
     async def twilio_start(request: Request) -> Response:
         number = await number_of(request)
+        if number is None:
+            return json_response(422, {"detail": "expected {'number': '+E164'}"})
         remaining = tuple(n for n in state.config.twilio_opted_out if n != number)
         state.configure(state.config.updated({"twilio_opted_out": remaining}))
         return json_response(200, {"opted_out": list(remaining)})

@@ -34,10 +34,12 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.lexicon import check, lexicon, record_problem
 from channels.sandbox.responses import json_response, xrpc_error
 from channels.sandbox.state import SandboxState
+from clarion import boundedjson
 from clarion.kinds import Channel
 from clarion.limits import utf8_bytes
 
@@ -107,7 +109,7 @@ class Tokens:
 
 async def _json(request: Request) -> Any:
     try:
-        return json.loads(await request.body() or b"null")
+        return boundedjson.loads(await request.body() or b"null", max_depth=MAX_JSON_DEPTH)
     except ValueError:
         return None
 

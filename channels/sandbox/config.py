@@ -20,7 +20,7 @@ Faults (``fault_rate`` > 0) apply to provider endpoints only, never to ``/_sandb
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,10 @@ MASTODON_SANDBOX_TOKEN: Final = "sandbox-mastodon-token"  # noqa: S105 — publi
 BLUESKY_SANDBOX_HANDLE: Final = "clarion.sandbox.test"
 BLUESKY_SANDBOX_DID: Final = "did:plc:clarionsandboxaaaaaaaaaa"
 BLUESKY_SANDBOX_PASSWORD: Final = "sand-boxa-ppps-swrd"  # noqa: S105 — public sandbox app password
+
+
+MAX_JSON_DEPTH = 64
+"""Deepest JSON a provider endpoint parses (the providers' own bodies nest a handful of levels)."""
 
 
 class SandboxConfig(BaseModel):
@@ -74,14 +78,14 @@ class SandboxConfig(BaseModel):
     keep_text: bool = Field(default=True, description="Keep subjects and texts in the inbox.")
 
     # Misbehaviour
-    latency_ms: float = Field(default=0.0, ge=0)
-    latency_jitter_ms: float = Field(default=0.0, ge=0)
-    rate_limit: dict[Provider, int] = Field(
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    latency_jitter_ms: float = Field(default=0.0, ge=0, le=60_000)
+    rate_limit: dict[Provider, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
         default_factory=dict, description="Requests per second (sliding 1 s window) before a 429."
     )
     fault_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_kinds: tuple[FaultKind, ...] = Field(default=("503",), min_length=1)
-    hang_seconds: float = Field(default=60.0, ge=0)
+    hang_seconds: float = Field(default=60.0, ge=0, le=3_600)
     seed: int | None = None
     providers: tuple[Provider, ...] = Field(default=PROVIDERS, description="Where faults apply.")
 

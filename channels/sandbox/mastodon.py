@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,9 +28,11 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response, mastodon_error
 from channels.sandbox.state import SandboxState
+from clarion import boundedjson
 from clarion.kinds import Channel
 from clarion.limits import mastodon_length
 
@@ -124,7 +125,7 @@ class MastodonStore:
 async def _params(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if "json" in request.headers.get("content-type", ""):
-        data = json.loads(raw or b"{}")
+        data = boundedjson.loads(raw or b"{}", max_depth=MAX_JSON_DEPTH)
         if not isinstance(data, dict):
             raise ValueError("the JSON body must be an object")
         return data

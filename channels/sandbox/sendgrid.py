@@ -29,11 +29,12 @@ from fastapi import APIRouter, Request
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from starlette.responses import Response
 
-from channels.sandbox.config import SCHEMAS
+from channels.sandbox.config import MAX_JSON_DEPTH, SCHEMAS
 from channels.sandbox.fastcheck import Check, compile_check
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import sendgrid_errors
 from channels.sandbox.state import SandboxState
+from clarion import boundedjson
 from clarion.kinds import Channel
 
 MAX_BODY: Final = 30 * 1024 * 1024
@@ -275,7 +276,7 @@ def router(state: SandboxState) -> APIRouter:
             raw = _read_limited(await request.body(), request.headers.get("content-encoding"))
             if raw is None:
                 return sendgrid_errors(413, [("content too large", None)])
-            body = json.loads(raw)
+            body = boundedjson.loads(raw, max_depth=MAX_JSON_DEPTH)
         except (ValueError, zlib.error):
             return sendgrid_errors(400, [("The JSON you have submitted cannot be parsed.", None)])
         now = time.time()

@@ -33,14 +33,13 @@ with :func:`json.dumps`) could run out again; SendGrid's events are three levels
 from __future__ import annotations
 
 import json
-import re
-from functools import cache
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clarion.boundedjson import nested_deeper_than
 from clarion.errors import InputError, Problem
 
 SENDGRID_EVENTS_MAX_BYTES = 4 * 1024 * 1024
@@ -145,38 +144,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 # ── JSON ──────────────────────────────────────────────────────────────────────────────────────────
 
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_SQUARE = bytes.maketrans(b"{}", b"[]")  # nesting counts, not kinds: mismatches are the parser's to find
-
-
-@cache
-def _balanced_within(bound: int) -> re.Pattern[bytes]:
-    """Square brackets only: a run of balanced groups at most ``bound`` deep (possessive: linear)."""
-    group = b""
-    for _level in range(bound):
-        group = rb"\[(?:" + group + rb")*+\]"
-    return re.compile(rb"(?:" + group + rb")*+")
-
-
-def _brackets(raw: bytes) -> bytes:
-    """The brackets of UTF-8 JSON ``raw`` that are not inside strings, as ``[`` and ``]``.
-
-    Left to right, as the parser reads: escaped backslashes go first, then escaped quotes; every quote
-    left opens or closes a string, so the text outside strings is every other piece between quotes.
-    Only bulk byte operations: the largest body allowed takes well under a second, whatever it holds.
-    """
-    flat = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return b"".join(flat.split(b'"')[::2]).translate(_SQUARE, _NOT_BRACKETS)
-
-
-def nested_deeper_than(raw: bytes, bound: int) -> bool:
-    """Whether UTF-8 JSON ``raw`` nests arrays and objects deeper than ``bound`` (or is unbalanced).
-
-    Exact for a document the parser accepts, and for every prefix of one the parser reads before it
-    finds an error: it can never descend further than this allows.
-    """
-    return _balanced_within(bound).fullmatch(_brackets(raw)) is None
-
 
 def load_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a UTF-8 JSON body nested at most ``max_depth`` deep; :class:`InputError` otherwise."""
@@ -188,7 +155,7 @@ def load_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         message = f"not JSON, or nested deeper than {max_depth} levels"
         raise InputError([Problem(SOURCE, None, "", message)])
     try:
-        return json.loads(text)
+        return json.loads(text)  # bounded: checked above
     except ValueError as exc:  # JSONDecodeError, and integers too long to convert
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number is too long"

@@ -541,9 +541,9 @@ def test_a_record_key_holding_another_post_is_never_taken_for_ours() -> None:
     msg = message()
     fake.records[uri_of(msg)] = {"$type": "app.bsky.feed.post", "text": "someone else", "createdAt": "x"}
 
-    with pytest.raises(PermanentChannelError, match="TID collision") as caught:
-        channel.reconcile([msg])
-    assert caught.value.code == "RecordKeyTaken"
+    [answer] = channel.reconcile([msg])
+    assert isinstance(answer.error, PermanentChannelError) and "TID collision" in str(answer.error)
+    assert answer.error.code == "RecordKeyTaken" and answer.presence is Presence.UNKNOWN
 
 
 @pytest.mark.parametrize(
@@ -554,10 +554,12 @@ def test_a_record_key_holding_another_post_is_never_taken_for_ours() -> None:
         (httpx.Response(200, json={"uri": "at://x"}), InDoubt),
     ],
 )
-def test_reconcile_raises_what_it_cannot_read(answer: httpx.Response, kind: type[Exception]) -> None:
+def test_reconcile_answers_what_it_cannot_read_as_that_messages_error(
+    answer: httpx.Response, kind: type[Exception]
+) -> None:
     fake = FakePds(answers={"com.atproto.repo.getRecord": [answer]})
-    with pytest.raises(kind):
-        adapter(fake).reconcile([message()])
+    [reconciled] = adapter(fake).reconcile([message()])
+    assert isinstance(reconciled.error, kind) and reconciled.presence is Presence.UNKNOWN
 
 
 def test_reconcile_refreshes_an_expired_token_too() -> None:
@@ -569,9 +571,10 @@ def test_reconcile_refreshes_an_expired_token_too() -> None:
     assert fake.count("server.refreshSession") == 1
 
 
-def test_reconcile_without_a_session_raises_the_sign_in_error() -> None:
-    with pytest.raises(PermanentChannelError, match="Invalid identifier or password"):
-        adapter(FakePds(), identifier="someone.else").reconcile([message()])
+def test_reconcile_without_a_session_answers_the_sign_in_error() -> None:
+    [reconciled] = adapter(FakePds(), identifier="someone.else").reconcile([message()])
+    assert isinstance(reconciled.error, PermanentChannelError)
+    assert "Invalid identifier or password" in str(reconciled.error)
 
 
 # ── record keys ───────────────────────────────────────────────────────────────────────────────────────

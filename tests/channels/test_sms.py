@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from channels.sms import (
     SANDBOX_ACCOUNT_SID,
@@ -379,19 +379,43 @@ def test_reconcile_an_invalid_number_is_absent_without_a_lookup(make_message: Ma
         (twilio_error(429, 20429), RateLimited),
     ],
 )
-def test_a_failed_lookup_raises(make_message: MakeMessage, handler: Handler, error: type[Exception]) -> None:
-    with pytest.raises(error):
-        adapter(Recorder(handler)).reconcile([make_message(Channel.SMS)])
+def test_a_failed_lookup_answers_for_its_own_message(
+    make_message: MakeMessage, handler: Handler, error: type[Exception]
+) -> None:
+    """A lookup that fails leaves its message in doubt; it never fails the batch's other lookups
+    (issue 12: one failed lookup in fifty retried all fifty, and burnt their budgets)."""
+    (answer,) = adapter(Recorder(handler)).reconcile([make_message(Channel.SMS)])
+
+    assert answer.presence is Presence.UNKNOWN and isinstance(answer.error, error)
 
 
-def test_a_lookup_that_cannot_connect_raises_transient(make_message: MakeMessage) -> None:
+def test_one_failed_lookup_does_not_hold_back_the_others(make_message: MakeMessage) -> None:
+    first, second = make_message(Channel.SMS, 1), make_message(Channel.SMS, 2, address="+14155550002")
+    calls = {"n": 0}
+
+    def once_down(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return twilio_error(500, 20500)(request)
+        return pages([listed(second, sid="SM" + "02" * 16, to="+14155550002")])(request)
+
+    answers = adapter(Recorder(once_down)).reconcile([first, second])
+
+    assert isinstance(answers[0].error, InDoubt)
+    assert (answers[1].presence, answers[1].error) == (Presence.PRESENT, None)
+
+
+def test_a_lookup_that_cannot_connect_leaves_the_rest_unasked(make_message: MakeMessage) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with pytest.raises(TransientChannelError) as caught:
-        adapter(Recorder(refuse)).reconcile([make_message(Channel.SMS)])
+    recorder = Recorder(refuse)
+    answers = adapter(recorder).reconcile([make_message(Channel.SMS, 1), make_message(Channel.SMS, 2)])
 
-    assert not isinstance(caught.value, InDoubt)
+    assert all(
+        isinstance(a.error, TransientChannelError) and not isinstance(a.error, InDoubt) for a in answers
+    )
+    assert len(recorder.requests) == 1
 
 
 # ── configuration ─────────────────────────────────────────────────────────────────────────────────
@@ -441,8 +465,9 @@ def test_from_settings_uses_real_credentials_when_set(make_message: MakeMessage)
     assert recorder.forms[0]["StatusCallback"] == "https://status.example.com/webhooks/twilio/status"
 
 
-@pytest.mark.parametrize("public_url", ["file:///srv/clarion", "https://", "http://my_host.internal"])
+@pytest.mark.parametrize("public_url", ["http://my_host.internal", "http://clarion_web:8765"])
 def test_no_status_callback_twilio_could_not_call(make_message: MakeMessage, public_url: str) -> None:
+    """(A public URL that is not http(s) with a host is refused by the settings themselves.)"""
     recorder = Recorder()
     settings = Settings(_env_file=None, public_url=public_url)
 
@@ -468,7 +493,8 @@ REAL = {"twilio_account_sid": SID, "twilio_auth_token": TOKEN}
     ],
 )
 def test_bad_configuration_fails_fast_naming_the_setting(settings: dict[str, Any], named: str) -> None:
-    with pytest.raises(ConfigError, match=named):
+    """A URL that is not http(s) with a host is refused by the settings, anything else by the adapter."""
+    with pytest.raises((ConfigError, ValidationError), match=named):
         SmsAdapter.from_settings(Settings(_env_file=None, **settings), client=Recorder().client())
 
 

@@ -24,7 +24,7 @@ def test_untrusted_text_reaches_the_terminal_spelled_out() -> None:
     shown = _printed(hostile)
 
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
-    assert "\\x1b[2J" in shown and "\\x07" in shown and "\\u202e" in shown
+    assert "\\x1b[2J" in shown and "\\u202e" in shown  # (rich drops the BEL itself)
     assert "[bold]now[/bold]" in shown and "root:x:0" in shown and ":smile:" in shown
 
 
@@ -36,3 +36,13 @@ def test_table_cells_are_spelled_out_too() -> None:
 
     assert "\x1b[31m" not in shown
     assert "\\x1b[31mred" in shown and "[link=https://evil.example]click[/link]" in shown
+
+
+def test_text_objects_built_from_stored_values_are_spelled_out_too() -> None:
+    """`clarion deadlines` printed a stored override reason through a rich Text: raw."""
+    from rich.text import Text
+
+    shown = _printed(Text.assemble("reason: ", ("\x1b[2J\x1b]0;pwned\x07 \u202eevil", "bold")))
+
+    assert "\x1b[2J" not in shown and "\u202e" not in shown
+    assert "\\x1b[2J" in shown and "\\u202e" in shown

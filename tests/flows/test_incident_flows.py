@@ -188,7 +188,7 @@ def test_an_edit_needs_every_role_again(sandbox: SandboxHandle) -> None:
 def test_an_edit_that_does_not_fit_is_refused_and_the_approval_keeps_waiting(sandbox: SandboxHandle) -> None:
     running = start(lambda: declare_incident(declaration("data-breach")))
     paused = running.wait_paused()
-    too_long = "We are sorry. " * 80  # far beyond three SMS segments
+    too_long = "We are sorry. " * 50  # beyond three SMS segments, within what a short form may hold
     running.answer(
         paused, role="legal", approver=LEGAL, story={"en": {"apology": {"text": too_long, "short": too_long}}}
     )

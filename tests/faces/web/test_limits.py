@@ -23,6 +23,7 @@ with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we
 
 from channels.signatures import twilio_signature
 from clarion import consent, store
+from clarion.boundedjson import nested_deeper_than
 from clarion.errors import InputError
 from clarion.kinds import Channel, ConsentState, DeliveryState, IncidentStatus
 from clarion.models import (
@@ -43,7 +44,6 @@ from faces.web.limits import (
     TWILIO_STATUS_MAX_BYTES,
     UNSUBSCRIBE_MAX_BYTES,
     load_json,
-    nested_deeper_than,
 )
 from faces.web.webhooks import TWILIO_MAX_FIELDS
 
