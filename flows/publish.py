@@ -143,7 +143,8 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
         description = (
             f"**{ctx.reference} · update {update.number}** needs approval by: {', '.join(pending)}. "
             f"See the artifact `{artifact_key(ctx.reference, 'update', update.number, 'preview')}` for "
-            f"every rendition. Tick *approved* to approve; leave it unticked with a reason to reject."
+            f"every rendition. Tick *approved* to approve; leave it unticked with a reason to reject. "
+            "The approver you name is recorded as asserted by you, not verified."
         )
         try:
             answer = pause_flow_run(
