@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlmodel import Session
 
@@ -119,7 +119,8 @@ def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head>\n<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+        f"<style>{_STYLE}</style></head>\n<body><main><h1>{html.escape(title)}</h1>\n{body}\n</main></body>"
+        "</html>\n"
     )
     return HTMLResponse(document, status_code=status_code, headers=_HEADERS)
 
@@ -156,16 +157,26 @@ def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
 
 
 @router.post("/unsubscribe/{token}")
-def unsubscribe(token: str, request: Request) -> PlainTextResponse:
-    """RFC 8058 one-click: withdraw consent on the channel the token names."""
+def unsubscribe(token: str, request: Request) -> Response:
+    """RFC 8058 one-click: withdraw consent on the channel the token names. A mailbox provider gets
+    one line of text; a person who pressed the page's button (a browser asking for HTML) a page."""
+    answer = _answer_page if "text/html" in request.headers.get("accept", "") else _answer_text
     named = _read(request, token)
     if isinstance(named, _Refusal):
-        return _text(named.message, status_code=named.status_code)
+        return answer(named.title, named.message, status_code=named.status_code)
     recipient_id, channel = named
     with session_scope(_engine(request)) as session:
         if not _known(session, recipient_id):
-            return _text("this unsubscribe link is no longer valid", status_code=404)
+            return answer("Unknown link", "This unsubscribe link is no longer valid.", status_code=404)
         consent.withdraw(
             session=session, recipient_id=recipient_id, channel=channel, source=SOURCE, at=utcnow()
         )
-    return _text(f"You are unsubscribed from {_words(channel)}.")
+    return answer("Unsubscribed", f"You are unsubscribed from {_words(channel)}.")
+
+
+def _answer_text(title: str, message: str, *, status_code: int = 200) -> Response:
+    return _text(message, status_code=status_code)
+
+
+def _answer_page(title: str, message: str, *, status_code: int = 200) -> Response:
+    return _page(title, f"<p>{html.escape(message)}</p>", status_code=status_code)
