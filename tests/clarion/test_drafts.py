@@ -30,7 +30,15 @@ from tests.helpers import EXAMPLES, PLAYBOOKS, ROOT
 AUDIENCE = {"affected-customers": Source(csv=ROOT / "examples" / "audiences" / "affected-customers.csv")}
 
 
-def _stage(engine: sa.Engine, playbook: Playbook, facts: Facts, settings: Settings, **kwargs: object) -> int:
+def _stage(
+    engine: sa.Engine,
+    playbook: Playbook,
+    facts: Facts,
+    settings: Settings,
+    *,
+    new_update: bool = False,
+    source: str = "facts",
+) -> int:
     sources = AUDIENCE if "affected-customers" in playbook.audiences else {}
     staged = stage_update(
         engine=engine,
@@ -38,7 +46,8 @@ def _stage(engine: sa.Engine, playbook: Playbook, facts: Facts, settings: Settin
         facts=facts,
         settings=settings,
         sources=sources,
-        **kwargs,  # type: ignore[arg-type]
+        new_update=new_update,
+        source=source,
     )
     return staged.update_id
 
