@@ -31,14 +31,6 @@ PUBLIC = "https://status.example.com"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", public_url=PUBLIC)
 

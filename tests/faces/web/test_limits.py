@@ -57,14 +57,6 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """SendGrid in sandbox mode (events accepted unsigned), Twilio with a known token."""
     return Settings(

@@ -33,14 +33,6 @@ KEY = "Zq3-vF8_kP2wLx9RtB7nYc4HmJ6sDa1E"  # 32 characters, as random as a test n
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         home=tmp_path / "home",

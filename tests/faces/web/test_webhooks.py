@@ -38,14 +38,6 @@ SENDGRID_PATH = "/webhooks/sendgrid/events"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def private_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
