@@ -31,6 +31,7 @@ from clarion.facts import Facts
 from clarion.kinds import UpdateKind, UpdateState
 from clarion.models import Incident, IncidentCreate, Update, UpdateCreate
 from clarion.playbook import Playbook
+from clarion.statuspage.state import with_component_status
 from clarion.store import add_update, create_incident
 
 PARTS = ("apology", "cause", "fix", "prevention")
@@ -45,8 +46,12 @@ class Stored:
     """True when an update with this content was there already (nothing was added)."""
 
 
-def content(facts: Facts, kind: UpdateKind, next_update_by: datetime) -> tuple[dict[str, Any], str]:
-    """An update's stored content (the four parts per locale, the facts) and its content key."""
+def content(
+    facts: Facts, kind: UpdateKind, next_update_by: datetime, playbook: Playbook
+) -> tuple[dict[str, Any], str]:
+    """An update's stored content (the four parts per locale, the facts with a state for every
+    component they name) and its content key."""
+    facts = with_component_status(facts, playbook)
     parts = {
         part: {
             loc: {"text": getattr(s, part).text, "short": getattr(s, part).short}
@@ -79,7 +84,7 @@ def store_update(
     source: str = "facts",
 ) -> Stored:
     """Store the update (and its incident, the first time), once per content; see the module."""
-    values, key = content(facts, kind, next_update_by)
+    values, key = content(facts, kind, next_update_by, playbook)
     with Session(engine, expire_on_commit=False) as session:
         incident = session.exec(select(Incident).where(Incident.reference == facts.reference)).first()
         if incident is None:

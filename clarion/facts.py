@@ -27,8 +27,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from clarion.errors import FactsError, Problem, display_path
 from clarion.kinds import IncidentStatus, TimeZoneName
-from clarion.playbook import Part, Playbook
+from clarion.playbook import Part, Playbook, PlaybookKind
 from clarion.safetext import CheckedText, with_text_patterns
+from clarion.statuspage.components import IMPACTED, ComponentStatus, catalogue_at, unknown_components
 from clarion.yamlfile import read_yaml, validate_with_lines
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -38,6 +39,8 @@ MAX_PROMISE = timedelta(days=31)
 """The furthest ``next_update_by`` may lie after ``as_of``."""
 MAX_HISTORY = timedelta(days=5 * 365)
 """The longest ``started_at`` and ``aware_at`` may lie before ``as_of`` (five years)."""
+MAX_WINDOW = timedelta(days=14)
+"""The longest maintenance window."""
 MAX_COUNT = 10**12
 """The largest count of people or records (a trillion): more is a typo, and would not fit the store."""
 
@@ -66,6 +69,17 @@ ShortText = Annotated[str, Field(max_length=1_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 """A name, a category, a component: one line."""
 Names = Annotated[list[Name], Field(max_length=200)]
+
+
+def _impacted(value: ComponentStatus) -> ComponentStatus:
+    if value not in IMPACTED:
+        raise ValueError(
+            f"an affected component is one of {', '.join(IMPACTED)}; leave it out if operational"
+        )
+    return value
+
+
+ImpactedStatus = Annotated[ComponentStatus, AfterValidator(_impacted)]
 
 
 def _text_shorthand(value: Any) -> Any:
@@ -134,9 +148,37 @@ class Contact(Strict):
 
 class Impact(Strict):
     summary: ShortText | None = None
-    components: Names = Field(default_factory=list)
+    components: Names = Field(
+        default_factory=list, description="Ids of the status page's components this touches."
+    )
+    component_status: dict[Name, ImpactedStatus] = Field(
+        default_factory=dict,
+        description="A listed component's state when it differs from the playbook's for the severity.",
+    )
     regions: Names = Field(default_factory=list)
     affected_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+
+    @model_validator(mode="after")
+    def _states_of_listed_components(self) -> Impact:
+        stray = sorted(set(self.component_status) - set(self.components))
+        if stray:
+            raise ValueError(f"component_status names {', '.join(stray)}, not listed in components")
+        return self
+
+
+class Window(Strict):
+    """A maintenance window: when the planned work starts and when it should end."""
+
+    starts_at: FactsTime
+    ends_at: FactsTime
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Window:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.ends_at - self.starts_at > MAX_WINDOW:
+            raise ValueError(f"a window is at most {MAX_WINDOW.days} days: announce longer work in parts")
+        return self
 
 
 class Breach(Strict):
@@ -182,6 +224,9 @@ class Facts(CheckedText, Strict):
     impact: Impact = Impact()
     story: dict[str, Story] = Field(min_length=1, description="The four parts, per locale.")
     breach: Breach | None = None
+    maintenance: Window | None = Field(
+        default=None, description="The window of planned work (scheduled-maintenance playbooks need it)."
+    )
     recipient: SampleRecipient = SampleRecipient()
 
     @model_validator(mode="after")
@@ -233,21 +278,26 @@ def _time_error(field: str, value: datetime, message: str) -> InitErrorDetails:
     )
 
 
-def load_facts(path: Path, playbook: Playbook) -> Facts:
-    """Read a facts file and check it against its playbook; every problem names file, line, field."""
+def load_facts(path: Path, playbook: Playbook, components_file: Path | None = None) -> Facts:
+    """Read a facts file and check it against its playbook (and the status page's components file,
+    when given); every problem names file, line, field."""
     data, lines = read_yaml(path, FactsError)
     source = display_path(path)
     facts = validate_with_lines(Facts, data or {}, lines, source, FactsError)
     problems = [
-        Problem(source, lines.line_for(loc), ".".join(loc), msg) for loc, msg in fit_problems(facts, playbook)
+        Problem(source, lines.line_for(loc), ".".join(loc), msg)
+        for loc, msg in fit_problems(facts, playbook, components_file)
     ]
     if problems:
         raise FactsError(problems)
     return facts
 
 
-def fit_problems(facts: Facts, playbook: Playbook) -> list[tuple[tuple[str, ...], str]]:
-    """What keeps valid facts from fitting ``playbook``, as (location, message) pairs."""
+def fit_problems(
+    facts: Facts, playbook: Playbook, components_file: Path | None = None
+) -> list[tuple[tuple[str, ...], str]]:
+    """What keeps valid facts from fitting ``playbook`` (and the status page's components, when a
+    components file is given), as (location, message) pairs."""
     problems: list[tuple[tuple[str, ...], str]] = []
     if facts.severity not in playbook.severities:
         known = ", ".join(playbook.severities)
@@ -268,4 +318,29 @@ def fit_problems(facts: Facts, playbook: Playbook) -> list[tuple[tuple[str, ...]
             )
     if playbook.breach_facts and facts.breach is None:
         problems.append((("breach",), f"playbook {playbook.name} needs the regulator-facing breach facts"))
+    if playbook.kind == PlaybookKind.SCHEDULED_MAINTENANCE and facts.maintenance is None:
+        problems.append(
+            (
+                ("maintenance",),
+                f"playbook {playbook.name} needs the window: maintenance.starts_at and ends_at",
+            )
+        )
+    problems += _component_problems(facts, components_file)
     return problems
+
+
+def _component_problems(facts: Facts, components_file: Path | None) -> list[tuple[tuple[str, ...], str]]:
+    catalogue = catalogue_at(components_file)
+    return [
+        (("impact", "components"), f"[{index}]: {message}")
+        for index, message in unknown_components(list(facts.impact.components), catalogue)
+    ]
+
+
+def check_components(facts: Facts, components_file: Path | None, source: str = "facts") -> None:
+    """Raise :class:`FactsError` when the facts name a component the status page does not list."""
+    problems = [
+        Problem(source, None, ".".join(loc), m) for loc, m in _component_problems(facts, components_file)
+    ]
+    if problems:
+        raise FactsError(problems)

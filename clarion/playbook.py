@@ -28,6 +28,7 @@ from clarion.durations import ApprovalTimeout, HoldingGrace, SurveyDelay, Survey
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs
+from clarion.statuspage.components import IMPACTED, ComponentStatus
 from clarion.yamlfile import read_yaml, validate_with_lines
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -64,6 +65,19 @@ class SeverityPolicy(Strict):
     step_down: dict[IncidentStatus, CadenceTier] = Field(
         default_factory=dict, description="A slower tier once the incident reaches this status."
     )
+    component_status: ComponentStatus | None = Field(
+        default=None,
+        description="What the status page shows for the components an incident of this severity "
+        "touches, unless the facts say otherwise (default: under_maintenance for scheduled "
+        "maintenance, else partial_outage).",
+    )
+
+    @field_validator("component_status")
+    @classmethod
+    def _impacted(cls, value: ComponentStatus | None) -> ComponentStatus | None:
+        if value is ComponentStatus.OPERATIONAL:
+            raise ValueError(f"a touched component is one of {', '.join(IMPACTED)}")
+        return value
 
     def tier_for(self, status: IncidentStatus) -> CadenceTier:
         """The tier for ``status``: the step-down of the latest status reached at or before it."""
@@ -72,6 +86,16 @@ class SeverityPolicy(Strict):
         for reached in order[: order.index(status) + 1]:
             tier = self.step_down.get(reached, tier)
         return tier
+
+
+def component_status_for(playbook: Playbook, severity: str) -> ComponentStatus:
+    """What the components an incident of ``severity`` touches show, unless its facts say otherwise."""
+    policy = playbook.severities.get(severity)
+    if policy is not None and policy.component_status is not None:
+        return policy.component_status
+    if playbook.kind is PlaybookKind.SCHEDULED_MAINTENANCE:
+        return ComponentStatus.UNDER_MAINTENANCE
+    return ComponentStatus.PARTIAL_OUTAGE
 
 
 class AudienceSource(Strict):

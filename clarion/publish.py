@@ -27,7 +27,7 @@ from clarion.audience import AudienceSummary
 from clarion.compose import promised_next_update
 from clarion.consistency import preflight
 from clarion.errors import InputError, NotFound, Problem
-from clarion.facts import Facts
+from clarion.facts import Facts, check_components
 from clarion.kinds import Channel, IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Incident, UpdateCreate, utcnow
 from clarion.models import Rendition as RenditionRow
@@ -257,6 +257,7 @@ def _render_checked(
 ) -> tuple[list[Rendition], datetime]:
     """Check every audience row, render every rendition they and the public channels need, and run
     the preflight (limits and consistency) over all of them; raises before anything is stored."""
+    check_components(facts, settings.components_path)
     summaries = check_sources(playbook, sources)
     renderer = renderer or Renderer(
         playbook, settings.templates_dir, sms_max_segments=settings.sms_max_segments
@@ -353,7 +354,7 @@ def redraft_update(
                     )
                 ]
             )
-        content, digest = drafts.content(facts, update.kind, next_update_by)
+        content, digest = drafts.content(facts, update.kind, next_update_by, playbook)
         for name, value in UpdateCreate.model_validate(content).model_dump().items():
             setattr(update, name, value)
         update.content_hash = digest

@@ -254,7 +254,7 @@ class Renderer:
             "link": carried.link,
             "contact": {**dumped["contact"], "primary": facts.contact.primary},
             "links": dumped["links"],
-            "impact": dumped["impact"],
+            "impact": {k: v for k, v in dumped["impact"].items() if k != "component_status"},
             "breach": dumped["breach"],
         }
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     )
     playbooks_dir: Path = Field(default=PROJECT_ROOT / "playbooks")
     templates_dir: Path = Field(default=PROJECT_ROOT / "templates")
+    components_file: Path | None = Field(
+        default=None,
+        description="The status page's components (default: statuspage/components.yaml in playbooks_dir).",
+    )
 
     sms_max_segments: int = Field(
         default=3,
@@ -170,6 +174,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(os.pathsep) if part.strip()]
         return value
+
+    @property
+    def components_path(self) -> Path:
+        """The status page's components file (it may not exist: then the page lists none)."""
+        return self.components_file or self.playbooks_dir / "statuspage" / "components.yaml"
 
     @property
     def effective_database_url(self) -> str:
