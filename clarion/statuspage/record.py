@@ -137,7 +137,8 @@ class PublicIncident:
 
     @property
     def window(self) -> Window | None:
-        return self.latest.window
+        """The window the latest update that gave one announced (a resolving update need not repeat it)."""
+        return next((u.window for u in reversed(self.updates) if u.window is not None), None)
 
     @property
     def is_maintenance(self) -> bool:

@@ -159,7 +159,7 @@ def _spans(
         window = incident.window
         assert window is not None
         end = min(window.ends_at, incident.ended_at or now, now)
-        states = {c: s for c, s in incident.latest.components.items()}
+        states = next((u.components for u in reversed(incident.updates) if u.components), {})
         return [(window.starts_at, end, states)] if end > window.starts_at else []
     spans = []
     updates = incident.updates

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp
 from clarion.settings import Settings, get_settings
 from faces.web.headers import SecurityHeaders
 from faces.web.limits import BodyLimit
+from faces.web.public_cache import PublicCache
 
 
 class WebApp(FastAPI):
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.add_middleware(BodyLimit)  # every body bounded per route before any route reads it
     app.state.settings = settings
     app.state.engine = engine
+    app.state.public = PublicCache(engine, settings)  # the status page's snapshot and documents
     app.include_router(feeds.router)
     app.include_router(unsubscribe.router)
     app.include_router(webhooks.router)

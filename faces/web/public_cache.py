@@ -1,0 +1,186 @@
+"""The status page's cache: every public document built once per change, revalidated cheaply.
+
+During an incident thousands of people reload the same few pages. :class:`PublicCache` keeps one
+:class:`~clarion.statuspage.snapshot.Snapshot` and the bytes of every document built from it:
+
+* **Invalidation by publishing.** At most once per :attr:`PublicCache.revalidate_every` seconds a
+  request asks the store for its :func:`~clarion.statuspage.record.generation` (one indexed query).
+  When an update was published or an incident resolved since, in this process or any other (a
+  Prefect worker), the snapshot is read again and every cached document dropped. Time-driven changes
+  (a maintenance window opening, the day ending) drop it too, at the snapshot's ``valid_until``; so
+  does an edit of the components file.
+* **Validators.** Each document's ETag hashes its bytes; a client (or a CDN) that has them gets a
+  304 with no body. Responses carry ``Cache-Control: public, max-age=…, stale-while-revalidate=…``,
+  so a proxy in front can serve a slightly old copy while it asks again, and ``Vary`` when a
+  document depends on a request header (``Accept-Language``).
+
+A burst right after a publication therefore costs one reload and one build per document; the
+requests that arrive meanwhile wait on the lock for the same result instead of each building it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+
+from clarion import store
+from clarion.models import utcnow
+from clarion.settings import Settings
+from clarion.statuspage.components import catalogue_at
+from clarion.statuspage.record import generation, load_record
+from clarion.statuspage.snapshot import PageInfo, Snapshot
+
+PAGE_MAX_AGE = 15
+"""Seconds a browser or CDN may reuse a page or document without asking (a status page must be fresh)."""
+STALE_WHILE_REVALIDATE = 60
+"""Seconds a CDN may serve an old copy while it revalidates in the background."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    body: bytes
+    etag: str
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for this header)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return etag in {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
+class PublicCache:
+    """The snapshot and the built documents of one web app (``app.state.public``)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        settings: Settings,
+        *,
+        revalidate_every: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.revalidate_every = revalidate_every
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._snapshot: Snapshot | None = None
+        self._key: tuple[Any, ...] | None = None
+        self._checked = 0.0
+        self._entries: dict[Hashable, Entry] = {}
+        self.reloads = 0
+        """How many times the snapshot was read from the store (for tests and benchmarks)."""
+
+    def _current_key(self) -> tuple[Any, ...]:
+        with store.reading(self.engine) as connection:
+            marks = generation(connection)
+        path = self.settings.components_path
+        try:
+            info = path.stat()
+            catalogue_mark: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            catalogue_mark = None
+        return (*marks, catalogue_mark)
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot, read again when the store or the time says it changed."""
+        now_mono = time.monotonic()
+        held = self._snapshot
+        if (
+            held is not None
+            and now_mono - self._checked < self.revalidate_every
+            and self.clock() < held.valid_until
+        ):
+            return held
+        with self._lock:
+            held = self._snapshot
+            if (
+                held is not None
+                and time.monotonic() - self._checked < self.revalidate_every
+                and self.clock() < held.valid_until
+            ):
+                return held  # another thread revalidated while this one waited
+            key = self._current_key()
+            now = self.clock()
+            if held is None or key != self._key or now >= held.valid_until:
+                held = self._load(now)
+                self._key = key
+                self._entries = {}
+            self._checked = time.monotonic()
+            return held
+
+    def _load(self, now: datetime) -> Snapshot:
+        with store.reading(self.engine) as connection:
+            record = load_record(connection)
+        page = PageInfo.of(self.settings.public_url, self.settings.public_time_zone)
+        snapshot = Snapshot(record, catalogue_at(self.settings.components_path), now, page)
+        self._snapshot = snapshot
+        self.reloads += 1
+        return snapshot
+
+    def invalidate(self) -> None:
+        """Forget everything: the next request reads the store again."""
+        with self._lock:
+            self._snapshot = None
+            self._key = None
+            self._entries = {}
+
+    def entry(self, key: Hashable, build: Callable[[Snapshot], bytes]) -> Entry:
+        """The document ``key`` built from the current snapshot (built once per snapshot)."""
+        snapshot = self.snapshot()
+        found = self._entries.get(key)
+        if found is not None and self._snapshot is snapshot:
+            return found
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and self._snapshot is snapshot:
+                return found
+            body = build(snapshot)
+            made = Entry(body, etag_of(body))
+            if self._snapshot is snapshot:
+                self._entries[key] = made
+            return made
+
+
+def cached_response(
+    request: Request,
+    entry: Entry,
+    media_type: str,
+    *,
+    max_age: int = PAGE_MAX_AGE,
+    vary: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The entry's bytes, or a 304 when the client has them; with the caching headers."""
+    sent = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={STALE_WHILE_REVALIDATE}",
+        **(headers or {}),
+    }
+    if vary:
+        sent["Vary"] = vary
+    if not_modified(request, entry.etag):
+        return Response(status_code=304, headers=sent)
+    return Response(entry.body, media_type=media_type, headers=sent)
+
+
+def public_cache(request: Request) -> PublicCache:
+    cache: PublicCache = request.app.state.public
+    return cache
