@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     """
     from clarion import store
     from clarion.unsubscribe import secret_key
-    from faces.web import feeds, unsubscribe, webhooks
+    from faces.web import feeds, static_files, unsubscribe, webhooks
 
     secret_key(settings or get_settings())  # ConfigError: no start with a missing, empty or weak key
     if engine is None:
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.include_router(feeds.router)
     app.include_router(unsubscribe.router)
     app.include_router(webhooks.router)
+    app.include_router(static_files.router)
     return app
