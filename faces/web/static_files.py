@@ -1,6 +1,7 @@
-"""``/static/{name}``: the pages' stylesheet and script, and nothing else.
+"""``/static/{name}``: the status page's stylesheet and script, and nothing else.
 
-Only a file that is directly in ``faces/web/static`` is served (a name with a slash, a dot-dot or
+Only a file that is directly in ``clarion/statuspage/static`` is served (the static export copies the
+same folder) (a name with a slash, a dot-dot or
 any character outside ``[A-Za-z0-9._-]`` is 404 before the file system is asked). Each is read once,
 served with an ETag and ``Cache-Control: public, max-age=3600`` (a new release changes the ETag, and
 a CDN revalidates within the hour), and answers 304 to a client that has it.
@@ -28,7 +29,7 @@ def static_entry(name: str) -> tuple[Entry, str] | None:
     """The file's bytes and media type, or None when there is no such file."""
     if not _NAME.match(name) or ".." in name:
         return None
-    resource = files("faces.web").joinpath("static", name)
+    resource = files("clarion.statuspage").joinpath("static", name)
     if not resource.is_file():
         return None
     body = resource.read_bytes()

@@ -1,15 +1,17 @@
-"""Server-rendered pages: one Jinja environment, the reader's language, the page strings.
+"""The status page's HTML: one Jinja environment, the reader's language, the page strings.
 
-Pages are HTML that works with JavaScript off; the one script (``/static/localtime.js``) only
-re-writes ``<time datetime>`` in the reader's zone. Templates live in ``faces/web/templates`` and
-are autoescaped with ``StrictUndefined``: a value a template forgot fails the test that renders it,
-never a page.
+The pages are rendered here, in the domain, from a :class:`~clarion.statuspage.snapshot.Snapshot`
+only, so the web app (``faces/web``) and the static export (which a flow refreshes after each
+publication) produce the same bytes. Pages are HTML that works with JavaScript off; the one script
+(``/static/localtime.js``) only re-writes ``<time datetime>`` in the reader's zone. Templates live
+in ``clarion/statuspage/templates`` and are autoescaped with ``StrictUndefined``: a value a template
+forgot fails the test that renders it, never a page.
 
 **Language.** ``?lang=de`` wins, else the best of ``Accept-Language`` that the page speaks
-(:data:`LOCALES`), else English. The words of the pages are data, in
-``templates/statuspage/strings/<topic>.<locale>.yaml`` (one file per topic and language, merged),
-and a page asks ``t("key")``; a key missing in German falls back to English, and a key missing in
-English is an error at start-up (:func:`strings`), not a blank on the page.
+(:data:`LOCALES`), else English (the web app asks :func:`negotiate`). The words of the pages are
+data, in ``templates/strings/<topic>.<locale>.yaml`` (one file per topic and language, merged), and
+a page asks ``t("key")``; a key missing in German falls back to English, and a key missing in
+English raises, so the test that renders the page fails instead of a reader seeing a blank.
 """
 
 from __future__ import annotations
@@ -22,23 +24,14 @@ from typing import Any
 
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from starlette.requests import Request
 
 LOCALES = ("en", "de")
 """The languages the public pages speak; the first is the default."""
 DEFAULT_LOCALE = LOCALES[0]
-TEMPLATES = Path(str(files("faces.web").joinpath("templates")))
+TEMPLATES = Path(str(files("clarion.statuspage").joinpath("templates")))
 _QUALITY = re.compile(
     r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*$"
 )
-
-
-def choose_locale(request: Request) -> str:
-    """The page's language for this request: ``?lang=``, else ``Accept-Language``, else English."""
-    asked = request.query_params.get("lang")
-    if asked in LOCALES:
-        return asked
-    return negotiate(request.headers.get("accept-language", ""))
 
 
 def negotiate(header: str) -> str:
@@ -58,7 +51,7 @@ def negotiate(header: str) -> str:
 def strings(locale: str) -> dict[str, str]:
     """Every page string in ``locale`` (English where it has none)."""
     merged: dict[str, str] = {}
-    folder = TEMPLATES / "statuspage" / "strings"
+    folder = TEMPLATES / "strings"
     for wanted in dict.fromkeys((DEFAULT_LOCALE, locale)):
         for path in sorted(folder.glob(f"*.{wanted}.yaml")):
             loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -77,9 +70,7 @@ class Translator:
         try:
             text = self._strings[key]
         except KeyError:
-            raise KeyError(
-                f"page string {key!r} is missing (faces/web/templates/statuspage/strings)"
-            ) from None
+            raise KeyError(f"page string {key!r} is missing (clarion/statuspage/templates/strings)") from None
         return text.format(**values) if values else text
 
 
@@ -96,6 +87,6 @@ def environment() -> Environment:
 
 
 def render_page(template: str, *, locale: str, **context: Any) -> bytes:
-    """Render ``template`` (a path under ``faces/web/templates``) in ``locale`` to UTF-8 bytes."""
+    """Render ``template`` (a path under ``clarion/statuspage/templates``) in ``locale`` to UTF-8 bytes."""
     page = environment().get_template(template)
     return page.render(t=Translator(locale), locale=locale, locales=LOCALES, **context).encode()
