@@ -75,3 +75,5 @@ ApprovalTimeout = Annotated[Duration, _between(timedelta(minutes=5), timedelta(d
 HoldingGrace = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]
 SurveyDelay = Annotated[Duration, _between(timedelta(0), timedelta(days=90))]
 SurveyExpiry = Annotated[Duration, _between(timedelta(days=1), timedelta(days=365))]
+MaintenanceLead = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=30))]
+VerifyFor = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]

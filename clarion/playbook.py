@@ -24,7 +24,14 @@ from pydantic import (
     model_validator,
 )
 
-from clarion.durations import ApprovalTimeout, HoldingGrace, SurveyDelay, SurveyExpiry
+from clarion.durations import (
+    ApprovalTimeout,
+    HoldingGrace,
+    MaintenanceLead,
+    SurveyDelay,
+    SurveyExpiry,
+    VerifyFor,
+)
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs
@@ -159,6 +166,22 @@ class SurveyPolicy(Strict):
     free_text: bool = True
 
 
+class MaintenancePolicy(Strict):
+    """What a maintenance tells, and when: scheduled runs publish each step as an update."""
+
+    reminders: list[MaintenanceLead] = Field(
+        default_factory=lambda: [timedelta(days=1)],
+        max_length=5,
+        description="Notices this long before the window starts (none: leave the list empty).",
+    )
+    announce_start: bool = Field(default=True, description="Tell everyone when the work starts.")
+    verify_for: VerifyFor = Field(
+        default=timedelta(0),
+        description="After the window ends, say we are verifying for this long, then completed "
+        "(0: completed at the end).",
+    )
+
+
 def _plain_snippet(value: str | None) -> str | None:
     """An override is text with a few expressions, as Jinja's own parser reads it.
 
@@ -198,6 +221,9 @@ class Playbook(Strict):
     )
     holding_statement: HoldingPolicy
     survey: SurveyPolicy
+    maintenance: MaintenancePolicy | None = Field(
+        default=None, description="Steps of a scheduled maintenance (its kind only; defaults apply)."
+    )
     sms_max_segments: int | None = Field(default=None, ge=1, le=10)
     parts: dict[str, dict[Part, PartOverride]] = Field(default_factory=dict)
 
@@ -213,6 +239,19 @@ class Playbook(Strict):
                 f"unknown regime {', '.join(map(repr, unknown))}; shipped: {', '.join(sorted(known))}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _maintenance_policy_for_maintenance(self) -> Playbook:
+        if self.maintenance is not None and self.kind is not PlaybookKind.SCHEDULED_MAINTENANCE:
+            raise ValueError("maintenance steps are for kind scheduled-maintenance only")
+        return self
+
+    @property
+    def maintenance_policy(self) -> MaintenancePolicy | None:
+        """The steps of a maintenance playbook (its own, or the defaults); None for other kinds."""
+        if self.kind is not PlaybookKind.SCHEDULED_MAINTENANCE:
+            return None
+        return self.maintenance or MaintenancePolicy()
 
     @field_validator("locales")
     @classmethod

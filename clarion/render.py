@@ -101,6 +101,8 @@ class LocaleText:
     status: Mapping[IncidentStatus, str]
     holding: Mapping[str, str] = field(default_factory=dict)
     """``text`` and ``short`` of the holding statement's apology part (``{title}`` is filled in)."""
+    maintenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per maintenance step, ``text`` and ``short`` of its apology (``{title}``, ``{starts}``, ``{ends}``)."""
 
     def when(self, instant: datetime, time_zone: str, locale: str) -> str:
         return str(format_datetime(instant, self.datetime_format, tzinfo=ZoneInfo(time_zone), locale=locale))
@@ -192,6 +194,10 @@ class Renderer:
                     datetime_format=data["datetime_format"],
                     status={s: data["status"][s.value] for s in IncidentStatus},
                     holding={k: str(data["holding"][k]) for k in ("text", "short")},
+                    maintenance={
+                        str(step): {k: str(words[k]) for k in ("text", "short")}
+                        for step, words in (data.get("maintenance") or {}).items()
+                    },
                 )
             except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
                 raise TemplateError.at(display_path(path), None, f"locale strings unusable: {exc!r}") from exc

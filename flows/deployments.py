@@ -72,6 +72,11 @@ RETRY_DELIVERY = DeploymentSpec(
     "Scheduled when a publish could not send everything: send what is left, and try again later while "
     "something is.",
 )
+MAINTENANCE_STEP = DeploymentSpec(
+    "maintenance-step",
+    "flows/maintenance.py:maintenance_step",
+    "Scheduled by each update of a maintenance: publish its reminder, start and completion when due.",
+)
 SPECS = (
     DECLARE,
     POST_UPDATE,
@@ -81,6 +86,7 @@ SPECS = (
     WATCH_DEADLINES,
     DEADLINE_CHECK,
     RETRY_DELIVERY,
+    MAINTENANCE_STEP,
 )
 
 

@@ -305,6 +305,7 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
         key=artifact_key(reference, "timeline"), markdown=timeline, description=f"{reference}: timeline"
     )
     timers.schedule_cadence(ctx, update)
+    timers.schedule_maintenance(ctx, update)
     timers.emit(ctx, "clarion.update.published", update=update_number, kind=update.kind.value)
     if delivered.failures:
         raise DeliveryIncomplete(

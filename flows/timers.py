@@ -29,9 +29,10 @@ from prefect.states import Cancelled
 
 from clarion import audit
 from clarion.lifecycle import facts_of, timers
+from clarion.maintenance import ahead, window_key
 from clarion.models import Update
 from flows.context import IncidentContext
-from flows.deployments import APPROVAL_ESCALATION, CADENCE_CHECK, DeploymentSpec
+from flows.deployments import APPROVAL_ESCALATION, CADENCE_CHECK, MAINTENANCE_STEP, DeploymentSpec
 
 
 def emit(ctx: IncidentContext, event: str, **payload: Any) -> None:
@@ -101,6 +102,28 @@ def schedule_cadence(ctx: IncidentContext, update: Update) -> None:
             key=f"u{update.number}:{timer.phase.value}",
             name=f"update {update.number} · {timer.phase.value}",
         )
+
+
+def schedule_maintenance(ctx: IncidentContext, update: Update) -> int:
+    """One run per step of the maintenance still ahead of this update (none for other incidents).
+    The idempotency key names the window and the step, so every update of the same window schedules
+    each step once, and a moved window gets runs of its own."""
+    policy = ctx.playbook.maintenance_policy
+    facts = facts_of(update)
+    if policy is None or facts.maintenance is None or update.status.value == "resolved":
+        return 0
+    window = window_key(facts.maintenance)
+    planned = ahead(policy, facts.maintenance, facts.as_of)
+    for step in planned:
+        schedule(
+            ctx,
+            MAINTENANCE_STEP,
+            {"reference": ctx.reference, "step": step.step.value, "window": window, "key": step.key},
+            at=step.at,
+            key=f"maintenance:{window}:{step.key}",
+            name=f"maintenance {step.key}",
+        )
+    return len(planned)
 
 
 def schedule_escalation(ctx: IncidentContext, update: Update, role: str, *, at: datetime) -> None:
