@@ -27,6 +27,7 @@ from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
 from faces.sandbox_cli import sandbox_app
 from faces.serve_cli import serve, web
+from faces.statuspage_cli import statuspage_app
 
 app = typer.Typer(
     name="clarion",
@@ -43,6 +44,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(statuspage_app, name="statuspage")
 for command in (declare, update, resolve, approve, status):
     app.command()(command)
 for clock_command in (
@@ -94,9 +96,18 @@ def playbooks_lint(
     from clarion.playbook import lint
     from clarion.settings import get_settings
 
-    results = lint(paths or [get_settings().playbooks_dir])
+    results: list[tuple[Path, Exception | None]] = list(lint(paths or [get_settings().playbooks_dir]))
     if not results:
         raise fail("no playbook files found", EXIT_INPUT)
+    components = get_settings().components_path
+    if not paths and components.exists():  # the status page's components, checked the same way
+        from clarion.statuspage.components import ComponentsError, load_catalogue
+
+        try:
+            load_catalogue(components)
+            results.append((components, None))
+        except ComponentsError as exc:
+            results.append((components, exc))
     bad = 0
     for path, problem in results:
         if problem is None:

@@ -31,10 +31,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from clarion.errors import InputError, Problem, display_path
-from clarion.yamlfile import read_yaml, validate_with_lines
+from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
 
 ComponentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 """A component's id: lower-case letters, digits and dashes, as facts and links name it."""
@@ -85,20 +85,23 @@ class Catalogue(_Strict):
     groups: Annotated[list[Group], Field(max_length=50)] = Field(default_factory=list)
     components: Annotated[list[Component], Field(max_length=500)] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _ids_unique_and_groups_known(self) -> Catalogue:
-        problems: list[str] = []
-        ids = [c.id for c in self.components] + [g.id for g in self.groups]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            problems.append(f"ids used twice (components and groups share one list): {', '.join(repeated)}")
+    def cross_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """(location, message) for ids used twice and groups that are not listed."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen: set[str] = set()
+        for kind, items in (("groups", self.groups), ("components", self.components)):
+            for index, item in enumerate(items):
+                if item.id in seen:
+                    problems.append(((kind, index, "id"), f"{item.id!r} is used twice (ids of groups too)"))
+                seen.add(item.id)
         groups = {g.id for g in self.groups}
-        for component in self.components:
+        for index, component in enumerate(self.components):
             if component.group is not None and component.group not in groups:
-                problems.append(f"component {component.id!r} names group {component.group!r}, not listed")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+                listed = ", ".join(sorted(groups)) or "none"
+                problems.append(
+                    (("components", index, "group"), f"{component.group!r} is not a group (groups: {listed})")
+                )
+        return problems
 
     def get(self, component_id: str) -> Component | None:
         return self.by_id().get(component_id)
@@ -138,7 +141,15 @@ EMPTY = Catalogue()
 def load_catalogue(path: Path) -> Catalogue:
     """Read and check one components file; raises :class:`ComponentsError` naming file, line, field."""
     data, lines = read_yaml(path, ComponentsError)
-    return validate_with_lines(Catalogue, data or {}, lines, display_path(path), ComponentsError)
+    source = display_path(path)
+    catalogue = validate_with_lines(Catalogue, data or {}, lines, source, ComponentsError)
+    problems = [
+        Problem(source, lines.line_for(loc), format_loc(loc), message)
+        for loc, message in catalogue.cross_problems()
+    ]
+    if problems:
+        raise ComponentsError(problems)
+    return catalogue
 
 
 @lru_cache(maxsize=4)

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clarion.playbook import load_playbook
+from clarion.settings import get_settings
 from faces.cli import app
 from tests.helpers import EXAMPLES, PLAYBOOKS, line_of, load_raw, replace_in, shipped_playbooks, write_yaml
 
@@ -117,6 +118,19 @@ def test_lint_of_the_shipped_playbooks_exits_0() -> None:
 def test_lint_defaults_to_the_playbooks_folder() -> None:
     code, output = run("playbooks", "lint")
     assert code == 0, output
+    assert "statuspage/components.yaml" in output  # the status page's components are checked too
+    assert f"{len(shipped_playbooks()) + 1} valid, 0 invalid" in output
+
+
+def test_lint_names_the_line_of_a_bad_component(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    components = tmp_path / "components.yaml"
+    components.write_text("components:\n  - id: api\n    name: API\n    group: nowhere\n  - id: API!\n")
+    monkeypatch.setenv("CLARION_COMPONENTS_FILE", str(components))
+    get_settings.cache_clear()
+    code, output = run("playbooks", "lint")
+    assert code == 2
+    assert "components.yaml:5: components[1].id: " in output
+    assert "components.yaml:5: components[1].name: required field is missing" in output
 
 
 @pytest.mark.parametrize(
