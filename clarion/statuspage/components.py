@@ -89,11 +89,12 @@ class Catalogue(_Strict):
         """(location, message) for ids used twice and groups that are not listed."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()
-        for kind, items in (("groups", self.groups), ("components", self.components)):
-            for index, item in enumerate(items):
-                if item.id in seen:
-                    problems.append(((kind, index, "id"), f"{item.id!r} is used twice (ids of groups too)"))
-                seen.add(item.id)
+        ids = [("groups", i, g.id) for i, g in enumerate(self.groups)]
+        ids += [("components", i, c.id) for i, c in enumerate(self.components)]
+        for kind, index, given in ids:
+            if given in seen:
+                problems.append(((kind, index, "id"), f"{given!r} is used twice (ids of groups too)"))
+            seen.add(given)
         groups = {g.id for g in self.groups}
         for index, component in enumerate(self.components):
             if component.group is not None and component.group not in groups:
