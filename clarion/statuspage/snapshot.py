@@ -15,8 +15,12 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from clarion.statuspage.components import Catalogue, ComponentStatus
-from clarion.statuspage.record import PublicIncident, Record
+import sqlalchemy as sa
+
+from clarion import store
+from clarion.settings import Settings
+from clarion.statuspage.components import Catalogue, ComponentStatus, catalogue_at
+from clarion.statuspage.record import PublicIncident, Record, load_record
 from clarion.statuspage.state import (
     History,
     MaintenanceStatus,
@@ -133,3 +137,11 @@ class Snapshot:
             "maintenance": len(self.maintenances),
             "components": len(self.catalogue.components),
         }
+
+
+def take_snapshot(engine: sa.Engine, settings: Settings, now: datetime) -> Snapshot:
+    """The status page as the store and the components file say it is at ``now``."""
+    with store.reading(engine) as connection:
+        record = load_record(connection)
+    page = PageInfo.of(settings.public_url, settings.public_time_zone)
+    return Snapshot(record, catalogue_at(settings.components_path), now, page)

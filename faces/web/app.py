@@ -31,7 +31,14 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     """
     from clarion import store
     from clarion.unsubscribe import secret_key
-    from faces.web import feeds, static_files, unsubscribe, webhooks
+    from faces.web import (
+        feeds,
+        pages,
+        static_files,
+        statusapi,
+        unsubscribe,
+        webhooks,
+    )
 
     secret_key(settings or get_settings())  # ConfigError: no start with a missing, empty or weak key
     if engine is None:
@@ -45,6 +52,8 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.engine = engine
     app.state.public = PublicCache(engine, settings)  # the status page's snapshot and documents
     app.include_router(feeds.router)
+    app.include_router(pages.router)
+    app.include_router(statusapi.router)  # /api/v2/*.json, /history.atom, /history.rss
     app.include_router(unsubscribe.router)
     app.include_router(webhooks.router)
     app.include_router(static_files.router)

@@ -9,8 +9,9 @@
 
 A header a route set itself is kept. A route's own ``Content-Security-Policy`` is kept as it is and,
 when it says nothing of framing, gets ``frame-ancestors 'none'`` added (a directive more, never a
-weaker policy). Without one, HTML gets :data:`PAGE_POLICY` (inline style and same-origin form posts,
-nothing else), and everything else (JSON, ``banner.js``, text, errors) :data:`RESOURCE_POLICY`.
+weaker policy). Without one, HTML gets :data:`PAGE_POLICY` (the app's own ``/static/`` stylesheet and
+script, same-origin form posts, nothing inline), and everything else (JSON, ``banner.js``, text,
+errors) :data:`RESOURCE_POLICY`.
 
 Nothing here gets in the way of embedding: a policy on a script's response does not apply to the page
 that loads it with ``<script src>`` (only to a document or worker made from it), and the public
@@ -25,10 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 CSP = b"content-security-policy"
 FRAME_ANCESTORS = "frame-ancestors 'none'"
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
     f"base-uri 'none'; {FRAME_ANCESTORS}"
 )
-"""A page's policy when its route sets none: its own inline style and forms posting back, nothing else."""
+"""A page's policy when its route sets none: the app's own stylesheet, script and images, and forms
+posting back; nothing inline (no ``'unsafe-inline'``: an injected ``<script>`` or ``style=`` is dead)."""
 RESOURCE_POLICY = f"default-src 'none'; {FRAME_ANCESTORS}"
 """The policy of anything that is not a page: JSON, scripts, text and error bodies load nothing."""
 DEFAULT_HEADERS: tuple[tuple[bytes, bytes], ...] = (

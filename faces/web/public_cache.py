@@ -35,9 +35,8 @@ from starlette.responses import Response
 from clarion import store
 from clarion.models import utcnow
 from clarion.settings import Settings
-from clarion.statuspage.components import catalogue_at
-from clarion.statuspage.record import generation, load_record
-from clarion.statuspage.snapshot import PageInfo, Snapshot
+from clarion.statuspage.record import generation
+from clarion.statuspage.snapshot import Snapshot, take_snapshot
 
 PAGE_MAX_AGE = 15
 """Seconds a browser or CDN may reuse a page or document without asking (a status page must be fresh)."""
@@ -127,10 +126,7 @@ class PublicCache:
             return held
 
     def _load(self, now: datetime) -> Snapshot:
-        with store.reading(self.engine) as connection:
-            record = load_record(connection)
-        page = PageInfo.of(self.settings.public_url, self.settings.public_time_zone)
-        snapshot = Snapshot(record, catalogue_at(self.settings.components_path), now, page)
+        snapshot = take_snapshot(self.engine, self.settings, now)
         self._snapshot = snapshot
         self.reloads += 1
         return snapshot

@@ -47,13 +47,9 @@ _HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'",
 }
 _CHANNEL_WORDS = {Channel.EMAIL: "incident emails", Channel.SMS: "incident text messages"}
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;"
-    "line-height:1.5}button{font-size:1rem;padding:.5rem 1rem}"
-)
 
 
 def _settings(request: Request) -> Settings:
@@ -119,7 +115,8 @@ def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head>\n<body><main><h1>{html.escape(title)}</h1>\n{body}\n</main></body>"
+        '<link rel="stylesheet" href="/static/status.css">'  # the status page's, with main.narrow
+        f'</head>\n<body><main class="narrow"><h1>{html.escape(title)}</h1>\n{body}\n</main></body>'
         "</html>\n"
     )
     return HTMLResponse(document, status_code=status_code, headers=_HEADERS)

@@ -1,4 +1,9 @@
-"""The public feeds: banner.json, banner.js, summary.json and healthz, over a migrated SQLite file."""
+"""The public feeds: banner.json, banner.js, summary.json and healthz, over a migrated SQLite file.
+
+``summary.json`` moved to the status page's Statuspage-compatible API (``faces/web/statusapi.py``,
+tested in full in ``test_statusapi.py``); the summary tests here are kept as they were where the
+document still says the same, and changed, with a comment saying why, where the new shape differs.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,10 @@ def client(engine: sa.Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         home=tmp_path, public_url="https://status.acme.example", public_time_zone="Europe/Berlin"
     )
-    with TestClient(create_app(settings, engine=engine)) as client:
+    app = create_app(settings, engine=engine)
+    # The status page's cache asks the store at most once a second; these tests publish faster.
+    app.state.public.revalidate_every = 0
+    with TestClient(app) as client:
         yield client
 
 
@@ -210,8 +218,10 @@ def test_public_cache_and_cors_headers(client: TestClient, path: str) -> None:
     assert not_modified.status_code == 304
     head = client.head(path)
     assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", response.headers["etag"])
-    if path.endswith(".json"):
+    if path == "/banner.json":
         assert response.headers["cache-control"] == "public, max-age=30"
+    elif path.startswith("/api/"):  # served from the status page's cache: a CDN may serve it stale briefly
+        assert response.headers["cache-control"] == "public, max-age=15, stale-while-revalidate=60"
 
 
 def test_markup_in_banner_text_is_served_as_a_plain_json_string(
@@ -331,7 +341,13 @@ def test_summary_with_nothing_to_tell(client: TestClient) -> None:
     body = client.get("/api/v2/summary.json").json()
 
     assert body["status"] == {"indicator": "none", "description": "All Systems Operational"}
-    assert (body["components"], body["incidents"], body["scheduled_maintenances"]) == ([], [], [])
+    assert (body["incidents"], body["scheduled_maintenances"]) == ([], [])
+    # The summary now lists the page's components (the shipped components file), all operational.
+    assert [c["id"] for c in body["components"] if not c["group"]] == [
+        "builds", "deploys", "runtime", "dashboard", "api",
+        "customer-export", "acme-agent", "status-notifications",
+    ]  # fmt: skip
+    assert {c["status"] for c in body["components"]} == {"operational"}
     assert body["page"] | {"id": "…"} == {
         "id": "…",
         "name": "status.acme.example",
@@ -355,11 +371,13 @@ def test_summary_shape_impact_and_updates(client: TestClient, engine: sa.Engine)
 
     assert body["status"] == {"indicator": "major", "description": "Partial System Outage"}
     assert body["page"]["updated_at"] == "2026-03-01T10:10:00.000Z"
+    # Newest first by when each was first told, as the page and incidents.json list them (no longer by
+    # the latest update, which made incidents swap places whenever one was updated).
     assert [(i["id"], i["name"], i["impact"], i["status"]) for i in body["incidents"]] == [
-        ("INC-0001", "Checkout is failing", "major", "monitoring"),
         ("INC-0002", "Search is slow", "minor", "investigating"),
+        ("INC-0001", "Checkout is failing", "major", "monitoring"),
     ]
-    first = body["incidents"][0]
+    first = body["incidents"][1]
     assert first | {"incident_updates": []} == {
         "id": "INC-0001",
         "name": "Checkout is failing",
@@ -372,13 +390,16 @@ def test_summary_shape_impact_and_updates(client: TestClient, engine: sa.Engine)
         "resolved_at": None,
         "page_id": body["page"]["id"],
         "incident_updates": [],
+        "started_at": "2026-03-01T09:30:00.000Z",  # new: Statuspage's field; the first word when unknown
+        "components": [],  # new: the affected components' objects (these updates name none)
     }
     updates = first["incident_updates"]
+    # A body is now the update's four parts as told on the page, no longer the banner's short text.
     assert [(u["status"], u["body"], u["created_at"]) for u in updates] == [
-        ("monitoring", "Banner: watching.", "2026-03-01T10:10:00.000Z"),
+        ("monitoring", "Sorry (monitoring).", "2026-03-01T10:10:00.000Z"),
         ("monitoring", "Sorry (monitoring).", "2026-03-01T09:50:00.000Z"),
         ("investigating", "Sorry (investigating).", "2026-03-01T09:30:00.000Z"),
-    ]  # the first update's banner row moved on to a newer update: its apology is told instead
+    ]
     assert updates[0] | {"body": "…"} == {
         "id": str(newest.id),
         "status": "monitoring",
@@ -387,6 +408,7 @@ def test_summary_shape_impact_and_updates(client: TestClient, engine: sa.Engine)
         "display_at": "2026-03-01T10:10:00.000Z",
         "updated_at": "2026-03-01T10:10:00.000Z",
         "incident_id": "INC-0001",
+        "affected_components": None,  # new: Statuspage's field, null when no component state changed
     }
 
 
@@ -449,7 +471,8 @@ def test_update_bodies_follow_the_page_locale(client: TestClient, engine: sa.Eng
         return [u["body"] for u in summary["incidents"][0]["incident_updates"]]
 
     assert english_only.id is not None
-    assert bodies("de") == ["Sorry (investigating).", "Banner (Rendition): Störung."]
+    # The German apology, no longer the banner rendition: the API tells the story as the page does.
+    assert bodies("de") == ["Sorry (investigating).", "Entschuldigung."]
     assert bodies("en") == ["Sorry (investigating).", "Sorry."]
     assert bodies("fr") == ["Sorry (investigating).", "Sorry."]
 

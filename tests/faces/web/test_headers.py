@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,10 +114,16 @@ def test_every_response_carries_frame_and_content_security_headers(
     app: FastAPI, client: TestClient, token: str
 ) -> None:
     statuses = set()
+    pages = 0
     for response in every_request(app, client, token):
         assert_secured(response)
         statuses.add(response.status_code)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            pages += 1
+            assert "unsafe-inline" not in response.headers["content-security-policy"], response.url
+            assert not re.search(r"<style|<script>| style=", response.text), response.url  # CSP would block
     assert {200, 204, 304, 400, 404, 405, 413, 500} <= statuses
+    assert pages >= 6  # the status pages, their 404 and the unsubscribe pages
 
 
 def test_routes_keep_their_own_headers_and_the_banner_stays_embeddable(
@@ -124,9 +131,10 @@ def test_routes_keep_their_own_headers_and_the_banner_stays_embeddable(
 ) -> None:
     page = client.get(f"/unsubscribe/{token}")
     assert page.status_code == 200 and "<form" in page.text
-    assert {"default-src 'none'", "style-src 'unsafe-inline'", "form-action 'self'"} <= directives(
+    assert {"default-src 'none'", "style-src 'self'", "form-action 'self'"} <= directives(
         page.headers["content-security-policy"]
     )
+    assert '<link rel="stylesheet" href="/static/status.css">' in page.text and "<style" not in page.text
     assert (page.headers["referrer-policy"], page.headers["cache-control"]) == ("no-referrer", "no-store")
 
     for path, media_type in (("/banner.js", "application/javascript"), ("/banner.json", "application/json")):
@@ -148,5 +156,7 @@ def test_a_routes_own_framing_policy_is_kept() -> None:
     assert headers[b"X-Frame-Options"] == b"SAMEORIGIN"
     assert b"x-frame-options" not in headers  # never a second, conflicting copy
     page = dict(secured([(b"content-type", b"text/html; charset=utf-8")]))
-    assert b"frame-ancestors 'none'" in page[b"content-security-policy"]
-    assert b"form-action 'self'" in page[b"content-security-policy"]
+    assert directives(page[b"content-security-policy"].decode()) >= {
+        "frame-ancestors 'none'", "form-action 'self'", "style-src 'self'", "script-src 'self'",
+    }  # fmt: skip
+    assert b"unsafe-inline" not in page[b"content-security-policy"]
