@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     )
     playbooks_dir: Path = Field(default=PROJECT_ROOT / "playbooks")
     templates_dir: Path = Field(default=PROJECT_ROOT / "templates")
+    statuspage_export_dir: Path | None = Field(
+        default=None,
+        description="When set, every publication rewrites the static status page in this folder.",
+    )
     components_file: Path | None = Field(
         default=None,
         description="The status page's components (default: statuspage/components.yaml in playbooks_dir).",

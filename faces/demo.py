@@ -385,6 +385,14 @@ class Story:
                 markup=False,
             )
         out.print("")
+        page = httpx.get(f"{self.stack.web}/incidents/{self.reference}", timeout=10)
+        told = (
+            "shows it resolved" if page.status_code == 200 and "resolved" in page.text.lower() else "FAILED"
+        )
+        out.print(
+            f"status page       {self.stack.web}/  ({self.reference} {told}: /incidents/{self.reference})",
+            markup=False,
+        )
         out.print(f"Prefect UI        {self.stack.prefect_ui}/runs", markup=False)
         out.print(f"banner feed       {self.stack.web}/banner.json?audience=all-customers", markup=False)
         out.print(f"sandbox inbox     {self.stack.sandbox}/_sandbox/inbox", markup=False)

@@ -37,6 +37,7 @@ from flows import timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import DeliveryIncomplete, artifact_key, deliver_update, report_incomplete, table
 from flows.models import ApprovalAnswer
+from flows.statuspage import refresh_export
 
 APPROVAL_POLL_SECONDS = 2
 
@@ -306,6 +307,8 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     )
     timers.schedule_cadence(ctx, update)
     timers.schedule_maintenance(ctx, update)
+    if ctx.settings.statuspage_export_dir is not None:
+        refresh_export(reference)
     timers.emit(ctx, "clarion.update.published", update=update_number, kind=update.kind.value)
     if delivered.failures:
         raise DeliveryIncomplete(

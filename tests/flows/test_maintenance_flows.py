@@ -4,13 +4,16 @@ scheduled runs, and a step's run publishes the step's update on every channel, o
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
 from channels.sandbox.runner import SandboxHandle
 from clarion import store
 from clarion.kinds import UpdateKind, UpdateState
+from clarion.settings import get_settings
 from flows.incident import declare_incident
 from flows.maintenance import maintenance_step
 from flows.models import Declaration
@@ -39,8 +42,13 @@ def seed_scope() -> None:
         connection.execute(sa.text("insert into maintenance_scope values (1), (2)"))
 
 
-def test_a_maintenance_schedules_its_steps_and_a_step_publishes_its_update(sandbox: SandboxHandle) -> None:
+def test_a_maintenance_schedules_its_steps_and_a_step_publishes_its_update(
+    sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_scope()
+    site = tmp_path / "site"
+    monkeypatch.setenv("CLARION_STATUSPAGE_EXPORT_DIR", str(site))
+    get_settings.cache_clear()
     starts = (datetime.now(UTC) + timedelta(days=1, hours=1)).replace(microsecond=0)
     data = yaml.safe_load(facts_file("scheduled-maintenance").read_text(encoding="utf-8"))
     for key in ("as_of", "reference", "next_update_by"):
@@ -83,6 +91,10 @@ def test_a_maintenance_schedules_its_steps_and_a_step_publishes_its_update(sandb
     assert "A reminder" in two.apology["en"]["text"]
     assert two.cause == one.cause
     assert len(sandbox.inbox("email")) == sent + 2
+    # every publication rewrote the static copy of the status page
+    page = (site / "incidents" / "INC-0001" / "index.html").read_text(encoding="utf-8")
+    assert "A reminder" in page and "Planned upgrade" in page
+    assert (site / "api" / "v2" / "scheduled-maintenances" / "upcoming.json").is_file()
     # the same run again (a retry) publishes nothing new
     maintenance_step(**params)
     assert len(updates("INC-0001")) == 2 and len(sandbox.inbox("email")) == sent + 2
