@@ -50,6 +50,26 @@ def _email(value: str) -> str:
 
 
 WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+
+def _origin(value: str) -> str:
+    """``https://app.example.com`` or ``https://app.example.com:8443``: a scheme and a host, nothing
+    after them (it goes into a Content-Security-Policy, where a stray ``;`` would add a directive)."""
+    parts = urlsplit(value.strip()) if "\\" not in value else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or not all(c.isalnum() or c in ".-:[]/" for c in value.strip())
+    ):
+        raise ValueError(f"{value!r} is not an origin such as https://app.example.com")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 OptionalWebUrl = Annotated[str | None, AfterValidator(_web_url)]
 
 
@@ -92,6 +112,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Folders besides a playbook's own where its CSV audience sources may be, separated "
         "by ':' as in PATH (a source elsewhere is refused; --recipients on the command line is not bound).",
+    )
+    embed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose pages may frame /embed/banner, separated by spaces or commas (none: "
+        "no page of the app may be framed anywhere).",
     )
     public_url: WebUrl = Field(
         default="http://127.0.0.1:8765",
@@ -170,6 +195,13 @@ class Settings(BaseSettings):
             if isinstance(text, str) and (problem := first_unsafe(text)) is not None:
                 raise ValueError(problem)
         return value
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        return [_origin(str(v)) for v in value] if isinstance(value, list | tuple) else value
 
     @field_validator("audience_roots", mode="before")
     @classmethod

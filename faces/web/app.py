@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     from clarion import store
     from clarion.unsubscribe import secret_key
     from faces.web import (
+        embed,
         feeds,
         pages,
         static_files,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.state.engine = engine
     app.state.public = PublicCache(engine, settings)  # the status page's snapshot and documents
     app.include_router(feeds.router)
+    app.include_router(embed.router)  # /embed/banner: framable by CLARION_EMBED_ORIGINS only
     app.include_router(pages.router)
     app.include_router(statusapi.router)  # /api/v2/*.json, /history.atom, /history.rss
     app.include_router(unsubscribe.router)

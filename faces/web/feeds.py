@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -47,7 +48,7 @@ EMBEDDABLE = {
     "X-Content-Type-Options": "nosniff",
 }
 """The headers of every public document meant to be read or embedded from other sites."""
-_BANNER_FIELDS = (
+BANNER_FIELDS = (
     "id", "revision", "incident", "severity", "status", "text", "link",
     "locale", "audience", "starts_at", "expires_at", "updated_at",
 )  # fmt: skip
@@ -108,6 +109,16 @@ def _feed_statement(by_audience: bool, by_locale: bool) -> sa.Executable:
     )
 
 
+def showing(
+    engine: sa.Engine, now: datetime, *, audience: str | None, locale: str | None
+) -> list[sa.Row[Any]]:
+    """The banner rows showing at ``now`` (columns :data:`BANNER_FIELDS`), newest first."""
+    params: dict[str, object] = {"now": now, "audience": audience, "locale": locale}
+    statement = _feed_statement(audience is not None, locale is not None)
+    with store.reading(engine) as connection:  # polls never queue behind a writer
+        return list(connection.execute(statement, {k: v for k, v in params.items() if v is not None}).all())
+
+
 @router.api_route("/banner.json", methods=["GET", "HEAD"])
 def banner_json(
     request: Request,
@@ -116,16 +127,13 @@ def banner_json(
 ) -> Response:
     """The banners showing now, newest first, optionally for one audience and locale."""
     now = utcnow()
-    params: dict[str, object] = {"now": now, "audience": audience, "locale": locale}
-    statement = _feed_statement(audience is not None, locale is not None)
-    with store.reading(request.app.state.engine) as connection:  # polls never queue behind a writer
-        rows = connection.execute(statement, {k: v for k, v in params.items() if v is not None}).all()
+    rows = showing(request.app.state.engine, now, audience=audience, locale=locale)
     etag = _etag(FORMAT, repr([tuple(row) for row in rows]).encode())
 
     def render() -> bytes:
         banners = []
         for row in rows:
-            item = dict(zip(_BANNER_FIELDS, row, strict=True))
+            item = dict(zip(BANNER_FIELDS, row, strict=True))
             for key in ("starts_at", "expires_at", "updated_at"):
                 item[key] = iso(item[key])
             banners.append(item)

@@ -45,6 +45,16 @@ def _frames_covered(policy: bytes) -> bool:
     return any(parts and parts[0].lower() == "frame-ancestors" for parts in directives)
 
 
+def _frames_allowed(policy: bytes) -> bool:
+    """Whether a route's own policy lets some origin frame it (``/embed/banner`` for the configured
+    origins): then ``X-Frame-Options: DENY`` would contradict it, and is not added."""
+    for directive in policy.decode("latin-1").split(";"):
+        parts = directive.strip().split()
+        if parts and parts[0].lower() == "frame-ancestors":
+            return parts[1:] != ["'none'"]
+    return False
+
+
 def secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """``headers`` (raw, as in an ASGI response start) with the security headers they lack."""
     names = {name.lower() for name, _ in headers}
@@ -54,7 +64,12 @@ def secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         else (name, value)
         for name, value in headers
     ]
-    out += [(name, value) for name, value in DEFAULT_HEADERS if name not in names]
+    framable = any(name.lower() == CSP and _frames_allowed(value) for name, value in headers)
+    out += [
+        (name, value)
+        for name, value in DEFAULT_HEADERS
+        if name not in names and not (framable and name == b"x-frame-options")
+    ]
     if CSP not in names:
         content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
         is_page = content_type.split(b";")[0].strip().lower() == b"text/html"

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,26 @@ def _publish(engine: sa.Engine, incident: Incident, update_id: int, text: str) -
         )
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the web app did not start"
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
 @pytest.fixture
 def sites(tmp_path: Path) -> Iterator[Sites]:
     engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
@@ -90,25 +111,14 @@ def sites(tmp_path: Path) -> Iterator[Sites]:
     settings = Settings(
         home=tmp_path / "home", public_url="https://status.acme.example", secret_key=SecretStr(shared.KEY)
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    customer, customer_url = _serve_customer_page(tmp_path, f"{base}/banner.js")
-    try:
-        yield Sites(base, customer_url, engine, world, incident)
-    finally:
-        customer.shutdown()
-        customer.server_close()
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        engine.dispose()
+    with serving(create_app(settings, engine=engine)) as base:
+        customer, customer_url = _serve_customer_page(tmp_path, f"{base}/banner.js")
+        try:
+            yield Sites(base, customer_url, engine, world, incident)
+        finally:
+            customer.shutdown()
+            customer.server_close()
+            engine.dispose()
 
 
 def test_the_banner_shows_on_another_origin_dismisses_and_returns_for_a_new_update(
