@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,9 +76,9 @@ class TimedSource(Source):
 
     check_seconds: dict[str, float] = {}  # noqa: RUF012 — one audience per process
 
-    def check(self) -> AudienceSummary:
+    def check(self, components: Collection[str] = ()) -> AudienceSummary:
         start = time.perf_counter()
-        summary = super().check()
+        summary = super().check(components)
         TimedSource.check_seconds["check"] = time.perf_counter() - start
         return summary
 

@@ -1,6 +1,8 @@
 """Run a delivery worker over some channels with the adapters the settings call for.
 
-Shared by ``clarion outbox work`` and the publish flow's per-channel tasks.
+Shared by ``clarion outbox work`` and the publish flow's per-channel tasks. The worker signs the
+links it sends with the settings' key: updates' unsubscribe links, and the links and codes of notices
+(:mod:`clarion.subscriptions.notices`), rendered as each notice is claimed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.settings import Settings
+from clarion.subscriptions.notices import renderer
 from clarion.unsubscribe import secret_key, unsubscribe_url
 
 IN_FLIGHT_MARGIN = 5.0
@@ -56,6 +59,7 @@ def run_worker(
             unsubscribe=lambda recipient, channel: unsubscribe_url(
                 settings, key, recipient_id=recipient, channel=channel
             ),
+            notices=renderer(settings, key),
             progress=progress,
             on_wait=on_wait,
         )

@@ -18,9 +18,11 @@ One personalization per message (``to`` is the bare address), with its ``custom_
 messages a recipient may opt out of, RFC 8058 one-click unsubscribe headers. Messages with a
 ``mandatory_reason`` (legally required, life-safety) go in their own request with
 ``mail_settings.bypass_list_management`` and no unsubscribe header. Messages are grouped by content,
-incident and severity, so one request always carries one subject and body. The message is built with
-the official ``sendgrid`` helpers (each recipient's entry in the SDK's shape, as a plain dict) and
-sent with the injected :class:`httpx.Client` (pooling, timeouts, injectable transports).
+incident and severity, so one request always carries one subject and body (a notice, such as a
+subscription's confirmation link, has words of its own and goes alone, categorised by its kind
+instead of an incident). The message is built with the official ``sendgrid`` helpers (each
+recipient's entry in the SDK's shape, as a plain dict) and sent with the injected
+:class:`httpx.Client` (pooling, timeouts, injectable transports).
 
 Reconciliation
 --------------
@@ -146,7 +148,11 @@ class EmailAdapter(ChannelAdapter):
         mail.add_content(Content("text/plain", first.content.text))
         if first.content.html:
             mail.add_content(Content("text/html", first.content.html))
-        categories = dict.fromkeys(["clarion", first.incident_reference, f"severity-{first.severity}"])
+        if first.notice:  # a notice (a confirmation link) belongs to no incident
+            names = ["clarion", f"notice-{first.notice}"]
+        else:
+            names = ["clarion", first.incident_reference, f"severity-{first.severity}"]
+        categories = dict.fromkeys(names)
         for name in reversed(categories):  # the SDK inserts each category first
             mail.add_category(Category(name))
         if first.mandatory_reason:

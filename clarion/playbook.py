@@ -105,14 +105,36 @@ def component_status_for(playbook: Playbook, severity: str) -> ComponentStatus:
     return ComponentStatus.PARTIAL_OUTAGE
 
 
+class SubscribersSource(Strict):
+    """The status page's confirmed subscribers: each update goes to those whose chosen components
+    it touches (all of them when they chose every component or the update names none)."""
+
+    channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.EMAIL, Channel.SMS],
+        min_length=1,
+        description="Subscribers of these channels (those the audience also sends on).",
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _subscribable(cls, value: list[Channel]) -> list[Channel]:
+        other = sorted(c.value for c in value if c not in (Channel.EMAIL, Channel.SMS))
+        if other:
+            raise ValueError(f"people subscribe by email or sms, not {', '.join(other)}")
+        return value
+
+
 class AudienceSource(Strict):
     csv: str | None = Field(default=None, description="CSV file of recipients, relative to the playbook.")
     sql: str | None = Field(default=None, description="SQL query returning recipients.")
+    subscribers: SubscribersSource | None = Field(
+        default=None, description="The status page's confirmed subscribers (`{}`: on every channel)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> AudienceSource:
-        if (self.csv is None) == (self.sql is None):
-            raise ValueError("give exactly one of csv or sql")
+        if sum(kind is not None for kind in (self.csv, self.sql, self.subscribers)) != 1:
+            raise ValueError("give exactly one of csv, sql or subscribers")
         return self
 
 

@@ -124,7 +124,6 @@ def enqueue_update(
     """Step 3: write one outbox row per message of a drafted (and approved) update, and mark it
     published. The audiences are checked again first: a recipient who needs a locale or time zone
     the draft has no rendition for stops the update before any row is written."""
-    summaries = check_sources(playbook, sources)
     public_zone = _public_zone(playbook, settings)
     with Session(engine, expire_on_commit=False) as session:
         update = session.get(UpdateRow, update_id)
@@ -143,11 +142,13 @@ def enqueue_update(
                 ]
             )
         incident_id = update.incident_id
+        touched = _touched(update.facts)
         ids = {
             (r.channel, r.locale, r.time_zone): r.id
             for r in session.exec(select(RenditionRow).where(RenditionRow.update_id == update_id))
             if r.id is not None
         }
+    summaries = check_sources(playbook, sources, touched)
     missing = sorted(_wanted(playbook, summaries, public_zone) - set(ids))
     if missing:
         raise InputError(
@@ -176,7 +177,7 @@ def enqueue_update(
                 mandatory_reason=spec.mandatory,
             )
             staged.audiences[name] = enqueue_audience(
-                engine=engine, plan=plan, rows=sources[name].rows(), since=mark
+                engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark
             )
         if Channel.BANNER in spec.channels:
             for locale in playbook.locales:
@@ -258,7 +259,7 @@ def _render_checked(
     """Check every audience row, render every rendition they and the public channels need, and run
     the preflight (limits and consistency) over all of them; raises before anything is stored."""
     check_components(facts, settings.components_path)
-    summaries = check_sources(playbook, sources)
+    summaries = check_sources(playbook, sources, facts.impact.components)
     renderer = renderer or Renderer(
         playbook, settings.templates_dir, sms_max_segments=settings.sms_max_segments
     )
@@ -270,6 +271,13 @@ def _render_checked(
     ]
     preflight(rendered)
     return rendered, next_update_by
+
+
+def _touched(facts: Mapping[str, object]) -> list[str]:
+    """The components a stored update's facts name (status page subscribers hear of those)."""
+    impact = facts.get("impact")
+    touched = impact.get("components") if isinstance(impact, Mapping) else None
+    return [str(c) for c in touched] if isinstance(touched, list) else []
 
 
 def _public_zone(playbook: Playbook, settings: Settings) -> str:

@@ -1,4 +1,9 @@
-"""Where an audience's recipients come from: a CSV file or a SQL query, as a playbook names them.
+"""Where an audience's recipients come from: a CSV file, a SQL query or the status page's confirmed
+subscribers, as a playbook names them.
+
+Subscribers depend on the update: each hears of the updates touching the components it chose, so a
+source is checked and read for the components an update touches (``components``; the other sources
+ignore them). See :mod:`clarion.subscriptions.audience`.
 
 A playbook's CSV sources are relative to the playbook file and must resolve (symlinks followed)
 inside its folder or one of ``CLARION_AUDIENCE_ROOTS``: a playbook is not a way to read any file the
@@ -8,16 +13,18 @@ person's own choice and is read from anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from clarion import audience as audiences
-from clarion import audience_sql
+from clarion import audience_sql, store
 from clarion.audience import AudienceSummary, RecipientRow
 from clarion.errors import InputError, PlaybookError, Problem, display_path
+from clarion.kinds import Channel
 from clarion.playbook import Playbook
 from clarion.settings import Settings
+from clarion.subscriptions.audience import subscriber_rows, subscriber_summary
 from clarion.text import quoted
 from clarion.yamlfile import LineMap, read_yaml
 
@@ -29,18 +36,42 @@ class Source:
     csv: Path | None = None
     sql: str | None = None
     database_url: str | None = None
+    subscribers: tuple[Channel, ...] | None = None
+    """The channels of the subscribers (in the store at ``database_url``) this audience reaches."""
 
-    def check(self) -> AudienceSummary:
+    def check(self, components: Collection[str] = ()) -> AudienceSummary:
+        """Every row checked; subscribers: those who want an update touching ``components``."""
         if self.csv is not None:
             return audiences.check_csv(self.csv)
-        assert self.sql is not None and self.database_url is not None
+        assert self.database_url is not None
+        if self.subscribers is not None:
+            engine = store.make_engine(self.database_url)
+            try:
+                return subscriber_summary(engine, channels=self.subscribers, components=components)
+            finally:
+                engine.dispose()
+        assert self.sql is not None
         return audience_sql.check_sql(self.database_url, self.sql)
 
-    def rows(self) -> Iterator[RecipientRow]:
+    def rows(self, components: Collection[str] = ()) -> Iterator[RecipientRow]:
+        """The recipients, streamed; subscribers: those who want an update touching ``components``."""
         if self.csv is not None:
             return audiences.read_csv(self.csv)
-        assert self.sql is not None and self.database_url is not None
+        assert self.database_url is not None
+        if self.subscribers is not None:
+            return _subscribers(self.database_url, self.subscribers, components)
+        assert self.sql is not None
         return audience_sql.read_sql(self.database_url, self.sql)
+
+
+def _subscribers(
+    url: str, channels: tuple[Channel, ...], components: Collection[str]
+) -> Iterator[RecipientRow]:
+    engine = store.make_engine(url)
+    try:
+        yield from subscriber_rows(engine, channels=channels, components=components)
+    finally:
+        engine.dispose()
 
 
 def playbook_sources(playbook: Playbook, playbook_path: Path, settings: Settings) -> dict[str, Source]:
@@ -59,6 +90,9 @@ def playbook_sources(playbook: Playbook, playbook_path: Path, settings: Settings
             if (reason := _outside(path, roots)) is not None:
                 refused.append((name, spec.source.csv, reason))
             found[name] = Source(csv=path)
+        elif spec.source.subscribers is not None:
+            channels = tuple(c for c in spec.source.subscribers.channels if c in spec.channels)
+            found[name] = Source(subscribers=channels, database_url=settings.effective_database_url)
         else:
             url = settings.audience_database_url or settings.effective_database_url
             found[name] = Source(sql=spec.source.sql, database_url=url)
@@ -113,12 +147,14 @@ def _refusal(playbook_path: Path, refused: list[tuple[str, str, str]], roots: li
     return PlaybookError(problems)
 
 
-def check_sources(playbook: Playbook, sources: Mapping[str, Source]) -> dict[str, AudienceSummary]:
-    """Every row of every source, checked in full (:class:`InputError` naming every problem); a
-    source for an audience the playbook does not name is refused."""
+def check_sources(
+    playbook: Playbook, sources: Mapping[str, Source], components: Collection[str] = ()
+) -> dict[str, AudienceSummary]:
+    """Every row of every source, checked in full (:class:`InputError` naming every problem), for an
+    update touching ``components``; a source for an audience the playbook does not name is refused."""
     unknown = sorted(set(sources) - set(playbook.audiences))
     if unknown:
         raise InputError(
             [Problem(playbook.name, None, "audiences", f"no audience named {n!r}") for n in unknown]
         )
-    return {name: source.check() for name, source in sources.items()}  # every row checked
+    return {name: source.check(components) for name, source in sources.items()}  # every row checked

@@ -40,7 +40,7 @@ from clarion.models.columns import (
     utcnow,
 )
 from clarion.models.deadline import Deadline
-from clarion.models.delivery import Delivery, ProviderEvent
+from clarion.models.delivery import Delivery, Notice, ProviderEvent
 from clarion.models.incident import (
     Approval,
     Incident,
@@ -53,6 +53,13 @@ from clarion.models.incident import (
     UpdateCreate,
     UpdatePublic,
 )
+from clarion.models.subscription import (
+    ConfirmationMethod,
+    RateHit,
+    Subscriber,
+    SubscriberState,
+    SubscriptionConfirmation,
+)
 from clarion.models.survey import SurveyInvite, SurveyResponse
 
 __all__ = [
@@ -64,6 +71,7 @@ __all__ = [
     "AuditEvent",
     "Banner",
     "ChannelConsent",
+    "ConfirmationMethod",
     "Deadline",
     "Delivery",
     "Incident",
@@ -71,11 +79,16 @@ __all__ = [
     "IncidentCreate",
     "IncidentPublic",
     "LocalizedPart",
+    "Notice",
     "ProviderEvent",
+    "RateHit",
     "Recipient",
     "RecipientBase",
     "RecipientCreate",
     "Rendition",
+    "Subscriber",
+    "SubscriberState",
+    "SubscriptionConfirmation",
     "SurveyInvite",
     "SurveyResponse",
     "UTCDateTime",

@@ -1,10 +1,18 @@
-"""The outbox: one Delivery row per intended message, written before any network call."""
+"""The outbox: one Delivery row per intended message, written before any network call.
+
+A delivery carries either an update (one of its renditions, to a recipient or a broadcast) or a
+:class:`Notice`: a message that is not an update (a subscription's confirmation link, an SMS code),
+addressed to one address and rendered from ``templates/notice/`` when a worker claims it. Exactly
+one of ``update_id`` and ``notice_id`` is set (a CHECK constraint, migration 0006).
+"""
+
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import Channel, DeliveryState
-from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, utcnow
+from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, json_column, utcnow
 
 _PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
 _ADDRESSED = sa.text("address_key IS NOT NULL")
@@ -46,10 +54,14 @@ class Delivery(SQLModel, table=True):
             sqlite_where=_ADDRESSED,
             postgresql_where=_ADDRESSED,
         ),
+        sa.CheckConstraint("(update_id IS NULL) <> (notice_id IS NULL)", name="update_or_notice"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    update_id: int = Field(foreign_key="incident_update.id", index=True)
+    update_id: int | None = Field(default=None, foreign_key="incident_update.id", index=True)
+    notice_id: int | None = Field(
+        default=None, foreign_key="notice.id", index=True, description="Set instead of update_id."
+    )
     rendition_id: int | None = Field(default=None, foreign_key="rendition.id")
     recipient_id: int | None = Field(
         default=None, foreign_key="recipient.id", description="None on broadcast channels."
@@ -94,6 +106,25 @@ class Delivery(SQLModel, table=True):
     updated_at: UTCTimestamp = Field(
         default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utcnow}
     )
+
+
+class Notice(SQLModel, table=True):
+    """A message that is not an update, to one address: what it says is rendered from
+    ``templates/notice/<kind>/<channel>/<locale>/`` and ``params`` when a worker claims its delivery, so no
+    secret it carries (a confirmation link, a code) is ever stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(description='Its templates\' folder: "subscription-confirm", "subscription-code"…')
+    channel: Channel = Field(sa_type=enum_column(Channel))
+    locale: str
+    address: str = Field(description="The normalised email address, or the number in E.164.")
+    about: str = Field(
+        index=True, description='Whom it concerns, as the audit log names it: "subscriber:12".'
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_type=json_column(), description="What the templates need besides secrets."
+    )
+    created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ProviderEvent(SQLModel, table=True):

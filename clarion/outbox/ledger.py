@@ -22,11 +22,14 @@ without waiting on each other. On SQLite every transaction starts with ``BEGIN I
 
 Recording is guarded by ``claimed_by``: a worker that outlived its lease (its rows were released and
 claimed by another) cannot overwrite the newer outcome.
+
+Claiming is :mod:`clarion.outbox.claims`' (notices first, each rendered as it is claimed); a notice
+that cannot be rendered is recorded here as failed with the reason, never sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,25 +37,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from clarion import consent, store
+from clarion import consent
 from clarion.kinds import Channel, DeliveryState
-from clarion.models import Delivery, Incident, Recipient, Rendition, Update
-from clarion.models.columns import UTCDateTime
-from clarion.outbox.port import Content, OutboundMessage
+from clarion.models import Delivery
+from clarion.outbox.claims import Claimed, UnsubscribeLink, claim_batch
+from clarion.outbox.notices import RenderNotice
+
+__all__ = ["Claimed", "Outcome", "UnsubscribeLink", "claim", "count_blind_resends", "record", "release_stale"]
 
 _d = Delivery.__table__  # type: ignore[attr-defined]
-_r = Recipient.__table__  # type: ignore[attr-defined]
-_rend = Rendition.__table__  # type: ignore[attr-defined]
-_u = Update.__table__  # type: ignore[attr-defined]
-_i = Incident.__table__  # type: ignore[attr-defined]
-
-UnsubscribeLink = Callable[[int, Channel], str]
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    message: OutboundMessage
-    in_doubt: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,170 +110,27 @@ def claim(
     now: datetime,
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
+    notices: RenderNotice | None = None,
 ) -> list[Claimed]:
-    """Claim up to ``limit`` due rows of one channel that share a rendition (one provider request).
-
-    Both lookups run on the partial indexes of pending rows (migration 0003), so a claim costs the
-    same however many rows the table holds. Only the claim itself is a write (held under
-    ``writing``, the worker's own SQLite lock); the messages are read afterwards in a reading
-    transaction, so other threads may write meanwhile.
-    """
-    with writing or nullcontext(), engine.begin() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        first = connection.execute(
-            _SQLITE_FIRST.bindparams(channel=channel.value, now=now) if sqlite else _first_due(channel, now)
-        ).first()
-        if first is None:
-            return []
-        if first.rendition_id is None:
-            raise LookupError(f"{channel} delivery rows without a rendition cannot be sent")
-        shared = {"channel": channel.value, "rendition": first.rendition_id, "now": now, "limit": limit}
-        claimed_ids = sorted(
-            connection.execute(
-                _SQLITE_CLAIM.bindparams(worker=worker, **shared)
-                if sqlite
-                else _claim_due(
-                    worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit
-                )
-            ).scalars()
-        )
-    if not claimed_ids:
-        return []
-    with store.reading(engine) as connection:
-        return _messages(connection, channel, first.rendition_id, claimed_ids, now, unsubscribe)
-
-
-def _first_due(channel: Channel, now: datetime) -> sa.Select[tuple[int | None]]:
-    return (
-        sa.select(_d.c.rendition_id)
-        .where(_d.c.channel == channel, _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at <= now)
-        .order_by(_d.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+    """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
+    share a rendition) and record the claimed notices that could not be rendered as failed."""
+    batch = claim_batch(
+        engine,
+        worker=worker,
+        channel=channel,
+        limit=limit,
+        now=now,
+        unsubscribe=unsubscribe,
+        writing=writing,
+        notices=notices,
     )
-
-
-def _claim_due(*, worker: str, channel: Channel, rendition_id: int, now: datetime, limit: int) -> sa.Update:
-    ids = (
-        sa.select(_d.c.id)
-        .where(
-            _d.c.channel == channel,
-            _d.c.state == DeliveryState.PENDING,
-            _d.c.rendition_id == rendition_id,
-            _d.c.next_attempt_at <= now,
-        )
-        .order_by(_d.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    statement: sa.Update = (
-        _d.update()
-        .where(_d.c.id.in_(ids))
-        .values(
-            state=DeliveryState.CLAIMED,
-            claimed_by=worker,
-            claimed_at=now,
-            first_attempt_at=sa.func.coalesce(_d.c.first_attempt_at, now),
-        )
-        .returning(_d.c.id)
-    )
-    return statement
-
-
-# SQLite keeps no statistics unless told to and, left to choose, took an index on the due time and
-# sorted every due row, so its two claim statements name their index. Otherwise they are the ones above.
-_SQLITE_FIRST = sa.text(
-    "SELECT rendition_id FROM delivery INDEXED BY ix_delivery_pending"
-    " WHERE channel = :channel AND state = 'pending' AND next_attempt_at <= :now ORDER BY id LIMIT 1"
-).bindparams(sa.bindparam("now", type_=UTCDateTime))
-_SQLITE_CLAIM = sa.text(
-    "UPDATE delivery SET state = 'claimed', claimed_by = :worker, claimed_at = :now, updated_at = :now,"
-    " first_attempt_at = coalesce(first_attempt_at, :now)"
-    " WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
-    " WHERE channel = :channel AND state = 'pending' AND rendition_id = :rendition"
-    " AND next_attempt_at <= :now ORDER BY id LIMIT :limit) RETURNING id"
-).bindparams(sa.bindparam("now", type_=UTCDateTime))
-
-
-def _messages(
-    connection: sa.Connection,
-    channel: Channel,
-    rendition_id: int,
-    ids: list[int],
-    claimed_at: datetime,
-    unsubscribe: UnsubscribeLink | None,
-) -> list[Claimed]:
-    """The claimed rows as messages: what they share is read once, each row only its own columns."""
-    shared = connection.execute(
-        sa.select(
-            _rend.c.locale,
-            _rend.c.subject,
-            _rend.c.body,
-            _rend.c.html,
-            _rend.c.carried,
-            _u.c.id.label("update_id"),
-            _u.c.status,
-            _i.c.id.label("incident_id"),
-            _i.c.reference,
-            _i.c.severity,
-        )
-        .select_from(_rend.join(_u, _u.c.id == _rend.c.update_id).join(_i, _i.c.id == _u.c.incident_id))
-        .where(_rend.c.id == rendition_id)
-    ).one()
-    content = Content(
-        rendition_id=rendition_id,
-        locale=shared.locale,
-        text=shared.body,
-        subject=shared.subject,
-        html=shared.html,
-        link=(shared.carried or {}).get("link"),
-    )
-    address_column = {Channel.EMAIL: _r.c.email, Channel.SMS: _r.c.phone_e164}.get(channel)
-    rows = connection.execute(
-        sa.select(
-            _d.c.id,
-            _d.c.idempotency_key,
-            _d.c.audience,
-            _d.c.recipient_id,
-            _d.c.mandatory_reason,
-            _d.c.created_at,
-            _d.c.attempts,
-            _d.c.first_attempt_at,
-            _d.c.in_doubt,
-            (address_column if address_column is not None else sa.null()).label("address"),
-        )
-        .select_from(_d.outerjoin(_r, _r.c.id == _d.c.recipient_id))
-        .where(_d.c.id.in_(ids))
-        .order_by(_d.c.id)
-    )
-    status, reference, severity = str(shared.status), shared.reference, shared.severity
-    claimed = []
-    for row in rows:
-        link = None
-        if unsubscribe is not None and row.recipient_id is not None and not row.mandatory_reason:
-            link = unsubscribe(row.recipient_id, channel)
-        message = OutboundMessage(
-            delivery_id=row.id,
-            idempotency_key=row.idempotency_key,
-            channel=channel,
-            content=content,
-            incident_reference=reference,
-            severity=severity,
-            status=status,
-            created_at=row.created_at,
-            attempts=row.attempts,
-            first_attempt_at=row.first_attempt_at or claimed_at,
-            address=row.address,
-            audience=row.audience,
-            recipient_id=row.recipient_id,
-            mandatory_reason=row.mandatory_reason,
-            unsubscribe_url=link,
-            incident_id=shared.incident_id,
-            update_id=shared.update_id,
-        )
-        claimed.append(Claimed(message, bool(row.in_doubt)))
-    return claimed
+    if batch.unrenderable:
+        failed = [
+            Outcome(delivery_id, DeliveryState.FAILED, error_code="notice-unrenderable", error_detail=reason)
+            for delivery_id, reason in sorted(batch.unrenderable.items())
+        ]
+        record(engine, worker=worker, outcomes=failed, now=now, writing=writing)
+    return batch.claimed
 
 
 def count_blind_resends(engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int]) -> None:

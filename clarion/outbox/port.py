@@ -64,6 +64,9 @@ class OutboundMessage:
     unsubscribe_url: str | None = None
     incident_id: int | None = None
     update_id: int | None = None
+    notice: str | None = None
+    """The kind of notice this message is (``incident_reference``, ``severity`` and ``status`` are then
+    empty), None for an update's message."""
 
 
 @dataclass(frozen=True, slots=True)

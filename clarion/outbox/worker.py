@@ -28,6 +28,7 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models import utcnow
 from clarion.outbox import counts, ledger
 from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
+from clarion.outbox.notices import RenderNotice
 from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
 from clarion.outbox.rate import RateGate
 
@@ -78,12 +79,14 @@ class Worker:
         config: WorkerConfig,
         *,
         unsubscribe: UnsubscribeLink | None = None,
+        notices: RenderNotice | None = None,
         progress: Callable[[WorkerStats], None] | None = None,
         on_wait: Callable[[list[counts.Waiting]], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.engine, self.senders, self.config = engine, dict(senders), config
         self.unsubscribe, self.progress, self.on_wait = unsubscribe, progress, on_wait
+        self.notices = notices  # renders notices (confirmation links, codes) as they are claimed
         self._reported, self._reported_last = 0.0, False
         self.rng = rng or random.Random()  # noqa: S311 — jitter, not secrets
         self.gates = {c: RateGate(s.requests_per_second) for c, s in self.senders.items()}
@@ -217,6 +220,7 @@ class Worker:
             now=utcnow(),
             unsubscribe=self.unsubscribe,
             writing=self._db,
+            notices=self.notices,
         )
         if not claimed:
             return False

@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         pages,
         static_files,
         statusapi,
+        subscribe,
+        subscribe_manage,
         unsubscribe,
         webhooks,
     )
@@ -58,5 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.include_router(statusapi.router)  # /api/v2/*.json, /history.atom, /history.rss
     app.include_router(unsubscribe.router)
     app.include_router(webhooks.router)
+    app.include_router(subscribe.router)  # /subscribe, its confirmation and code pages
+    app.include_router(subscribe_manage.router)  # /subscriptions/{token}: the manage page
     app.include_router(static_files.router)
     return app

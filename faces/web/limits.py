@@ -18,8 +18,11 @@ The limits are per route (:data:`ROUTE_LIMITS`, everything else :data:`DEFAULT_M
 * SendGrid posts its Event Webhook batches "within approximately 30 seconds or when the batch size
   reaches 768 kilobytes"; :data:`SENDGRID_EVENTS_MAX_BYTES` leaves a wide margin above that, so no
   genuine batch is refused (a refused batch is retried for 24 hours, then lost);
-* a Twilio status callback is a form of about fifteen short parameters (well under 1 KB);
+* a Twilio status callback is a form of about fifteen short parameters (well under 1 KB), an incoming
+  message one of some twenty with a body of at most 1600 characters;
 * an RFC 8058 one-click POST is ``List-Unsubscribe=One-Click``, form-encoded or multipart;
+* a subscription form carries an address, a language, a token and a checkbox per component (a
+  catalogue lists at most 500, of ids up to 63 characters);
 * every other route is read with a GET and has no use for a body.
 
 **JSON nesting.** :func:`load_json` refuses a document nested deeper than :data:`MAX_JSON_DEPTH`
@@ -48,13 +51,21 @@ TWILIO_STATUS_MAX_BYTES = 32 * 1024
 """Twilio status callbacks: a form of some fifteen short parameters."""
 UNSUBSCRIBE_MAX_BYTES = 16 * 1024
 """RFC 8058 one-click posts: ``List-Unsubscribe=One-Click``, form-encoded or multipart."""
+TWILIO_INBOUND_MAX_BYTES = 32 * 1024
+"""Twilio incoming messages: some twenty parameters, a body of at most 1600 characters."""
+SUBSCRIBE_FORM_MAX_BYTES = 48 * 1024
+"""Subscription forms: a few fields and up to 500 component checkboxes (``components=<id>&``, ~75 bytes)."""
 DEFAULT_MAX_BYTES = 16 * 1024
 """Every other route: pages and feeds are read with GET."""
 
 ROUTE_LIMITS: tuple[tuple[str, int], ...] = (
     ("/webhooks/sendgrid/events", SENDGRID_EVENTS_MAX_BYTES),
     ("/webhooks/twilio/status", TWILIO_STATUS_MAX_BYTES),
+    ("/webhooks/twilio/inbound", TWILIO_INBOUND_MAX_BYTES),
     ("/unsubscribe/", UNSUBSCRIBE_MAX_BYTES),
+    ("/subscribe", SUBSCRIBE_FORM_MAX_BYTES),
+    ("/subscribe/", SUBSCRIBE_FORM_MAX_BYTES),
+    ("/subscriptions/", SUBSCRIBE_FORM_MAX_BYTES),
 )
 """Route paths and their body limits; a path ending in ``/`` covers every path under it."""
 

@@ -31,6 +31,16 @@ are ignored by the ledger (:data:`clarion.outbox.events.MAX_KEY_CHARS`).
     Verified with ``CLARION_TWILIO_AUTH_TOKEN`` against ``CLARION_PUBLIC_URL`` + the path and query
     (the URL Twilio was given). Without any Twilio credentials the sandbox's token is used
     (``channels.sms.SANDBOX_AUTH_TOKEN``); an account SID without a token is a 503. Answers 204.
+
+``POST /webhooks/twilio/inbound`` (form; the number's or Messaging Service's "a message comes in" URL)
+    Verified like the status callbacks. The keywords are Twilio's: Advanced Opt-Out's
+    ``OptOutType`` when it sends one, else the whole body against Twilio's default words (STOP,
+    UNSUBSCRIBE, END, QUIT, STOPALL, REVOKE, OPTOUT, CANCEL; START, YES, UNSTOP; HELP, INFO).
+    STOP ends the number's status page subscription and withdraws SMS consent of every recipient
+    with the number; START undoes what STOP did (:mod:`clarion.subscriptions.manage`). Twilio itself
+    confirms STOP and START to the sender, so the answer is an empty TwiML ``<Response/>``; HELP is
+    answered with who we are and how to stop (``templates/notice/subscription-help``), unless Advanced
+    Opt-Out already answered it. Any other message is ignored (an empty ``<Response/>``).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
@@ -53,10 +64,16 @@ from channels.signatures import (
     verify_twilio,
 )
 from clarion.errors import ConfigError, InputError
+from clarion.models import utcnow
 from clarion.outbox.events import EventSummary, apply_sendgrid_events, apply_twilio_status
 from clarion.settings import Settings
 from clarion.store import session_scope
+from clarion.subscriptions.choices import check_phone
+from clarion.subscriptions.manage import Keyword, KeywordOutcome, keyword_of, sms_keyword
+from clarion.subscriptions.notices import help_reply
+from clarion.unsubscribe import secret_key
 from faces.web.limits import load_json
+from faces.web.subscribe_pages import renderer_of
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -157,14 +174,13 @@ def _apply_twilio(engine: sa.Engine, params: Mapping[str, str], token: str | Non
         return apply_twilio_status(session=session, params=params, idempotency_token=token)
 
 
-@router.post("/twilio/status", status_code=204)
-async def twilio_status(request: Request) -> Response:
-    """Apply a signed Twilio message status callback."""
+async def _twilio_form(request: Request, what: str) -> dict[str, str] | Response:
+    """The parameters of a Twilio form post, once its signature checks out; else the refusal."""
     settings = _settings(request)
     token = twilio_auth_token(settings)
     if token is None:
-        logger.error("twilio status refused: CLARION_TWILIO_AUTH_TOKEN is not set")
-        return _refuse(503, "status callbacks not configured: set CLARION_TWILIO_AUTH_TOKEN")
+        logger.error("%s refused: CLARION_TWILIO_AUTH_TOKEN is not set", what)
+        return _refuse(503, "Twilio webhooks not configured: set CLARION_TWILIO_AUTH_TOKEN")
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != _FORM:
         return _refuse(415, f"expected {_FORM}")
     raw = await request.body()
@@ -181,10 +197,55 @@ async def twilio_status(request: Request) -> Response:
         params.setdefault(name, []).append(value)
     url = public_request_url(settings, request)
     if not verify_twilio(token, url, params, request.headers.get(TWILIO_SIGNATURE_HEADER, "")):
-        logger.warning("twilio status refused: bad or missing signature")
+        logger.warning("%s refused: bad or missing signature", what)
         return _refuse(403, "invalid or missing X-Twilio-Signature")
-    flat = {name: values[0] for name, values in params.items()}
+    return {name: values[0] for name, values in params.items()}
+
+
+@router.post("/twilio/status", status_code=204)
+async def twilio_status(request: Request) -> Response:
+    """Apply a signed Twilio message status callback."""
+    flat = await _twilio_form(request, "twilio status")
+    if isinstance(flat, Response):
+        return flat
     idempotency = request.headers.get(TWILIO_IDEMPOTENCY_HEADER)
     summary = await run_in_threadpool(_apply_twilio, _engine(request), flat, idempotency)
     logger.info("twilio status: %s", summary.as_dict())
     return Response(status_code=204)
+
+
+# ── Twilio: messages people send us ───────────────────────────────────────────────────────────────
+
+
+def twiml(reply: str | None = None) -> Response:
+    """Twilio's answer: an empty ``<Response/>``, or one that texts ``reply`` back."""
+    message = f"<Message>{escape(reply)}</Message>" if reply else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>'
+    return Response(body, media_type="application/xml")
+
+
+def _apply_keyword(engine: sa.Engine, number: str, keyword: Keyword) -> KeywordOutcome:
+    with session_scope(engine) as session:
+        return sms_keyword(session=session, number=number, keyword=keyword, now=utcnow())
+
+
+@router.post("/twilio/inbound")
+async def twilio_inbound(request: Request) -> Response:
+    """A signed incoming message: STOP, START and HELP as Twilio means them; anything else ignored."""
+    params = await _twilio_form(request, "twilio inbound")
+    if isinstance(params, Response):
+        return params
+    opt_out_type = params.get("OptOutType") or None
+    keyword = keyword_of(params.get("Body", ""), opt_out_type)
+    try:
+        number = check_phone(params.get("From", ""))
+    except ValueError:
+        number = None  # a short code or an alphanumeric sender: no subscription to change
+    if keyword is None or number is None:
+        return twiml()
+    outcome = await run_in_threadpool(_apply_keyword, _engine(request), number, keyword)
+    logger.info("twilio inbound: %s, %d changes", keyword.value, outcome.changed)
+    if keyword is Keyword.HELP and opt_out_type is None:  # with Advanced Opt-Out, Twilio answered
+        key = secret_key(_settings(request))
+        return twiml(help_reply(renderer_of(request, key), outcome.locale))
+    return twiml()

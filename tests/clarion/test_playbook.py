@@ -130,7 +130,7 @@ def test_audience_source_needs_exactly_one(tmp_path: Path) -> None:
     data = load_raw(BREACH)
     data["audiences"]["affected-customers"]["source"] = {"csv": "a.csv", "sql": "select 1"}
     message = problem_of(write_yaml(tmp_path / "data-breach.yaml", data))
-    assert "audiences.affected-customers.source: give exactly one of csv or sql" in message
+    assert "audiences.affected-customers.source: give exactly one of csv, sql or subscribers" in message
 
 
 @pytest.mark.parametrize(

@@ -180,7 +180,7 @@ SCHEMA = [
         SQL_SOURCE,
         'source: {sql: "select 1", csv: a.csv}',
         "audiences.affected-customers.source",
-        r"exactly one of csv or sql",
+        r"exactly one of csv, sql or subscribers",
     ),
     edit("role-not-a-slug", "role: legal", "role: Legal!", "approvals[0].role", r"pattern"),
     edit(

@@ -1,0 +1,186 @@
+"""Notices: outbox messages that are not updates (a subscription's confirmation link, an SMS code).
+
+A notice is one message to one address, sent by the same workers and channel adapters as an update's
+messages and recorded in the same ledger. :func:`stage_notice` writes the :class:`~clarion.models.Notice`
+and its :class:`~clarion.models.Delivery` in the caller's transaction, before any network call, so a
+page that promises "we sent you a link" has the promise in the store when it says so.
+
+What a notice says is rendered when a worker claims its delivery, not when it is staged: the
+templates in ``templates/notice/<kind>/<channel>/<locale>/`` (email: ``subject.txt.j2``,
+``body.txt.j2`` and optionally ``body.html.j2``; SMS: ``body.txt.j2``; English when the notice's
+language has none) get the values its kind's *context* builds from the notice's ``params``, secrets
+included (a signed link, a code derived with the signing key). No working link or code is ever
+stored, and a resend after a crash renders the same words, so the SMS adapter's lookup of an earlier
+attempt still finds it. Kinds register their context in the :class:`NoticeRenderer` the worker is
+built with; the stager renders the notice once before writing it, so a missing template or an SMS
+that would not fit is an error before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlmodel import Session
+
+from clarion.errors import LimitExceeded, TemplateError
+from clarion.kinds import Channel, DeliveryState
+from clarion.limits import measure
+from clarion.models import Delivery, Notice, utcnow
+from clarion.outbox.port import Content
+from clarion.render import make_environment
+
+FIELDS: Mapping[Channel, Mapping[str, str]] = {
+    Channel.EMAIL: {"subject": "subject.txt.j2", "body": "body.txt.j2", "html": "body.html.j2"},
+    Channel.SMS: {"body": "body.txt.j2"},
+}
+"""The template of each field a notice has, per channel it can be sent on (``html`` is optional)."""
+OPTIONAL = frozenset({"html"})
+FALLBACK_LOCALE = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeData:
+    """A notice as its context and templates see it."""
+
+    id: int
+    kind: str
+    channel: Channel
+    locale: str
+    address: str
+    about: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+NoticeContext = Callable[[NoticeData], Mapping[str, Any]]
+"""Builds the template values of one kind of notice (signing its links, deriving its codes)."""
+RenderNotice = Callable[[NoticeData], Content]
+
+
+def idempotency_key(notice_id: int, channel: Channel) -> str:
+    return f"n{notice_id}.{channel.value}"
+
+
+def stage_notice(
+    *,
+    session: Session,
+    kind: str,
+    channel: Channel,
+    locale: str,
+    address: str,
+    about: str,
+    params: Mapping[str, Any] | None = None,
+    check: RenderNotice | None = None,
+) -> Notice:
+    """Write a notice and its outbox row in the caller's transaction (flushed, not committed).
+
+    ``check`` renders the notice first (the renderer the workers use): a kind without templates, or
+    an SMS over its segments, raises before anything is written.
+    """
+    if channel not in FIELDS:
+        raise ValueError(f"a notice is sent by email or SMS, not {channel.value}")
+    notice = Notice(
+        kind=kind, channel=channel, locale=locale, address=address, about=about, params=dict(params or {})
+    )
+    session.add(notice)
+    session.flush()
+    assert notice.id is not None
+    if check is not None:
+        check(data_of(notice))  # raises: the caller's transaction is rolled back, nothing stays
+    now = utcnow()
+    session.add(
+        Delivery(
+            notice_id=notice.id,
+            channel=channel,
+            idempotency_key=idempotency_key(notice.id, channel),
+            state=DeliveryState.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    session.flush()
+    return notice
+
+
+def data_of(notice: Notice) -> NoticeData:
+    assert notice.id is not None
+    return NoticeData(
+        id=notice.id,
+        kind=notice.kind,
+        channel=notice.channel,
+        locale=notice.locale,
+        address=notice.address,
+        about=notice.about,
+        params=dict(notice.params),
+    )
+
+
+class NoticeRenderer:
+    """Renders notices of the kinds it knows from ``templates/notice/``; callable as :data:`RenderNotice`."""
+
+    def __init__(
+        self, templates_dir: Path, contexts: Mapping[str, NoticeContext], *, sms_max_segments: int = 3
+    ) -> None:
+        self.env = make_environment(templates_dir)  # the message templates' sandbox, limits and escaping
+        self.contexts = dict(contexts)
+        self.sms_max_segments = sms_max_segments
+
+    def __call__(self, notice: NoticeData) -> Content:
+        """The words of ``notice``; :class:`TemplateError` for an unknown kind or a template that
+        fails, :class:`LimitExceeded` for an SMS over its segments or an overlong subject."""
+        context = self.contexts.get(notice.kind)
+        if context is None:
+            raise TemplateError.at(f"templates/notice/{notice.kind}", None, "no such kind of notice")
+        values = dict(context(notice))
+        fields: dict[str, str] = {}
+        for name, file in FIELDS[notice.channel].items():
+            text = self._render(notice, file, values, optional=name in OPTIONAL)
+            if text is None:
+                continue
+            fields[name] = _tidy(name, notice.channel, text)
+        for found in measure(notice.channel, fields, sms_max_segments=self.sms_max_segments):
+            if not found.fits and found.limit is not None:
+                raise LimitExceeded(
+                    channel=notice.channel.value,
+                    locale=notice.locale,
+                    measure=found.measure,
+                    length=found.length,
+                    limit=found.limit,
+                )
+        return Content(
+            rendition_id=None,
+            locale=notice.locale,
+            text=fields["body"],
+            subject=fields.get("subject"),
+            html=fields.get("html"),
+        )
+
+    def _render(self, notice: NoticeData, file: str, values: dict[str, Any], *, optional: bool) -> str | None:
+        locales = dict.fromkeys((notice.locale, FALLBACK_LOCALE))
+        names = [f"notice/{notice.kind}/{notice.channel.value}/{locale}/{file}" for locale in locales]
+        for name in names:
+            try:
+                template = self.env.get_template(name)
+            except jinja2.TemplateNotFound:
+                continue
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError.at(exc.name or name, exc.lineno, f"syntax: {exc.message}") from exc
+            try:
+                return template.render(values)
+            except jinja2.TemplateError as exc:
+                raise TemplateError.at(name, None, str(exc)) from exc
+        if optional:
+            return None
+        raise TemplateError.at(f"templates/{names[0]}", None, "no such template")
+
+
+def _tidy(name: str, channel: Channel, text: str) -> str:
+    """A subject, and an SMS, are one line (no header injection, no stray line breaks); other bodies
+    lose the blank lines around them."""
+    if name == "subject" or channel is Channel.SMS:
+        return " ".join(text.split())
+    return text.strip() + ("\n" if name == "html" else "")
