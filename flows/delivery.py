@@ -171,3 +171,23 @@ def retry_delivery(reference: str, update_number: int, attempt: int = 2) -> dict
     else:
         get_run_logger().info("%s update %s: every message sent", reference, update_number)
     return {"reference": reference, "update": update_number, "deliveries": delivered.rows}
+
+
+@flow(name="outbox-sweep", flow_run_name="outbox sweep", log_prints=True)
+def outbox_sweep() -> dict[str, int]:
+    """Send what is due on every channel and stop: notices (a subscriber's confirmation link or code
+    waits for this run, at most a minute) and messages whose retry came due outside a publish.
+
+    Scheduled every minute by its deployment, the way Prefect runs anything periodic; a run that
+    finds nothing due ends at once. Several sweeps and publishes may overlap: workers claim rows,
+    so no message is sent twice."""
+    from clarion.settings import get_settings
+    from clarion.store import get_engine, require_current
+
+    settings = get_settings()
+    engine = require_current(get_engine())
+    name = f"sweep-{flow_run.get_id() or 'local'}"
+    stats = run_worker(settings, engine, name=name, threads=2, max_wait=0)
+    if stats.accepted or stats.failed:
+        get_run_logger().info("outbox sweep: %s accepted, %s failed", stats.accepted, stats.failed)
+    return {"accepted": stats.accepted, "failed": stats.failed, "retried": stats.retried}

@@ -22,6 +22,8 @@ class DeploymentSpec:
     entrypoint: str
     """``path/to/file.py:function``, relative to the project root, as ``prefect.yaml`` writes it."""
     description: str
+    interval_seconds: int | None = None
+    """A schedule: the server starts a run this often (``prefect.yaml`` says the same)."""
 
     @property
     def full_name(self) -> str:
@@ -72,6 +74,13 @@ RETRY_DELIVERY = DeploymentSpec(
     "Scheduled when a publish could not send everything: send what is left, and try again later while "
     "something is.",
 )
+OUTBOX_SWEEP = DeploymentSpec(
+    "outbox-sweep",
+    "flows/delivery.py:outbox_sweep",
+    "Every minute: send what waits in the outbox outside any publish (subscription confirmations and "
+    "codes, messages due for a retry).",
+    interval_seconds=60,
+)
 MAINTENANCE_STEP = DeploymentSpec(
     "maintenance-step",
     "flows/maintenance.py:maintenance_step",
@@ -87,6 +96,7 @@ SPECS = (
     DEADLINE_CHECK,
     RETRY_DELIVERY,
     MAINTENANCE_STEP,
+    OUTBOX_SWEEP,
 )
 
 
@@ -100,7 +110,12 @@ def load_flow(spec: DeploymentSpec) -> Any:
 def runner_deployments() -> list[Any]:
     """The deployments as ``RunnerDeployment`` objects, for ``serve`` or ``.apply()``."""
     return [
-        load_flow(spec).to_deployment(name=DEPLOYMENT_NAME, description=spec.description, tags=list(TAGS))
+        load_flow(spec).to_deployment(
+            name=DEPLOYMENT_NAME,
+            description=spec.description,
+            tags=list(TAGS),
+            **({"interval": spec.interval_seconds} if spec.interval_seconds else {}),
+        )
         for spec in SPECS
     ]
 

@@ -16,6 +16,8 @@ def test_prefect_yaml_lists_every_deployment_as_serve_does() -> None:
     ]
     assert listed == [(DEPLOYMENT_NAME, s.entrypoint, s.description, TAGS, "clarion") for s in SPECS]
     assert all(d["enforce_parameter_schema"] is True for d in config["deployments"])
+    schedules = [[s.get("interval") for s in d.get("schedules", [])] for d in config["deployments"]]
+    assert schedules == [[s.interval_seconds] if s.interval_seconds else [] for s in SPECS]
 
 
 def test_every_entrypoint_names_the_flow_of_its_deployment() -> None:
