@@ -152,7 +152,7 @@ def _print_banner(stack: Stack, store: str) -> None:
     reused = "   (already running)" if stack.prefect_reused else ""
     rows = {
         "Prefect UI": f"{stack.prefect_ui}{reused}",
-        "web app": f"{stack.web}/banner.json  {stack.web}/api/v2/summary.json",
+        "status page": f"{stack.web}/  {stack.web}/api/v2/summary.json  {stack.web}/banner.json",
         "provider sandbox": sandbox,
         "store": store,
         "logs": f"{stack.logs}/",
@@ -171,7 +171,9 @@ def web(
         ),
     ] = None,
 ) -> None:
-    """Run clarion's web app: banner.json, banner.js, summary.json, unsubscribe and webhooks."""
+    """Run clarion's web app: the status page (/, /api/v2/summary.json, feeds), subscriptions, the
+    banner, unsubscribe and webhooks. Behind a reverse proxy, set FORWARDED_ALLOW_IPS to its
+    address (uvicorn trusts 127.0.0.1 by default) so rate limits count each client, not the proxy."""
     import uvicorn
 
     from clarion.settings import get_settings
@@ -189,7 +191,7 @@ def web(
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     base = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
     out.print(
-        f"clarion on {base}: {base}/banner.json  {base}/banner.js  {base}/api/v2/summary.json",
+        f"clarion on {base}: the status page {base}/  {base}/api/v2/summary.json  {base}/banner.js",
         markup=False,
     )
     config = uvicorn.Config(create_app(settings, engine=engine), log_level="warning", access_log=False)

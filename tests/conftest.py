@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clarion.settings import get_settings
+from clarion.store import get_engine
 from tests.helpers import TEMPLATES
 
 
@@ -26,10 +27,12 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             del os.environ[key]
     os.environ["CLARION_HOME"] = str(tmp_path_factory.mktemp("clarion-home"))
     get_settings.cache_clear()
+    get_engine.cache_clear()  # the process-wide engine belongs to a settings of an earlier test
     yield
     os.environ.clear()
     os.environ.update(saved)
     get_settings.cache_clear()
+    get_engine.cache_clear()
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_web_migrates_prints_the_urls_and_answers(server: tuple[str, subprocess.
     assert feed.json()["banners"] == []
     assert summary.json()["status"]["indicator"] == "none"
     assert stdout.splitlines() == [
-        f"clarion on {base}: {base}/banner.json  {base}/banner.js  {base}/api/v2/summary.json"
+        f"clarion on {base}: the status page {base}/  {base}/api/v2/summary.json  {base}/banner.js"
     ]
     # uvicorn shuts down gracefully, then re-raises the signal: the shell's 128 + SIGINT
     assert process.returncode in (0, 128 + signal.SIGINT, -signal.SIGINT), stderr
