@@ -21,11 +21,12 @@ requests that arrive meanwhile wait on the lock for the same result instead of e
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,9 @@ PAGE_MAX_AGE = 15
 """Seconds a browser or CDN may reuse a page or document without asking (a status page must be fresh)."""
 STALE_WHILE_REVALIDATE = 60
 """Seconds a CDN may serve an old copy while it revalidates in the background."""
+RETRY_FAILED_BUILD = 5.0
+"""Seconds a document whose build failed is served from its last good copy before it is tried again."""
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,14 @@ class PublicCache:
         self.clock = clock
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
+        self._until: datetime | None = None
         self._key: tuple[Any, ...] | None = None
         self._checked = 0.0
         self._entries: dict[Hashable, Entry] = {}
+        self._last_good: dict[Hashable, Entry] = {}
+        self._failed: dict[Hashable, tuple[float, BaseException]] = {}
+        self.version = 0
+        """Grows with every snapshot read; what a copy of a response was made from (the fast path)."""
         self.reloads = 0
         """How many times the snapshot was read from the store (for tests and benchmarks)."""
 
@@ -98,36 +107,39 @@ class PublicCache:
             catalogue_mark = None
         return (*marks, catalogue_mark)
 
+    def fresh(self) -> Snapshot | None:
+        """The snapshot when it needs no look at the store or the clock's minute; else None (no I/O)."""
+        held, until = self._snapshot, self._until
+        if held is None or until is None or time.monotonic() - self._checked >= self.revalidate_every:
+            return None
+        return held if self.clock() < until else None
+
     def snapshot(self) -> Snapshot:
         """The current snapshot, read again when the store or the time says it changed."""
-        now_mono = time.monotonic()
-        held = self._snapshot
-        if (
-            held is not None
-            and now_mono - self._checked < self.revalidate_every
-            and self.clock() < held.valid_until
-        ):
+        held = self.fresh()
+        if held is not None:
             return held
         with self._lock:
-            held = self._snapshot
-            if (
-                held is not None
-                and time.monotonic() - self._checked < self.revalidate_every
-                and self.clock() < held.valid_until
-            ):
+            held = self.fresh()
+            if held is not None:
                 return held  # another thread revalidated while this one waited
             key = self._current_key()
             now = self.clock()
-            if held is None or key != self._key or now >= held.valid_until:
+            held = self._snapshot
+            if held is None or key != self._key or self._until is None or now >= self._until:
                 held = self._load(now)
                 self._key = key
-                self._entries = {}
             self._checked = time.monotonic()
             return held
 
     def _load(self, now: datetime) -> Snapshot:
-        snapshot = take_snapshot(self.engine, self.settings, now)
-        self._snapshot = snapshot
+        # The minute, not the instant: every process (a worker, a restart) that reads the same store
+        # in the same minute builds the same bytes, so ETags agree behind a load balancer or a CDN.
+        minute = now.replace(second=0, microsecond=0)
+        snapshot = take_snapshot(self.engine, self.settings, minute)
+        self._snapshot, self._until = snapshot, min(snapshot.valid_until, minute + timedelta(minutes=1))
+        self._entries, self._failed = {}, {}
+        self.version += 1
         self.reloads += 1
         return snapshot
 
@@ -135,11 +147,16 @@ class PublicCache:
         """Forget everything: the next request reads the store again."""
         with self._lock:
             self._snapshot = None
+            self._until = None
             self._key = None
             self._entries = {}
 
     def entry(self, key: Hashable, build: Callable[[Snapshot], bytes]) -> Entry:
-        """The document ``key`` built from the current snapshot (built once per snapshot)."""
+        """The document ``key`` built from the current snapshot (built once per snapshot).
+
+        A build that raises is not retried by every request that follows: for
+        :data:`RETRY_FAILED_BUILD` seconds the last good copy is served (stale, logged once), or,
+        when there is none, the same error is raised again at once."""
         snapshot = self.snapshot()
         found = self._entries.get(key)
         if found is not None and self._snapshot is snapshot:
@@ -148,11 +165,27 @@ class PublicCache:
             found = self._entries.get(key)
             if found is not None and self._snapshot is snapshot:
                 return found
-            body = build(snapshot)
+            failed = self._failed.get(key)
+            if failed is not None and time.monotonic() - failed[0] < RETRY_FAILED_BUILD:
+                return self._fallback(key, failed[1])
+            try:
+                body = build(snapshot)
+            except Exception as exc:
+                logger.exception("the status page's %r could not be built", key)
+                self._failed[key] = (time.monotonic(), exc)
+                return self._fallback(key, exc)
             made = Entry(body, etag_of(body))
             if self._snapshot is snapshot:
                 self._entries[key] = made
+                self._last_good[key] = made
+                self._failed.pop(key, None)
             return made
+
+    def _fallback(self, key: Hashable, error: BaseException) -> Entry:
+        good = self._last_good.get(key)
+        if good is None:
+            raise error
+        return good
 
 
 def cached_response(
