@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from clarion.settings import Settings, get_settings
+from faces.web.fast_path import PublicFastPath
 from faces.web.headers import SecurityHeaders
 from faces.web.limits import BodyLimit
 from faces.web.public_cache import PublicCache
@@ -17,7 +18,8 @@ class WebApp(FastAPI):
     middleware included (middleware added with ``add_middleware`` sits inside that one)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        inner = super().build_middleware_stack()
+        return SecurityHeaders(PublicFastPath(inner, lambda: self.state.public))
 
 
 def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:

@@ -46,12 +46,17 @@ STALE_WHILE_REVALIDATE = 60
 RETRY_FAILED_BUILD = 5.0
 """Seconds a document whose build failed is served from its last good copy before it is tried again."""
 logger = logging.getLogger(__name__)
+VERSION_HEADER = "x-clarion-snapshot"
+"""Internal: marks a response built from the snapshot of that version (:mod:`faces.web.fast_path`
+keeps a copy and removes the header; it never reaches a client)."""
 
 
 @dataclass(frozen=True)
 class Entry:
     body: bytes
     etag: str
+    version: int | None = None
+    """The :attr:`PublicCache.version` it was built from (None: not from the cache's snapshot)."""
 
 
 def etag_of(body: bytes) -> str:
@@ -174,7 +179,7 @@ class PublicCache:
                 logger.exception("the status page's %r could not be built", key)
                 self._failed[key] = (time.monotonic(), exc)
                 return self._fallback(key, exc)
-            made = Entry(body, etag_of(body))
+            made = Entry(body, etag_of(body), self.version if self._snapshot is snapshot else None)
             if self._snapshot is snapshot:
                 self._entries[key] = made
                 self._last_good[key] = made
@@ -205,6 +210,8 @@ def cached_response(
     }
     if vary:
         sent["Vary"] = vary
+    if entry.version is not None:  # the fast path keeps a copy of this response for this version
+        sent[VERSION_HEADER] = str(entry.version)
     if not_modified(request, entry.etag):
         return Response(status_code=304, headers=sent)
     return Response(entry.body, media_type=media_type, headers=sent)
