@@ -15,11 +15,14 @@ from faces.web.public_cache import PublicCache
 
 class WebApp(FastAPI):
     """FastAPI with :class:`SecurityHeaders` outside everything, the 500 page of the server-error
-    middleware included (middleware added with ``add_middleware`` sits inside that one)."""
+    middleware included (middleware added with ``add_middleware`` sits inside that one), and the
+    public documents' fast path (:mod:`faces.web.fast_path`) in front, answering from copies that
+    carry those headers already."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = super().build_middleware_stack()
-        return SecurityHeaders(PublicFastPath(inner, lambda: self.state.public))
+        secured = SecurityHeaders(super().build_middleware_stack())
+        # outermost: a copy keeps the headers SecurityHeaders added, so a copied answer needs no pass
+        return PublicFastPath(secured, lambda: self.state.public)
 
 
 def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = None) -> FastAPI:

@@ -10,10 +10,12 @@ sending cached bytes does (``bench/statuspage.py``). :class:`PublicFastPath` sit
 * Anything else goes to the app as usual. An answer the app built from the snapshot carries the
   internal :data:`~faces.web.public_cache.VERSION_HEADER`; the fast path removes it and keeps a copy
   for that version. Nothing else is ever copied: not the banner feed, not a form, not an error.
-* A copy is used only while the snapshot needs no look at the store (:meth:`PublicCache.fresh`, at
-  most :attr:`PublicCache.revalidate_every` seconds) and was made from the current version: once a
-  second a request goes through the app, which asks the store, so a publication shows as fast as it
-  did without the fast path.
+* A copy is used only while it was made from the current version and the snapshot needs no look at
+  the store (:meth:`PublicCache.fresh`, at most :attr:`PublicCache.revalidate_every` seconds). When
+  a look is due, one request goes through the app, which asks the store, and the others are answered
+  from the copies while it does (a few milliseconds, as ``stale-while-revalidate`` would): a
+  publication shows as fast as it did without the fast path, and hundreds of requests arriving in
+  that moment do not queue for the thread pool behind one query.
 
 The language is part of the key (the pages vary by ``Accept-Language``), parsed once per distinct
 header. The copies are bounded (:data:`MAX_COPIES`; a flood of distinct query strings only evicts).
@@ -79,7 +81,11 @@ class PublicFastPath:
         key = (scope["path"], scope.get("query_string", b""), self._language(asked_language))
         copy = self.copies.get(key)
         cache = self._cache()
-        if copy is not None and copy.version == cache.version and cache.fresh() is not None:
+        if (
+            copy is not None
+            and copy.version == cache.version
+            and (cache.fresh() is not None or cache.revalidating_elsewhere())
+        ):
             self.hits += 1
             await self._answer(copy, scope["method"] == "HEAD", if_none_match, send)
             return

@@ -93,6 +93,8 @@ class PublicCache:
         self._until: datetime | None = None
         self._key: tuple[Any, ...] | None = None
         self._checked = 0.0
+        self._claimed = -1.0
+        self._claim_lock = threading.Lock()
         self._entries: dict[Hashable, Entry] = {}
         self._last_good: dict[Hashable, Entry] = {}
         self._failed: dict[Hashable, tuple[float, BaseException]] = {}
@@ -118,6 +120,17 @@ class PublicCache:
         if held is None or until is None or time.monotonic() - self._checked >= self.revalidate_every:
             return None
         return held if self.clock() < until else None
+
+    def revalidating_elsewhere(self) -> bool:
+        """Called when :meth:`fresh` said no: True when another request is already asking the store (so
+        this one may be answered from the copies meanwhile); False makes the caller the one that asks
+        (a claim that lapses after :data:`RETRY_FAILED_BUILD` seconds, should that request fail)."""
+        now = time.monotonic()
+        with self._claim_lock:
+            if now - self._claimed < RETRY_FAILED_BUILD and self._claimed > self._checked:
+                return True
+            self._claimed = now
+            return False
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, read again when the store or the time says it changed."""

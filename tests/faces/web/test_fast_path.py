@@ -44,8 +44,8 @@ def client(engine: sa.Engine, tmp_path: Path) -> Iterator[TestClient]:
 
 def fast_path(client: TestClient) -> PublicFastPath:
     stack = client.app.middleware_stack  # type: ignore[attr-defined]
-    assert isinstance(stack.app, PublicFastPath)
-    return stack.app
+    assert isinstance(stack, PublicFastPath)
+    return stack
 
 
 @pytest.mark.parametrize("path", PATHS)

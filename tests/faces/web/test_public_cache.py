@@ -66,3 +66,15 @@ def test_a_failed_build_serves_the_last_good_copy_and_is_not_retried_by_every_re
     failing: Callable[[Snapshot], bytes] = also_broken
     with pytest.raises(RuntimeError, match="never built"):
         cache.entry("other", failing)  # nothing good to fall back on: the error, once per window
+
+
+def test_one_request_asks_the_store_while_the_others_use_the_copies(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    cache = cache_at(engine, tmp_path, [T0])
+    cache.entry("home", home)
+    assert cache.fresh() is None  # revalidate_every=0: a look at the store is due
+    assert cache.revalidating_elsewhere() is False  # this caller asks
+    assert cache.revalidating_elsewhere() is True  # the others are answered from the copies meanwhile
+    cache.snapshot()  # the asker's look at the store
+    assert cache.revalidating_elsewhere() is False  # due again: the next asker
