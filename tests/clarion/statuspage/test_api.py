@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from clarion import store
@@ -20,14 +17,6 @@ from tests.statuspage_world import COMPONENTS_FILE, T0, World
 
 PAGE = PageInfo.of("https://status.acme.example", "Europe/Berlin")
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def snapshot(engine: sa.Engine, now: datetime) -> Snapshot:

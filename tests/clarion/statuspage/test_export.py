@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from clarion import store
 from clarion.settings import Settings
 from clarion.statuspage.export import MANIFEST, ExportError, export_site, site_files
 from clarion.statuspage.snapshot import Snapshot, take_snapshot
 from tests.statuspage_world import COMPONENTS_FILE, T0, World
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def snapshot(engine: sa.Engine, tmp_path: Path, at: timedelta = timedelta(hours=2)) -> Snapshot:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,14 +21,6 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 PAGE = PageInfo.of("https://status.acme.example", "UTC")
 MINUTE = timedelta(minutes=1)
 ATTACK = '</title><script>alert(1)</script><img src=x onerror="alert(2)"> & done'
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def snapshot(engine: sa.Engine, now: datetime) -> Snapshot:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,14 +15,6 @@ from clarion.statuspage.state import MaintenanceStatus
 from tests.statuspage_world import COMPONENTS_FILE, T0, World
 
 PAGE = PageInfo.of("https://status.acme.example", "UTC")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = store.make_engine(f"sqlite:///{tmp_path}/clarion.db")
-    store.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def snapshot(engine: sa.Engine, now: datetime) -> Snapshot:
