@@ -9,11 +9,8 @@ fetches the feed across origins (CORS), so this proves the headers, the script a
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from pydantic import SecretStr
 
 from clarion import banner as banners
@@ -30,6 +26,7 @@ from clarion.models import Incident, utcnow
 from clarion.settings import Settings
 from faces.web.app import create_app
 from tests.faces.web import test_pages_browser as shared
+from tests.faces.web.browser import serving
 from tests.statuspage_world import World
 
 chromium = shared.chromium
@@ -80,26 +77,6 @@ def _publish(engine: sa.Engine, incident: Incident, update_id: int, text: str) -
             text=text,
             link=f"https://status.acme.example/incidents/{incident.reference}",
         )
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the web app did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from clarion.settings import Settings
 from faces.web.app import create_app
 from tests.faces.web import test_banner_browser as browser_sites
 from tests.faces.web import test_pages_browser as shared
+from tests.faces.web.browser import serving
 from tests.statuspage_world import World
 
 chromium = shared.chromium
@@ -105,7 +106,7 @@ def test_a_configured_origin_frames_it_in_a_browser_and_another_cannot(chromium:
     host_folder.mkdir()
     host, host_url = browser_sites._serve_customer_page(host_folder, "about:blank")
     settings = Settings(home=tmp_path / "home", secret_key=SecretStr(shared.KEY), embed_origins=host_url)
-    with browser_sites.serving(create_app(settings, engine=engine)) as base:
+    with serving(create_app(settings, engine=engine)) as base:
         (host_folder / "framed.html").write_text(
             "<!doctype html><html lang='en'><head><title>Acme</title></head><body>"
             f"<iframe title='Service status' src='{base}/embed/banner?audience=all-customers'></iframe>"
@@ -122,12 +123,15 @@ def test_a_configured_origin_frames_it_in_a_browser_and_another_cannot(chromium:
         other = Settings(
             home=tmp_path / "home", secret_key=SecretStr(shared.KEY), embed_origins="https://x.example"
         )
-    with browser_sites.serving(create_app(other, engine=engine)) as base:
+    with serving(create_app(other, engine=engine)) as base:
         (host_folder / "framed.html").write_text(
             f"<!doctype html><html lang='en'><head><title>Acme</title></head><body><iframe title='s' "
             f"src='{base}/embed/banner'></iframe></body></html>",
             encoding="utf-8",
         )
+        page.close()
+        # a new context: the port may be the first server's again, and its cached answer allowed framing
+        page = chromium.new_context().new_page()
         page.goto(f"{host_url}/framed.html")
         page.wait_for_load_state("networkidle")  # the frame was asked for and answered
         assert page.frame_locator("iframe").locator("[role=status]").count() == 0  # blocked by its policy

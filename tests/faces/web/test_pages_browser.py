@@ -10,11 +10,6 @@ fail.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from pydantic import SecretStr
 from sqlmodel import Session
 
@@ -32,34 +26,10 @@ from clarion.models import RecipientCreate, utcnow
 from clarion.settings import Settings
 from clarion.unsubscribe import UNSUBSCRIBE_TTL, make_token, secret_key
 from faces.web.app import create_app
+from tests.faces.web.browser import VIEWPORTS, chromium, serving
 
 KEY = "Zq3-vF8_kP2wLx9RtB7nYc4HmJ6sDa1E"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CLARION_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+__all__ = ["KEY", "VIEWPORTS", "chromium"]  # the browser fixture, for pytest to find here too
 
 
 @pytest.fixture
@@ -81,22 +51,9 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Settings, sa.Engine, int]]:
         secret_key=SecretStr(KEY),
         email_from="incidents@acme.example",
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the web app did not start"
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", settings, engine, recipient_id
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        engine.dispose()
+    with serving(create_app(settings, engine=engine)) as base:
+        yield base, settings, engine, recipient_id
+    engine.dispose()
 
 
 def _token(settings: Settings, recipient_id: int, *, made_ago: timedelta = timedelta(0)) -> str:

@@ -10,9 +10,6 @@ unless ``CLARION_REQUIRE_BROWSER=1`` (CI), where they fail.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +18,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from pydantic import SecretStr
 
 from clarion import store
@@ -29,6 +25,7 @@ from clarion.models import utcnow
 from clarion.settings import Settings
 from faces.web.app import create_app
 from tests.faces.web import test_pages_browser as shared
+from tests.faces.web.browser import serving
 from tests.statuspage_world import COMPONENTS_FILE, World
 
 KEY, VIEWPORTS, _look = shared.KEY, shared.VIEWPORTS, shared._look
@@ -116,22 +113,9 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         secret_key=SecretStr(KEY),
         components_file=COMPONENTS_FILE,
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the web app did not start"
-    try:
-        yield Scene(f"http://127.0.0.1:{sock.getsockname()[1]}", now, open_ref, resolved_ref, maintenance_ref)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        engine.dispose()
+    with serving(create_app(settings, engine=engine)) as base:
+        yield Scene(base, now, open_ref, resolved_ref, maintenance_ref)
+    engine.dispose()
 
 
 def _main_text(browser: Any, url: str, **context: Any) -> tuple[str, Any]:

@@ -10,11 +10,6 @@ violation. Without chromium these tests skip, unless ``CLARION_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
@@ -37,29 +31,13 @@ from clarion.publish import stage_update
 from clarion.settings import Settings
 from clarion.sources import playbook_sources
 from faces.web.app import create_app
+from tests.faces.web.browser import VIEWPORTS, base_url, loopback_socket, serving
+from tests.faces.web.browser import chromium as chromium  # the browser fixture, for pytest
 from tests.faces.web.subscribe_helpers import KEY, link_in
 from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES, load_raw, write_yaml
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SERIOUS = frozenset({"serious", "critical"})
 ADA = "ada@example.com"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CLARION_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @dataclass
@@ -90,9 +68,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     """The web app on a free loopback port, the provider sandbox, a store of their own."""
     engine = store.make_engine(f"sqlite:///{tmp_path}/store/clarion.db")
     store.migrate(engine)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
+    url = base_url(sock)
     with running_sandbox() as sandbox:
         settings = Settings(
             home=tmp_path / "home",
@@ -105,20 +82,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
             components_file=PLAYBOOKS / "statuspage" / "components.yaml",
             email_from="incidents@acme.example",
         )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), log_level="warning"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "the web app did not start"
-        try:
+        with serving(create_app(settings, engine=engine), sock):
             yield Site(url, settings, engine, sandbox, _playbook(tmp_path / "playbooks"))
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-            engine.dispose()
+        engine.dispose()
 
 
 def look(browser: Any, url: str, shot: Path) -> tuple[int, str, list[str]]:
