@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from clarion import audit
 from clarion.errors import ClarionError
+from clarion.models import utcnow
 from clarion.statuspage.export import export_site
 from clarion.statuspage.snapshot import take_snapshot
 from flows import timers
@@ -29,7 +30,7 @@ def refresh_export(reference: str) -> int | None:
         return None
     logger = get_run_logger()
     try:
-        done = export_site(take_snapshot(ctx.engine, ctx.settings, ctx.clock.now()), folder)
+        done = export_site(take_snapshot(ctx.engine, ctx.settings, utcnow()), folder)  # the wall clock
     except (ClarionError, OSError) as exc:
         logger.error("%s: the static status page in %s was not refreshed: %s", ctx.reference, folder, exc)
         with ctx.session() as session:

@@ -86,7 +86,9 @@ class HistoryEntry:
 @dataclass(frozen=True)
 class HomeView:
     indicator: str
-    as_of: Stamp
+    as_of: Stamp | None
+    """The last publication (not the moment of building: the page's bytes stay the same until
+    something changes, so its ETag does too)."""
     incidents: tuple[IncidentView, ...]
     maintenance_now: tuple[IncidentView, ...]
     maintenance_next: tuple[IncidentView, ...]
@@ -169,7 +171,7 @@ def home_view(snapshot: Snapshot, words: Wording) -> HomeView:
     recent.sort(key=lambda i: i.ended_at or snapshot.now, reverse=True)
     return HomeView(
         indicator=snapshot.indicator,
-        as_of=words.moment(snapshot.now),
+        as_of=words.moment(snapshot.updated_at) if snapshot.updated_at else None,
         incidents=tuple(_view(snapshot, i, words) for i in snapshot.open_incidents),
         maintenance_now=tuple(_view(snapshot, i, words) for i in snapshot.active_maintenances),
         maintenance_next=tuple(_view(snapshot, i, words) for i in snapshot.upcoming_maintenances),
