@@ -22,7 +22,8 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         if (
             key.startswith("CLARION_")
             and not key.startswith("CLARION_TEST_")
-            and key not in ("CLARION_REQUIRE_POSTGRES", "CLARION_REQUIRE_BROWSER")
+            and key
+            not in ("CLARION_REQUIRE_POSTGRES", "CLARION_REQUIRE_BROWSER", "CLARION_REQUIRE_BENCH_TOOLS")
         ):
             del os.environ[key]
     os.environ["CLARION_HOME"] = str(tmp_path_factory.mktemp("clarion-home"))

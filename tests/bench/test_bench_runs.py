@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
+
+REQUIRE_TOOLS = os.environ.get("CLARION_REQUIRE_BENCH_TOOLS") == "1"
+"""Read at import: the hermetic environment of each test drops CLARION_* variables it does not know."""
 
 
 def test_render_benchmark_runs_and_prints_its_figures() -> None:
@@ -62,3 +69,39 @@ def test_deadlines_benchmark_runs_and_prints_its_figures() -> None:
     assert done.stdout.count(" µs") == 6  # four clock kinds, then ours against the naive calendar
     assert "x clarion" in done.stdout
     assert "ms per incident" in done.stdout
+
+
+def test_statuspage_benchmark_measures_every_path_beside_nginx_and_a_burst_after_a_publication() -> None:
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool, path=path) is None]
+    if missing and not REQUIRE_TOOLS:
+        pytest.skip(f"bench/statuspage.py needs {' and '.join(missing)}: apt-get install -y wrk nginx")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "statuspage.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # 1: a path did not answer 200; 2: no wrk/nginx
+    rows = {  # the table's fixed columns: path 24, connections 6, two spaces, server 16, then 11 each
+        (line[:24].strip().split("/INC-")[0], int(line[24:30]), line[32:48].strip()): line[48:].split()
+        for line in done.stdout.splitlines()
+        if line.startswith("/") and line[24:30].strip().isdigit()
+    }
+    servers = ("nginx", "clarion-1w 200", "clarion-1w 304", "clarion-2w 200", "clarion-2w 304")
+    for page in ("/", "/incidents", "/api/v2/summary.json"):
+        for connections in (50, 200):
+            for server in servers:
+                figures = rows[(page, connections, server)]
+                assert float(figures[0].replace(",", "")) > 0, (page, connections, server)  # req/s
+                assert figures[3] == "0", (page, connections, server)  # no error, no 5xx or 4xx
+            nginx_body = int(rows[(page, connections, "nginx")][4].replace(",", ""))
+            revalidated = int(rows[(page, connections, "clarion-1w 304")][4].replace(",", ""))
+            assert revalidated < nginx_body  # If-None-Match answered without the body
+    bursts = [line.split() for line in done.stdout.splitlines() if line.startswith("  clarion-")]
+    assert [b[0] for b in bursts] == ["clarion-1w", "clarion-2w"], done.stdout
+    for burst in bursts:
+        assert burst[burst.index("errors") + 1] == "0", burst  # no error while the cache reloads
+        assert "never" not in burst, burst  # the publication reached the page during the burst
+    assert "x nginx" in done.stdout and "peak RSS" in done.stdout
