@@ -211,7 +211,13 @@ def test_clarion_serve_starts_everything_and_ctrl_c_stops_everything(
     assert not any(r.json()["paused"] for r in deployments.values())
     assert banner[0] == "clarion is running (Ctrl-C stops everything)"
     assert banner[1].split() == ["Prefect", "UI", f"http://127.0.0.1:{ports['prefect']}"]
-    assert banner[2].split() == ["web", "app", f"{web}/banner.json", f"{web}/api/v2/summary.json"]
+    assert banner[2].split() == [
+        "status",
+        "page",
+        f"{web}/",
+        f"{web}/api/v2/summary.json",
+        f"{web}/banner.json",
+    ]
     assert banner[3].split()[:3] == ["provider", "sandbox", f"{sandbox}/_sandbox/inbox"]
     assert banner[4].split() == ["store", str(home / "clarion.db")]
     assert banner[5].split() == ["logs", f"{home / 'logs'}/"]
