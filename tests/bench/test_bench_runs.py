@@ -105,3 +105,23 @@ def test_statuspage_benchmark_measures_every_path_beside_nginx_and_a_burst_after
         assert burst[burst.index("errors") + 1] == "0", burst  # no error while the cache reloads
         assert "never" not in burst, burst  # the publication reached the page during the burst
     assert "x nginx" in done.stdout and "peak RSS" in done.stdout
+
+
+def test_trust_signals_benchmark_prints_quality_per_language_and_speed() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "trust_signals.py"), "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for heading in ("en (", "de (", "all ("):
+        assert heading in done.stdout
+    assert "== trust_eval.csv" in done.stdout and "== trust_holdout.csv (held out" in done.stdout
+    assert done.stdout.count("macro-F1") == 6  # en, de, all on each set
+    assert done.stdout.count("polarity accuracy") == 6
+    assert done.stdout.count("  contact ") == 6
+    assert done.stdout.count("  regained_confidence ") == 6
+    assert done.stdout.count("polarity confusion") == 2
+    assert "answers/s on one core" in done.stdout
