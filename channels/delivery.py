@@ -2,7 +2,8 @@
 
 Shared by ``clarion outbox work`` and the publish flow's per-channel tasks. The worker signs the
 links it sends with the settings' key: updates' unsubscribe links, and the links and codes of notices
-(:mod:`clarion.subscriptions.notices`), rendered as each notice is claimed.
+(:mod:`clarion.subscriptions.notices`, :mod:`clarion.surveys.notices`), rendered as each notice is
+claimed.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ import sqlalchemy as sa
 from channels.registry import SENT_CHANNELS, build_senders, http_client
 from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
+from clarion.outbox.notices import NoticeRenderer
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.settings import Settings
-from clarion.subscriptions.notices import renderer
+from clarion.subscriptions import notices as subscription_notices
+from clarion.surveys import notices as survey_notices
 from clarion.unsubscribe import secret_key, unsubscribe_url
 
 IN_FLIGHT_MARGIN = 5.0
 """Seconds beyond the client's timeout that a provider may still be working on an abandoned request."""
+
+
+def notice_renderer(settings: Settings, key: bytes) -> NoticeRenderer:
+    """Every kind of notice the outbox sends: subscriptions' and surveys'."""
+    return NoticeRenderer(
+        settings.templates_dir,
+        subscription_notices.notice_contexts(settings, key) | survey_notices.notice_contexts(settings, key),
+        sms_max_segments=settings.sms_max_segments,
+    )
 
 
 def run_worker(
@@ -59,7 +71,7 @@ def run_worker(
             unsubscribe=lambda recipient, channel: unsubscribe_url(
                 settings, key, recipient_id=recipient, channel=channel
             ),
-            notices=renderer(settings, key),
+            notices=notice_renderer(settings, key),
             progress=progress,
             on_wait=on_wait,
         )

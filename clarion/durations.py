@@ -75,5 +75,7 @@ ApprovalTimeout = Annotated[Duration, _between(timedelta(minutes=5), timedelta(d
 HoldingGrace = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]
 SurveyDelay = Annotated[Duration, _between(timedelta(0), timedelta(days=90))]
 SurveyExpiry = Annotated[Duration, _between(timedelta(days=1), timedelta(days=365))]
+SurveyReminder = Annotated[Duration, _between(timedelta(hours=1), timedelta(days=60))]
+SurveyRetention = Annotated[Duration, _between(timedelta(days=1), timedelta(days=3 * 365))]
 MaintenanceLead = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=30))]
 VerifyFor = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]

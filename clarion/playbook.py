@@ -30,8 +30,11 @@ from clarion.durations import (
     MaintenanceLead,
     SurveyDelay,
     SurveyExpiry,
+    SurveyReminder,
+    SurveyRetention,
     VerifyFor,
 )
+from clarion.email_address import EmailNotValidError, normalized_email
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs
@@ -179,13 +182,72 @@ class HoldingPolicy(Strict):
     max_consecutive: int = Field(default=3, ge=1, le=100)
 
 
+SURVEY_CHANNELS = (Channel.EMAIL, Channel.SMS)
+
+
+class SupportContact(Strict):
+    """Where a request to be contacted is sent: a support team's address or number (one at least)."""
+
+    email: str | None = Field(default=None, max_length=254)
+    sms: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164.")
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> SupportContact:
+        if self.email is None and self.sms is None:
+            raise ValueError("give an email address, an SMS number (E.164), or both")
+        if self.email is not None:
+            try:
+                object.__setattr__(self, "email", normalized_email(self.email))
+            except EmailNotValidError as exc:
+                raise ValueError(f"email: {exc}") from None
+        return self
+
+
 class SurveyPolicy(Strict):
+    """After resolution: whom we ask how it went, on which channels, and what we keep of the answers."""
+
     enabled: bool
     delay: SurveyDelay = timedelta(days=3)
     expires_after: SurveyExpiry = timedelta(days=14)
-    channels: list[Channel] = Field(default_factory=lambda: [Channel.EMAIL])
+    channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.EMAIL],
+        min_length=1,
+        description="In order of preference: each person is asked once, on the first that reaches them.",
+    )
     nps: bool = False
     free_text: bool = True
+    reminder_after: SurveyReminder | None = Field(
+        default=None, description="One reminder this long after the invitation to those who did not answer."
+    )
+    retention: SurveyRetention = Field(
+        default=timedelta(days=180), description="How long free text is kept before it is purged."
+    )
+    min_answers_to_publish: int = Field(
+        default=10,
+        ge=5,
+        le=10_000,
+        description="The status page shows an incident's answers only from this many (no one identifiable).",
+    )
+    support: SupportContact | None = Field(
+        default=None,
+        description="Who is told when an answer asks for a person (default: the incident's contact email).",
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _personal(cls, value: list[Channel]) -> list[Channel]:
+        wrong = [c.value for c in value if c not in SURVEY_CHANNELS]
+        if wrong:
+            raise ValueError(f"a survey is sent by email or SMS, not {', '.join(wrong)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a channel is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> SurveyPolicy:
+        if self.reminder_after is not None and self.reminder_after >= self.expires_after:
+            raise ValueError("reminder_after must be shorter than expires_after: the link would be dead")
+        return self
 
 
 class MaintenancePolicy(Strict):

@@ -42,6 +42,9 @@ def _web_url(value: str | None) -> str | None:
     raise ValueError("must be an http(s) URL with a host, such as https://status.example.com")
 
 
+STAFF_TOKEN_MIN = 32
+
+
 def _email(value: str) -> str:
     try:
         return normalized_email(value)
@@ -76,7 +79,9 @@ OptionalWebUrl = Annotated[str | None, AfterValidator(_web_url)]
 class Settings(BaseSettings):
     """Everything clarion reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="CLARION_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(  # errors never echo a refused value: some are secrets
+        env_prefix="CLARION_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(default_factory=_default_home, description="Folder for the local SQLite store.")
     database_url: str | None = Field(
@@ -164,6 +169,16 @@ class Settings(BaseSettings):
         description="Signs unsubscribe links (at least 32 random characters; an empty or short key is "
         "refused where one is needed); generated once into `home`/secret.key (0600) when not set.",
     )
+    staff_token: SecretStr | None = Field(
+        default=None,
+        description="Opens the web app's staff pages (survey reports, follow-ups) with HTTP Basic auth, "
+        "user `staff` and this as the password (at least 32 characters); without it they do not exist.",
+    )
+    survey_tagger: str | None = Field(
+        default=None,
+        description="The trust-signal tagger of survey answers as `module:attribute` (a class or factory "
+        "implementing clarion.surveys.signals.Tagger); the built-in lexicon tagger when not set.",
+    )
     email_from: Annotated[str, AfterValidator(_email)] = Field(
         default="incidents@example.com", description="Sender address of emails."
     )
@@ -194,6 +209,14 @@ class Settings(BaseSettings):
         for text in value if isinstance(value, list | tuple) else [value]:
             if isinstance(text, str) and (problem := first_unsafe(text)) is not None:
                 raise ValueError(problem)
+        return value
+
+    @field_validator("staff_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """The staff pages show personal data: a short password would open them to guessing."""
+        if value is not None and len(value.get_secret_value().strip()) < STAFF_TOKEN_MIN:
+            raise ValueError(f"must be at least {STAFF_TOKEN_MIN} characters (or unset: no staff pages)")
         return value
 
     @field_validator("embed_origins", mode="before")

@@ -60,7 +60,7 @@ from clarion.models.subscription import (
     SubscriberState,
     SubscriptionConfirmation,
 )
-from clarion.models.survey import SurveyInvite, SurveyResponse
+from clarion.models.survey import Survey, SurveyFollowup, SurveyInvite, SurveyResponse
 
 __all__ = [
     "ENUM_LENGTH",
@@ -89,6 +89,8 @@ __all__ = [
     "Subscriber",
     "SubscriberState",
     "SubscriptionConfirmation",
+    "Survey",
+    "SurveyFollowup",
     "SurveyInvite",
     "SurveyResponse",
     "UTCDateTime",
