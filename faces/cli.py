@@ -23,11 +23,13 @@ from faces.deadlines_cli import (
     notify_regulator,
 )
 from faces.demo import demo
+from faces.followups_cli import followups_app
 from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
 from faces.sandbox_cli import sandbox_app
 from faces.serve_cli import serve, web
 from faces.statuspage_cli import statuspage_app
+from faces.survey_cli import survey_app
 
 app = typer.Typer(
     name="clarion",
@@ -45,6 +47,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(statuspage_app, name="statuspage")
+app.add_typer(survey_app, name="survey")
+app.add_typer(followups_app, name="followups")
 for command in (declare, update, resolve, approve, status):
     app.command()(command)
 for clock_command in (

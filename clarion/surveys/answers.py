@@ -30,13 +30,15 @@ from clarion.surveys.links import Reason, SurveyRefused
 from clarion.text import first_unsafe
 
 if TYPE_CHECKING:
-    from clarion.surveys.signals import Tagger
+    from clarion.surveys.signals import Tagged, Tagger
 
 MAX_TEXT = 2_000
 """The longest free text, in characters (a few paragraphs; a survey is not a letter)."""
 CONTACT_CHANNELS = ("email", "phone", "sms")
 """How a person may ask to be contacted."""
 SOURCE = "survey form"
+ANSWER_LOCALES = ("en", "de")
+"""The languages the survey page speaks, and so the languages answers are tagged in."""
 
 _invite = SurveyInvite.__table__  # type: ignore[attr-defined]
 
@@ -110,6 +112,19 @@ def read_answer(fields: Mapping[str, Sequence[str]], policy: SurveyPolicy) -> An
     )
 
 
+def tag_answer(tagger: Tagger, text: str, locale: str) -> Tagged:
+    """Tag ``text`` in the invitation's language; when that finds no cue at all, in each other
+    language the survey page speaks (people answer in the language they think in, whatever the page
+    said), keeping the first that finds something."""
+    first = tagger.tag(text, locale)
+    if first.cues:
+        return first
+    for other in ANSWER_LOCALES:
+        if other != locale.split("-")[0].lower() and (found := tagger.tag(text, other)).cues:
+            return found
+    return first
+
+
 def recorded(session: Session, invite: SurveyInvite) -> SurveyResponse | None:
     """The answer given through ``invite``, if any."""
     return session.exec(select(SurveyResponse).where(SurveyResponse.invite_id == invite.id)).first()
@@ -134,7 +149,7 @@ def record_answer(
     )
     if won.rowcount != 1:
         raise SurveyRefused(Reason.ANSWERED, "this survey was answered already")
-    tagged = tagger.tag(answer.text, invite.locale) if answer.text else None
+    tagged = tag_answer(tagger, answer.text, invite.locale) if answer.text else None
     asked_in_text = bool(tagged and tagged.contact)
     response = SurveyResponse(
         invite_id=invite.id,

@@ -180,3 +180,15 @@ def test_an_answer_after_the_survey_closed_is_refused(engine: sa.Engine, setting
             session.exec(select(SurveyFollowup)).first() is None
             and session.exec(select(Notice).where(Notice.kind == notices.FOLLOWUP)).first() is None
         )
+
+
+def test_an_answer_in_another_language_than_its_invitation_is_tagged_in_its_own() -> None:
+    from clarion.surveys.answers import tag_answer
+    from clarion.surveys.signals import LexiconTagger
+
+    tagger = LexiconTagger()
+    english = tag_answer(tagger, "Thank you, I feel reassured.", "de")  # a German invitation
+    german = tag_answer(tagger, "Danke, ich bin erleichtert.", "en-GB")
+    assert "appreciation" in {s.value for s in english.signals} and english.polarity.value == "positive"
+    assert {s.value for s in german.signals} == {"relief", "appreciation"}
+    assert tag_answer(tagger, "42", "de").cues == ()  # nothing anywhere: the invitation's language's answer
