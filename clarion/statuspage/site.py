@@ -14,7 +14,7 @@ import re
 
 from clarion.statuspage.pages import render_page
 from clarion.statuspage.snapshot import Snapshot
-from clarion.statuspage.views import history_view, home_view, incident_page
+from clarion.statuspage.views import history_view, home_view, incident_page, survey_line
 from clarion.statuspage.wording import Wording
 
 REFERENCE = re.compile(r"^INC-\d{4,}$")
@@ -37,7 +37,8 @@ def render_incident(snapshot: Snapshot, reference: str, locale: str, lang_query:
     view = incident_page(snapshot, reference, words)
     if view is None:
         return None
-    return _render("incident.html.j2", snapshot, words, lang_query, view=view)
+    survey = survey_line(snapshot, reference, words)
+    return _render("incident.html.j2", snapshot, words, lang_query, view=view, survey=survey)
 
 
 def render_history(snapshot: Snapshot, page_number: int, locale: str, lang_query: str) -> bytes | None:

@@ -1,23 +1,30 @@
 """One consistent view of the status page at one moment: what every public document is built from.
 
 A :class:`Snapshot` is the public record (:mod:`clarion.statuspage.record`), the components file
-and the moment, plus the page's identity from the settings. Every derived value (component states,
-the indicator, the 90-day bars) is computed once per snapshot, however many documents read it, so
-the HTML, the JSON API, the feeds and the static export always agree with each other.
+and the moment, plus the page's identity from the settings and the survey ratios it may publish
+(:func:`clarion.surveys.report.published_ratios`, each incident's minimum of answers read from its
+playbook). Every derived value (component states, the indicator, the 90-day bars) is computed once
+per snapshot, however many documents read it, so the HTML, the JSON API, the feeds and the static
+export always agree with each other. The JSON API says nothing of surveys (it mirrors Statuspage's).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from clarion import store
+from clarion.errors import ClarionError
+from clarion.playbook import SurveyPolicy, load_playbook, resolve_playbook
 from clarion.settings import Settings
 from clarion.statuspage.components import Catalogue, ComponentStatus, catalogue_at
 from clarion.statuspage.record import PublicIncident, Record, load_record
@@ -30,6 +37,10 @@ from clarion.statuspage.state import (
     indicator,
     maintenance_status,
 )
+from clarion.surveys.report import PublishedRatios, published_ratios
+
+DEFAULT_MINIMUM: int = SurveyPolicy.model_fields["min_answers_to_publish"].default
+"""The minimum of answers of an incident whose playbook cannot be read."""
 
 INDICATOR_DESCRIPTION = {  # Statuspage's own wording of each indicator
     "none": "All Systems Operational",
@@ -65,6 +76,8 @@ class Snapshot:
     catalogue: Catalogue
     now: datetime
     page: PageInfo
+    surveys: PublishedRatios = field(default_factory=PublishedRatios)
+    """What the surveys' answers may say in public (nothing below a playbook's minimum)."""
 
     @cached_property
     def incidents(self) -> tuple[PublicIncident, ...]:
@@ -139,9 +152,28 @@ class Snapshot:
         }
 
 
+def minimums(playbooks_dir: Path) -> Callable[[str], int]:
+    """A playbook's ``survey.min_answers_to_publish`` by name, each read once; the default when the
+    playbook cannot be read (renamed, removed, broken): the page is never refused for it."""
+    known: dict[str, int] = {}
+
+    def minimum_for(name: str) -> int:
+        if name not in known:
+            try:
+                book = load_playbook(resolve_playbook(name, playbooks_dir))
+                known[name] = book.survey.min_answers_to_publish
+            except (ClarionError, OSError):
+                known[name] = DEFAULT_MINIMUM
+        return known[name]
+
+    return minimum_for
+
+
 def take_snapshot(engine: sa.Engine, settings: Settings, now: datetime) -> Snapshot:
-    """The status page as the store and the components file say it is at ``now``."""
+    """The status page as the store, the components file and the playbooks say it is at ``now``."""
     with store.reading(engine) as connection:
         record = load_record(connection)
+        with Session(bind=connection) as session:
+            surveys = published_ratios(session=session, now=now, minimum_for=minimums(settings.playbooks_dir))
     page = PageInfo.of(settings.public_url, settings.public_time_zone)
-    return Snapshot(record, catalogue_at(settings.components_path), now, page)
+    return Snapshot(record, catalogue_at(settings.components_path), now, page, surveys)

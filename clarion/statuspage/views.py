@@ -8,6 +8,8 @@ app and the static export show the same thing.
 * :func:`home_view`: the overall state, open incidents with their latest story, maintenance under
   way and coming, every component with its state and last 90 days, and what was resolved lately.
 * :func:`incident_page`: one incident or maintenance with every update (:mod:`.timeline`).
+* :func:`survey_line`: what the customers asked after a resolved incident answered, and (for the home
+  page) the same over the last 90 days: only what :mod:`clarion.surveys.report` lets the page publish.
 * :func:`history_view`: everything past, by month, newest first, in pages of whole months (at most
   :data:`MONTHS_PER_PAGE` months and :data:`ENTRIES_PER_PAGE` entries), so a
   page's address names the same months until a new month begins.
@@ -24,6 +26,7 @@ from clarion.statuspage.snapshot import Snapshot
 from clarion.statuspage.state import MaintenanceStatus
 from clarion.statuspage.timeline import IncidentView, component_states, impact, incident_view, touched
 from clarion.statuspage.wording import Stamp, Wording
+from clarion.surveys.report import Tally
 
 MONTHS_PER_PAGE = 6
 ENTRIES_PER_PAGE = 25
@@ -84,6 +87,15 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class SurveyLine:
+    """The survey's sentence: ``key`` is the page string, ``values`` fill it (numbers in the page's
+    language). "none negative" has a sentence of its own: a ratio to zero is no number."""
+
+    key: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
 class HomeView:
     indicator: str
     as_of: Stamp | None
@@ -96,6 +108,8 @@ class HomeView:
     recent: tuple[HistoryEntry, ...]
     period: tuple[Stamp, Stamp] | None
     """The first and last day of the bars (none without components)."""
+    survey: SurveyLine | None = None
+    """The survey answers of the last 90 days, when there are enough to publish."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,22 @@ def home_view(snapshot: Snapshot, words: Wording) -> HomeView:
         sections=_sections(snapshot, words),
         recent=tuple(history_entry(snapshot, i, words) for i in recent),
         period=(words.day(first_row.days[0].day), words.day(first_row.days[-1].day)) if first_row else None,
+        survey=_survey(snapshot.surveys.recent, "feedback.recent", words, days=snapshot.surveys.window.days),
     )
+
+
+def _survey(tally: Tally | None, key: str, words: Wording, **values: int) -> SurveyLine | None:
+    if tally is None or not tally.answered:
+        return None
+    shown = {"count": words.number(tally.answered), **{k: words.number(v) for k, v in values.items()}}
+    if not tally.negative:
+        return SurveyLine(f"{key}_none_negative", shown)
+    return SurveyLine(key, {**shown, "ratio": words.ratio(tally.positive, tally.negative)})
+
+
+def survey_line(snapshot: Snapshot, reference: str, words: Wording) -> SurveyLine | None:
+    """What the survey of ``reference`` says, when it is resolved and has enough answers to publish."""
+    return _survey(snapshot.surveys.incidents.get(reference), "feedback.incident", words)
 
 
 def incident_page(snapshot: Snapshot, reference: str, words: Wording) -> IncidentView | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_percent
+from babel.numbers import format_decimal, format_percent
 
 from clarion.statuspage.pages import Translator
 
@@ -54,3 +55,14 @@ class Wording:
         """An uptime: two decimals at most, never rounded up to a 100 % it did not reach."""
         floored = int(share * 10000) / 10000
         return format_percent(floored, self.t("format.percent"), locale=self.locale)
+
+    def number(self, count: int) -> str:
+        """A count as the language writes it (``1,234``; ``1.234``)."""
+        return format_decimal(count, "#,##0", locale=self.locale)
+
+    def ratio(self, positive: int, negative: int) -> str:
+        """``positive : negative`` as ``x`` in "x : 1": one decimal, two below 1 (``0.25``, not ``0.3``),
+        halves rounded up as people expect (9 : 4 is 2.3, not the banker's 2.2)."""
+        exact = Decimal(positive) / Decimal(negative)
+        pattern, places = ("#,##0.#", Decimal("0.1")) if exact >= 1 else ("0.##", Decimal("0.01"))
+        return format_decimal(exact.quantize(places, rounding=ROUND_HALF_UP), pattern, locale=self.locale)
