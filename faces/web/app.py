@@ -40,10 +40,12 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
         embed,
         feeds,
         pages,
+        staff,
         static_files,
         statusapi,
         subscribe,
         subscribe_manage,
+        survey,
         unsubscribe,
         webhooks,
     )
@@ -67,5 +69,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     app.include_router(webhooks.router)
     app.include_router(subscribe.router)  # /subscribe, its confirmation and code pages
     app.include_router(subscribe_manage.router)  # /subscriptions/{token}: the manage page
+    app.include_router(survey.router)  # /survey/{token}: the follow-up survey behind its signed link
+    app.include_router(staff.router)  # /staff/*: follow-ups and survey reports, HTTP Basic auth
     app.include_router(static_files.router)
     return app

@@ -23,6 +23,8 @@ The limits are per route (:data:`ROUTE_LIMITS`, everything else :data:`DEFAULT_M
 * an RFC 8058 one-click POST is ``List-Unsubscribe=One-Click``, form-encoded or multipart;
 * a subscription form carries an address, a language, a token and a checkbox per component (a
   catalogue lists at most 500, of ids up to 63 characters);
+* a survey answer is eight short fields and a text of at most 2000 characters: up to 4 bytes each in
+  UTF-8, and percent-encoding triples every byte (``%E2%80%A6``), so 24 KB at worst, and a margin;
 * every other route is read with a GET and has no use for a body.
 
 **JSON nesting.** :func:`load_json` refuses a document nested deeper than :data:`MAX_JSON_DEPTH`
@@ -55,6 +57,8 @@ TWILIO_INBOUND_MAX_BYTES = 32 * 1024
 """Twilio incoming messages: some twenty parameters, a body of at most 1600 characters."""
 SUBSCRIBE_FORM_MAX_BYTES = 48 * 1024
 """Subscription forms: a few fields and up to 500 component checkboxes (``components=<id>&``, ~75 bytes)."""
+SURVEY_FORM_MAX_BYTES = 32 * 1024
+"""Survey answers: 2000 characters × 4 bytes × 3 for percent-encoding (24 KB), and a few short fields."""
 DEFAULT_MAX_BYTES = 16 * 1024
 """Every other route: pages and feeds are read with GET."""
 
@@ -66,6 +70,7 @@ ROUTE_LIMITS: tuple[tuple[str, int], ...] = (
     ("/subscribe", SUBSCRIBE_FORM_MAX_BYTES),
     ("/subscribe/", SUBSCRIBE_FORM_MAX_BYTES),
     ("/subscriptions/", SUBSCRIBE_FORM_MAX_BYTES),
+    ("/survey/", SURVEY_FORM_MAX_BYTES),
 )
 """Route paths and their body limits; a path ending in ``/`` covers every path under it."""
 

@@ -111,16 +111,24 @@ def reader(request: Request) -> Reader:
 
 
 def page(
-    request: Request, who: Reader, template: str, *, status_code: int = 200, **context: Any
+    request: Request,
+    who: Reader,
+    template: str,
+    *,
+    status_code: int = 200,
+    folder: str = "subscribe",
+    current: str = "subscribe",
+    **context: Any,
 ) -> HTMLResponse:
-    """Render ``subscribe/<template>`` in the reader's language, with a fresh form token."""
+    """Render ``<folder>/<template>`` in the reader's language, with a fresh form token (and the form
+    cookie when the reader has none); ``current`` is the navigation entry to mark."""
     settings = settings_of(request)
     body = render_page(
-        f"subscribe/{template}",
+        f"{folder}/{template}",
         locale=who.locale,
         page=PageInfo.of(settings.public_url, settings.public_time_zone),
         lang_query=who.lang_query,
-        current="subscribe",
+        current=current,
         csrf=form_token(key_of(request), who.cookie, now=utcnow()),
         **context,
     )
@@ -157,13 +165,20 @@ def see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers=HEADERS)
 
 
-async def read_form(request: Request, who: Reader) -> Form | HTMLResponse:
-    """The posted fields, once the form's token checks out; else the page saying why (nothing done)."""
+async def read_form(
+    request: Request,
+    who: Reader,
+    *,
+    max_fields: int = MAX_FIELDS,
+    problem: Callable[[Request, Reader, str, int], HTMLResponse] = problem,
+) -> Form | HTMLResponse:
+    """The posted fields, once the form's token checks out; else the page ``problem`` makes saying why
+    (nothing done)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         return problem(request, who, "not-a-form", 415)
     raw = await request.body()
     try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         return problem(request, who, "not-a-form", 400)
     form: Form = {}
