@@ -86,6 +86,23 @@ MAINTENANCE_STEP = DeploymentSpec(
     "flows/maintenance.py:maintenance_step",
     "Scheduled by each update of a maintenance: publish its reminder, start and completion when due.",
 )
+SEND_SURVEY = DeploymentSpec(
+    "send-survey",
+    "flows/surveys.py:send_survey",
+    "Scheduled by a resolution at the playbook's delay: ask everyone the incident's messages reached how "
+    "well they were kept informed.",
+)
+SURVEY_STEP = DeploymentSpec(
+    "survey-step",
+    "flows/surveys.py:survey_step",
+    "Scheduled by a survey: remind those who did not answer, and close it with its report.",
+)
+SURVEY_PURGE = DeploymentSpec(
+    "survey-purge",
+    "flows/surveys.py:survey_purge",
+    "Every day: remove survey answers' free text older than the playbook's retention.",
+    interval_seconds=86_400,
+)
 SPECS = (
     DECLARE,
     POST_UPDATE,
@@ -97,6 +114,9 @@ SPECS = (
     RETRY_DELIVERY,
     MAINTENANCE_STEP,
     OUTBOX_SWEEP,
+    SEND_SURVEY,
+    SURVEY_STEP,
+    SURVEY_PURGE,
 )
 
 

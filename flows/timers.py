@@ -31,8 +31,16 @@ from clarion import audit
 from clarion.lifecycle import facts_of, timers
 from clarion.maintenance import ahead, window_key
 from clarion.models import Update
+from clarion.surveys.invites import survey_of
+from clarion.surveys.plan import ask_at
 from flows.context import IncidentContext
-from flows.deployments import APPROVAL_ESCALATION, CADENCE_CHECK, MAINTENANCE_STEP, DeploymentSpec
+from flows.deployments import (
+    APPROVAL_ESCALATION,
+    CADENCE_CHECK,
+    MAINTENANCE_STEP,
+    SEND_SURVEY,
+    DeploymentSpec,
+)
 
 
 def emit(ctx: IncidentContext, event: str, **payload: Any) -> None:
@@ -124,6 +132,30 @@ def schedule_maintenance(ctx: IncidentContext, update: Update) -> int:
             name=f"maintenance {step.key}",
         )
     return len(planned)
+
+
+def schedule_survey(ctx: IncidentContext, update: Update) -> bool:
+    """A resolution schedules the survey at the playbook's delay (once per incident: none when its
+    survey was sent already); an update that reopens the incident cancels the runs not started yet."""
+    at = ask_at(ctx.playbook, facts_of(update))
+    if at is None:
+        if ctx.incident.resolved_at is None:  # never resolved: no survey can be waiting
+            return False
+        waiting = [r for r in _scheduled_runs(ctx) if "resolution" in r.parameters]
+        if cancelled := _cancel(waiting, "the incident was reopened"):
+            get_run_logger().info("%s: reopened, %s survey runs cancelled", ctx.reference, cancelled)
+        return False
+    with ctx.session() as session:
+        if survey_of(session, ctx.incident.id or 0) is not None:
+            return False
+    return schedule(
+        ctx,
+        SEND_SURVEY,
+        {"reference": ctx.reference, "resolution": update.number},
+        at=at,
+        key=f"u{update.number}:survey",
+        name="survey",
+    )
 
 
 def schedule_escalation(ctx: IncidentContext, update: Update, role: str, *, at: datetime) -> None:
