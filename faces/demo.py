@@ -197,6 +197,10 @@ class Story:
         _say(f"resolved the incident: run {run.id}")
         self._approve_and_finish(run.id)
 
+        from faces.demo_survey import play_survey
+
+        play_survey(self.api, self.stack, self.engine, self.reference)
+
     def _notify_regulator(self) -> None:
         """The DPO drafts the GDPR Art. 33 notice from the facts and records its submission, as
         `clarion notify-regulator` does; the watcher is told, as the CLI tells it."""
