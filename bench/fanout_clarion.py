@@ -40,6 +40,7 @@ from clarion.audience import AudienceSummary
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.models import Rendition
+from clarion.models.columns import table_of
 from clarion.outbox import counts, ledger
 from clarion.outbox.counts import state_counts
 from clarion.outbox.port import Content, OutboundMessage
@@ -126,7 +127,7 @@ def _plan(
     engine: sa.Engine, settings: Settings, update_id: int, locales: list[str], zone: str
 ) -> dict[str, Any]:
     """What a script without clarion needs to send the same requests."""
-    table = Rendition.__table__  # type: ignore[attr-defined]
+    table = table_of(Rendition)
     with engine.connect() as connection:
         rows = connection.execute(
             sa.select(

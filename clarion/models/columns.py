@@ -76,3 +76,11 @@ def enum_column(kind: type[StrEnum]) -> sa.Enum:
 
 def json_column(*, nullable: bool = False) -> sa.JSON:
     return sa.JSON(none_as_null=nullable)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a table model, typed (SQLModel leaves ``__table__`` out of its stubs): for
+    the statements that work on rows in bulk, without loading objects."""
+    table = model.__table__  # type: ignore[attr-defined]  # the one place this is needed
+    assert isinstance(table, sa.Table)
+    return table

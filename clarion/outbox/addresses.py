@@ -23,8 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
+from clarion.models.columns import table_of
 
-_delivery = Delivery.__table__  # type: ignore[attr-defined]
+_delivery = table_of(Delivery)
 
 
 def address_key(channel: Channel, address: str) -> str:
@@ -96,12 +97,12 @@ def insert_deliveries(
     by_address: dict[tuple[Channel, object], int] = {}
     keys = [d["address_key"] for d in offered if d["idempotency_key"] not in own and d["address_key"]]
     if keys:
-        found = connection.execute(
+        taken = connection.execute(
             sa.select(_delivery.c.channel, _delivery.c.address_key, _delivery.c.id).where(
                 _delivery.c.update_id == offered[0]["update_id"], _delivery.c.address_key.in_(keys)
             )
         )
-        by_address = {(Channel(channel), key): row_id for channel, key, row_id in found}
+        by_address = {(Channel(channel), key): row_id for channel, key, row_id in taken}
     return [_outcome(d, own, by_address, audience=audience, before=before, mark=mark) for d in offered]
 
 

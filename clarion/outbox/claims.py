@@ -20,16 +20,16 @@ from clarion import store
 from clarion.errors import InputError, RenderError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Incident, Notice, Recipient, Rendition, Update
-from clarion.models.columns import UTCDateTime
+from clarion.models.columns import UTCDateTime, table_of
 from clarion.outbox.notices import NoticeData, RenderNotice
 from clarion.outbox.port import Content, OutboundMessage
 
-_d = Delivery.__table__  # type: ignore[attr-defined]
-_r = Recipient.__table__  # type: ignore[attr-defined]
-_rend = Rendition.__table__  # type: ignore[attr-defined]
-_u = Update.__table__  # type: ignore[attr-defined]
-_i = Incident.__table__  # type: ignore[attr-defined]
-_n = Notice.__table__  # type: ignore[attr-defined]
+_d = table_of(Delivery)
+_r = table_of(Recipient)
+_rend = table_of(Rendition)
+_u = table_of(Update)
+_i = table_of(Incident)
+_n = table_of(Notice)
 
 UnsubscribeLink = Callable[[int, Channel], str]
 

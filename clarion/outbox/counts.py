@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from clarion import store
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
+from clarion.models.columns import table_of
 
-_d = Delivery.__table__  # type: ignore[attr-defined]
+_d = table_of(Delivery)
 
 
 @dataclass(frozen=True, slots=True)

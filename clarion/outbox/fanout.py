@@ -31,17 +31,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from clarion.audience import RecipientRow, chunks
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
+from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
 from clarion.render import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
 """(channel, locale, time zone)"""
 
-_delivery = Delivery.__table__  # type: ignore[attr-defined]
-_recipient = Recipient.__table__  # type: ignore[attr-defined]
-_membership = AudienceMembership.__table__  # type: ignore[attr-defined]
-_consent = ChannelConsent.__table__  # type: ignore[attr-defined]
-_rendition = Rendition.__table__  # type: ignore[attr-defined]
+_delivery = table_of(Delivery)
+_recipient = table_of(Recipient)
+_membership = table_of(AudienceMembership)
+_consent = table_of(ChannelConsent)
+_rendition = table_of(Rendition)
 
 
 @dataclass

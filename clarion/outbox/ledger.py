@@ -40,12 +40,13 @@ from sqlmodel import Session
 from clarion import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
+from clarion.models.columns import table_of
 from clarion.outbox.claims import Claimed, UnsubscribeLink, claim_batch
 from clarion.outbox.notices import RenderNotice
 
 __all__ = ["Claimed", "Outcome", "UnsubscribeLink", "claim", "count_blind_resends", "record", "release_stale"]
 
-_d = Delivery.__table__  # type: ignore[attr-defined]
+_d = table_of(Delivery)
 
 
 @dataclass(frozen=True, slots=True)

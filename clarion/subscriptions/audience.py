@@ -25,10 +25,11 @@ from clarion import store
 from clarion.audience import AudienceSummary, RecipientRow
 from clarion.kinds import Channel
 from clarion.models import Subscriber, SubscriberState
+from clarion.models.columns import table_of
 from clarion.statuspage.pages import LOCALES
 from clarion.subscriptions.requests import recipient_external_id
 
-_s = Subscriber.__table__  # type: ignore[attr-defined]
+_s = table_of(Subscriber)
 BATCH = 5_000
 
 

@@ -28,9 +28,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from clarion.models import RateHit
+from clarion.models.columns import table_of
 from clarion.subscriptions.refusals import Reason, Refused
 
-_hits = RateHit.__table__  # type: ignore[attr-defined]
+_hits = table_of(RateHit)
 
 
 @dataclass(frozen=True)

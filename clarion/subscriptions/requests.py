@@ -30,6 +30,7 @@ from clarion.models import (
     SubscriberState,
     SubscriptionConfirmation,
 )
+from clarion.models.columns import table_of
 from clarion.outbox.addresses import address_key
 from clarion.outbox.notices import RenderNotice, stage_notice
 from clarion.subscriptions import limits, notices
@@ -45,7 +46,7 @@ from clarion.subscriptions.secrets import (
 )
 
 ACTOR = "subscriber"
-_confirmations = SubscriptionConfirmation.__table__  # type: ignore[attr-defined]
+_confirmations = table_of(SubscriptionConfirmation)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from clarion import audit
 from clarion.errors import Problem
 from clarion.models import SurveyInvite, SurveyResponse
+from clarion.models.columns import table_of
 from clarion.playbook import SurveyPolicy
 from clarion.surveys.links import Reason, SurveyRefused
 from clarion.text import first_unsafe
@@ -40,7 +41,7 @@ SOURCE = "survey form"
 ANSWER_LOCALES = ("en", "de")
 """The languages the survey page speaks, and so the languages answers are tagged in."""
 
-_invite = SurveyInvite.__table__  # type: ignore[attr-defined]
+_invite = table_of(SurveyInvite)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clarion import audit
 from clarion.kinds import Channel, ConsentState, DeliveryState
@@ -63,11 +63,11 @@ def _reached(session: Session, incident_id: int) -> dict[int, set[Channel]]:
     """Each recipient the incident's updates reached, with the channels that reached them."""
     rows = session.exec(
         select(Delivery.recipient_id, Delivery.channel)
-        .join(Update, Update.id == Delivery.update_id)  # type: ignore[arg-type]
+        .join(Update, col(Update.id) == Delivery.update_id)
         .where(
             Update.incident_id == incident_id,
-            Delivery.recipient_id.is_not(None),  # type: ignore[union-attr]
-            Delivery.state.in_(SENT),  # type: ignore[attr-defined]
+            col(Delivery.recipient_id).is_not(None),
+            col(Delivery.state).in_(SENT),
         )
         .distinct()
     )
@@ -80,7 +80,7 @@ def _reached(session: Session, incident_id: int) -> dict[int, set[Channel]]:
 def _withdrawn(session: Session, ids: list[int]) -> set[tuple[int, Channel]]:
     rows = session.exec(
         select(ChannelConsent.recipient_id, ChannelConsent.channel).where(
-            ChannelConsent.recipient_id.in_(ids),  # type: ignore[attr-defined]
+            col(ChannelConsent.recipient_id).in_(ids),
             ChannelConsent.state == ConsentState.WITHDRAWN,
         )
     )
@@ -99,7 +99,7 @@ def _ended_subscribers(session: Session, recipients: list[Recipient]) -> set[str
     confirmed = set(
         session.exec(
             select(Subscriber.id).where(
-                Subscriber.id.in_(list(ids)),  # type: ignore[union-attr]
+                col(Subscriber.id).in_(list(ids)),
                 Subscriber.state == SubscriberState.CONFIRMED,
             )
         )
@@ -121,7 +121,7 @@ def invitees(session: Session, incident_id: int, playbook: Playbook) -> Iterator
     ids = sorted(set(reached) - invited)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        recipients = list(session.exec(select(Recipient).where(Recipient.id.in_(chunk))))  # type: ignore[union-attr]
+        recipients = list(session.exec(select(Recipient).where(col(Recipient.id).in_(chunk))))
         withdrawn = _withdrawn(session, chunk)
         ended = _ended_subscribers(session, recipients)
         for recipient in recipients:
@@ -243,8 +243,8 @@ def remind(*, engine: sa.Engine, incident: Incident, check: RenderNotice, now: d
             session.exec(
                 select(SurveyInvite).where(
                     SurveyInvite.incident_id == incident.id,
-                    SurveyInvite.responded_at.is_(None),  # type: ignore[union-attr]
-                    SurveyInvite.reminded_at.is_(None),  # type: ignore[union-attr]
+                    col(SurveyInvite.responded_at).is_(None),
+                    col(SurveyInvite.reminded_at).is_(None),
                     SurveyInvite.expires_at > now,
                 )
             )
@@ -252,7 +252,7 @@ def remind(*, engine: sa.Engine, incident: Incident, check: RenderNotice, now: d
         recipients: dict[int, Recipient] = {
             r.id or 0: r
             for r in session.exec(
-                select(Recipient).where(Recipient.id.in_([i.recipient_id for i in waiting]))  # type: ignore[union-attr]
+                select(Recipient).where(col(Recipient.id).in_([i.recipient_id for i in waiting]))
             )
         }
         withdrawn = _withdrawn(session, list(recipients))
