@@ -20,6 +20,7 @@ demo at 120× closes its survey 120 times sooner.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,9 @@ from clarion.playbook import Playbook
 from clarion.surveys.links import make_token, token_hash
 from clarion.surveys.notices import INVITE, REMINDER
 
+ATTEMPTS = 3
+"""Runs of the same survey at once (two workers) collide on the UNIQUE invitations; the loser asks
+again who is left, at most this many times."""
 CHUNK = 500
 """Invitations staged per transaction."""
 SENT = (DeliveryState.ACCEPTED, DeliveryState.DELIVERED)
@@ -159,51 +163,93 @@ def open_survey(
     ``wall_duration``). Commits a chunk at a time; returns the survey with its count of invitations.
     """
     assert incident.id is not None
+    survey = _the_survey(engine, incident, resolution, now + stretch(playbook.survey.expires_after), now)
+    checked: set[tuple[Channel, str]] = set()
+    for attempt in range(ATTEMPTS):
+        with Session(engine, expire_on_commit=False) as session:
+            pending = list(invitees(session, incident.id, playbook))
+        try:
+            for start in range(0, len(pending), CHUNK):
+                chunk = pending[start : start + CHUNK]
+                with Session(engine, expire_on_commit=False) as session:
+                    for person in chunk:
+                        _invite(session, survey, person, incident, key, check, checked, now)
+                    session.execute(
+                        sa.update(Survey)
+                        .where(col(Survey.id) == survey.id)
+                        .values(invited=Survey.invited + len(chunk))
+                    )
+                    session.commit()
+            break
+        except sa.exc.IntegrityError:  # another run invited some of them first: ask again who is left
+            if attempt == ATTEMPTS - 1:
+                raise
+    with Session(engine, expire_on_commit=False) as session:
+        found = survey_of(session, incident.id)
+        assert found is not None
+        return found
+
+
+def _the_survey(
+    engine: sa.Engine, incident: Incident, resolution: int, closes_at: datetime, now: datetime
+) -> Survey:
+    """The incident's survey, created now unless it exists (another run creating it at the same time
+    wins the UNIQUE constraint, and this one reads what it wrote)."""
+    assert incident.id is not None
     with Session(engine, expire_on_commit=False) as session:
         survey = survey_of(session, incident.id)
-        if survey is None:
-            survey = Survey(
-                incident_id=incident.id,
-                resolution=resolution,
-                opened_at=now,
-                closes_at=now + stretch(playbook.survey.expires_after),
-            )
+        if survey is not None:
+            return survey
+        survey = Survey(incident_id=incident.id, resolution=resolution, opened_at=now, closes_at=closes_at)
+        try:
             session.add(survey)
+            session.flush()
             audit.append(
                 session=session,
                 actor="clarion",
                 action="survey.opened",
                 subject=f"{incident.reference}/survey",
-                details={"resolution": resolution, "closes_at": survey.closes_at.isoformat()},
+                details={"resolution": resolution, "closes_at": closes_at.isoformat()},
             )
             session.commit()
-        pending = list(invitees(session, incident.id, playbook))
-    checked: set[tuple[Channel, str]] = set()
-    for start in range(0, len(pending), CHUNK):
-        with Session(engine, expire_on_commit=False) as session:
-            for person in pending[start : start + CHUNK]:
-                invite = SurveyInvite(
-                    incident_id=incident.id,
-                    recipient_id=person.recipient_id,
-                    channel=person.channel,
-                    locale=person.locale,
-                    token_hash="-" * 64,  # replaced below, once the id the token names exists
-                    sent_at=now,
-                    expires_at=survey.closes_at,
-                )
-                session.add(invite)
-                session.flush()
-                assert invite.id is not None
-                invite.token_hash = token_hash(make_token(key, invite.id, expires_at=survey.closes_at))
-                session.add(invite)
-                first = (person.channel, person.locale) not in checked
-                checked.add((person.channel, person.locale))
-                _stage(session, invite, INVITE, person.address, incident, check if first else None)
-            survey = session.merge(survey)
-            survey.invited += len(pending[start : start + CHUNK])
-            session.add(survey)
-            session.commit()
-    return survey
+            return survey
+        except sa.exc.IntegrityError:
+            session.rollback()
+    with Session(engine, expire_on_commit=False) as session:
+        found = survey_of(session, incident.id)
+        assert found is not None
+        return found
+
+
+def _invite(
+    session: Session,
+    survey: Survey,
+    person: Invitee,
+    incident: Incident,
+    key: bytes,
+    check: RenderNotice,
+    checked: set[tuple[Channel, str]],
+    now: datetime,
+) -> None:
+    """One invitation and its notice, flushed; the notice of the first of each channel and language is
+    rendered first (a template that fails stops everything before anything is committed)."""
+    invite = SurveyInvite(
+        incident_id=survey.incident_id,
+        recipient_id=person.recipient_id,
+        channel=person.channel,
+        locale=person.locale,
+        token_hash=secrets.token_hex(32),  # unique until the token it stands for can be made
+        sent_at=now,
+        expires_at=survey.closes_at,
+    )
+    session.add(invite)
+    session.flush()
+    assert invite.id is not None
+    invite.token_hash = token_hash(make_token(key, invite.id, expires_at=survey.closes_at))
+    session.add(invite)
+    first = (person.channel, person.locale) not in checked
+    checked.add((person.channel, person.locale))
+    _stage(session, invite, INVITE, person.address, incident, check if first else None)
 
 
 def _stage(

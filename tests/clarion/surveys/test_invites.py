@@ -177,3 +177,33 @@ def test_a_token_for_another_expiry_or_invitation_does_not_open(
         with pytest.raises(SurveyRefused) as refused:
             open_link(session=session, key=key, token=genuine, now=invite.expires_at)
         assert refused.value.reason is Reason.EXPIRED and refused.value.status_code == 410
+
+
+def test_two_runs_at_once_invite_each_person_once(
+    engine: sa.Engine, outage: Playbook, settings: Settings, render: NoticeRenderer
+) -> None:
+    """Two workers running the same survey (a retry that overlaps, a run started twice by hand)."""
+    import threading
+
+    world = resolved_incident(engine)
+    for n in range(40):
+        world.person(f"p{n}", email=f"p{n}@acme.example", reached={Channel.EMAIL: DELIVERED})
+    barrier, errors = threading.Barrier(2), []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            _open(world, outage, settings, render)
+        except Exception as exc:  # pragma: no cover - what the test would report
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len(world.invites()) == 40 and len(world.notices(notices.INVITE)) == 40
+    with Session(engine) as session:
+        (survey,) = session.exec(select(Survey)).all()
+        assert survey.invited == 40
