@@ -6,9 +6,10 @@
    overall; macro-F1 over the five signals; contact precision, recall and F1; polarity accuracy and
    its confusion table (rows: the label, columns: the tagger). Twice: on the evaluation set
    (``trust_eval.csv``, which the lexicons' authors saw while writing them, so its figures flatter
-   the tagger) and on the held-out set (``trust_holdout.csv``, written after the lexicons were frozen
-   and never tuned on: the better estimate of what a team's own answers will get). ``--file`` scores
-   one file of your own instead.
+   the tagger) and on the held-out set (``trust_holdout.csv``, 120 answers written by someone who
+   never saw the lexicons, and never tuned on: the better estimate of what a team's own answers will
+   get). A held-out set that gets tuned on moves into the evaluation set, and a fresh one is written
+   blind; while the file holds its header only, every figure reads "no rows". ``--file`` scores one file of your own instead.
 2. Speed: answers tagged per second on one core, the median of --repeat runs over the set repeated
    to at least 20,000 answers (lexicons compiled before the clock starts).
 """
@@ -54,6 +55,18 @@ def print_quality(scores: Scores) -> None:
         print(f"  {gold.value:10}{cells}")
 
 
+def print_no_rows(locales: list[str]) -> None:
+    """The same table for a set with no rows yet (a held-out file waiting for its answers)."""
+    for locale in [*locales, ALL]:
+        print(f"{locale} (0 answers): no rows")
+        for signal in Signal:
+            print(f"  {signal.value:22} no rows")
+        print(f"  {'macro-F1':22} no rows")
+        print(f"  {'contact':22} no rows")
+        print(f"  {'polarity accuracy':22} no rows")
+    print("polarity confusion, all: no rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -62,10 +75,20 @@ def main() -> None:
 
     tagger = LexiconTagger()
     sets = [args.file] if args.file else [EVAL_SET, HOLDOUT_SET]
+    locales: list[str] = []
     for path in sets:
         print(f"== {path.name}" + (" (held out: never tuned on)" if path == HOLDOUT_SET else ""))
-        print_quality(score(tagger, read_labelled(path)))
+        labelled = read_labelled(path)
+        if labelled:
+            scores = score(tagger, labelled)
+            locales = locales or scores.locales
+            print_quality(scores)
+        else:
+            print_no_rows(locales or ["en", "de"])
     rows = read_labelled(sets[0])
+    if not rows:
+        print("speed: no rows to time")
+        return
 
     answers = [(row.text, row.locale) for row in rows]
     answers *= -(-MIN_ANSWERS // len(answers))

@@ -9,6 +9,7 @@ names the words that produced it (:class:`Cue`), so a person can check it.
 * :mod:`.lexicon` and ``lexicons/<locale>.yaml``: the cues, as data a person can read and correct;
 * :mod:`.matcher`: finds every cue in one pass over an answer's words;
 * :mod:`.tagger`: :class:`LexiconTagger`, the transparent default, offline and nothing downloaded;
+* :mod:`.sarcasm`: the rules for what single cues miss (scare quotes, thanks for an outage);
 * :mod:`.plugins`: :func:`load_tagger`, for an installation's own tagger;
 * :mod:`.scoring`: agreement with answers labelled by people (``bench/trust_signals.py`` prints it).
 """

@@ -18,6 +18,9 @@ to it::
     contact: [call me, rückruf]
     positive: [good, helpful]
     negative: [useless, too late]
+    ironic: [sure, of course]      # beside words in scare quotes: "Sure, 'an isolated case'." mocks them
+    incidents: [outage*, breach*]  # what went wrong: "thanks for the outage." is sarcasm
+    courtesy: [thanks, thank you]  # a bare thanks closing a request for contact moves no polarity
 
 A cue is words separated by spaces, matched on word boundaries in the NFKC-normalised, case-folded
 answer (so write lexicons in lower case; ``ß`` and ``ss`` are the same). Between two words any one to
@@ -128,6 +131,21 @@ class Lexicon(_Strict):
     contact: list[CueEntry] = Field(default_factory=list, max_length=2000)
     positive: list[CueText] = Field(default_factory=list, max_length=5000)
     negative: list[CueText] = Field(default_factory=list, max_length=5000)
+    ironic: list[CueText] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Ironic assent; beside words in scare quotes it marks them as mocked (cynicism).",
+    )
+    incidents: list[CueText] = Field(
+        default_factory=list,
+        max_length=500,
+        description='What went wrong: "thanks for the outage." is sarcasm.',
+    )
+    courtesy: list[CueText] = Field(
+        default_factory=list,
+        max_length=100,
+        description="A bare thanks; closing a request for contact it is politeness, not a feeling.",
+    )
 
 
 @dataclass(frozen=True)
@@ -150,12 +168,15 @@ def _rules(tag: str, sign: int, entries: list[CueEntry], default: str | None) ->
     return Rules(tag=tag, sign=sign, negated=negated, gapped=tuple("..." in c.cue.split() for c in entries))
 
 
-NEGATOR, NEGATOR_AFTER, INTENSIFIER, CONTRAST, IGNORE = (
+NEGATOR, NEGATOR_AFTER, INTENSIFIER, CONTRAST, IGNORE, IRONIC, INCIDENT, COURTESY = (
     "negator",
     "negator_after",
     "intensifier",
     "contrast",
     "ignore",
+    "ironic",
+    "incident",
+    "courtesy",
 )
 """The keys of the lexicon's function words, beside the tags of its cues."""
 Key = tuple[str, int]
@@ -195,6 +216,9 @@ def compile_lexicon(lexicon: Lexicon, source: str) -> Compiled:
         (INTENSIFIER, lexicon.intensifiers),
         (CONTRAST, lexicon.contrasts),
         (IGNORE, lexicon.ignore),
+        (IRONIC, lexicon.ironic),
+        (INCIDENT, lexicon.incidents),
+        (COURTESY, lexicon.courtesy),
     ):
         cues.extend((word, (key, i)) for i, word in enumerate(words))
     return Compiled(

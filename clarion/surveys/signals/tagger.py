@@ -8,11 +8,16 @@ For one answer, in its locale's compiled lexicon (:mod:`.lexicon`):
    cynicism, not thanks), and phrases the lexicon says to ``ignore`` ("would appreciate") hide cues;
 3. a negator at most ``negation_window`` words before a cue, in the same clause, flips it to another
    signal or cancels it ("no longer trust" is doubt; "not relieved" is no relief, and counts against
-   the polarity); German also negates from behind ("überzeugt bin ich nicht");
+   the polarity); German also negates from behind ("überzeugt bin ich nicht"); the "not" of a doubt
+   ("not sure") reaches on ("not sure I can trust" is doubt twice);
 4. an intensifier just before a cue makes it weigh more ("very relieved");
-5. the polarity weighs the signals and the sentiment words: nothing either way is neutral, good and
+5. sarcasm (:mod:`.sarcasm`): mocking scare quotes, thanks for an incident, and bare praise beside a
+   cynical sentence count as cynicism; a request for contact inside a cynical sentence is a jibe, and
+   a refused one ("don't call me") counts against the polarity;
+6. the polarity weighs the signals and the sentiment words: nothing either way is neutral, good and
    bad of similar weight are mixed. Under cynicism, plain praise words are not counted: "really great
-   service" after "thanks for losing our orders" is sarcasm.
+   service" after "thanks for losing our orders" is sarcasm. A bare "thanks" closing a request for
+   contact is courtesy and moves nothing.
 
 An unknown locale falls back to English, the lexicon of the most answers; ``de-AT`` reads ``de``.
 """
@@ -27,8 +32,11 @@ from pathlib import Path
 
 from clarion.surveys.signals.lexicon import (
     CONTRAST,
+    COURTESY,
     IGNORE,
+    INCIDENT,
     INTENSIFIER,
+    IRONIC,
     LEXICONS,
     NEGATOR,
     NEGATOR_AFTER,
@@ -40,6 +48,7 @@ from clarion.surveys.signals.lexicon import (
     lexicon_path,
 )
 from clarion.surveys.signals.matcher import Found
+from clarion.surveys.signals.sarcasm import Entry, Sentences, scare_quotes, thanks_for_damage, turn_sarcastic
 from clarion.surveys.signals.tags import (
     CONTACT,
     NEGATIVE,
@@ -61,6 +70,9 @@ INTENSIFIER_REACH = 1
 """Words that may stand between an intensifier and its cue ("so very relieved")."""
 
 _BREAK = re.compile(r"[.!?;:,()\n]")
+_BREAK_BEFORE = re.compile(r"\w[^.!?;:,()\n\w]*\Z")
+"""Words after the last break before a position: it does not start a clause."""
+_CLAUSE_END = re.compile(r"\s*(?:[.!?;:,()\n]|$)")
 _WORDS = re.compile(r"\w+")
 _SIGNALS = {s.value: s for s in Signal}
 
@@ -147,49 +159,88 @@ class _Tagging:
 
     def run(self) -> Tagged:
         rules = self.lexicon.rules
-        hits = _resolve(self._cues(t for t in rules if t != CONTACT))
+        found = self._cues(t for t in rules if t != CONTACT)
+        sincere = [(f.start, f.end) for f in found if f.key[0] in _SIGNALS and f.key[0] != Signal.CYNICISM]
+        sentences = Sentences(self.folded)
+        mocked, ironic = scare_quotes(self.folded, self._spans(IRONIC), sincere, sentences)
+        if mocked:  # the company's words, quoted to mock them: not the customer's own cues
+            found = [f for f in found if not any(s <= f.start and f.end <= e for s, e in mocked + ironic)]
+        hits = _resolve(found)
         hits += _resolve(self._cues([CONTACT]))
-        cues: list[tuple[Cue, float]] = []
+        entries: list[Entry] = []
         used: set[tuple[int, int]] = set()  # a negator reaches one cue: "don't doubt you worked hard"
         for hit in sorted(hits, key=lambda h: h.start):
             tag, index = hit.key
             rule = rules[tag]
             negator = self._negator(hit, rule.gapped[index])
             if negator in used:
+                if tag == CONTACT and any(e.start < hit.end and hit.start < e.end for e in entries):
+                    continue  # "no need to call me": the cue around it says how it feels
                 negator = None
-            if tag != CONTACT:
-                used.update(n for n in self.negators if hit.start <= n[0] and n[1] <= hit.end)  # "not sure"
-                if negator is not None:
-                    used.add(negator)
+            if tag not in (CONTACT, Signal.DOUBT):
+                # "not sure" spends its "not", but "not sure I can trust" and "still not convinced" reach on
+                used.update(n for n in self.negators if hit.start <= n[0] and n[1] <= hit.end)
+            if negator is not None:
+                used.add(negator)
             boost = self._intensifier(hit)
             weight = INTENSIFIED if boost else 1.0
             negates = None
             if negator is not None:
-                turned = rule.negated[index]
-                if tag == CONTACT:
-                    continue  # "no need to call me": no contact, and no feeling either way
                 negates = tag
-                tag = turned if turned is not None else (NEGATIVE if rule.sign > 0 else POSITIVE)
+                turned = rule.negated[index]
+                tag = turned if turned is not None else (NEGATIVE if rule.sign >= 0 else POSITIVE)
                 if tag in (POSITIVE, NEGATIVE):
-                    weight *= NEGATED
-            cue = Cue(
-                tag=tag,
-                cue=self._original(hit.start, hit.end),
-                start=self._at(hit.start),
-                end=self._end(hit.end),
-                negated_by=self._original(*negator) if negator else None,
-                negates=negates,
-                intensified_by=self._original(*boost) if boost else None,
-            )
-            cues.append((cue, weight))
+                    weight *= NEGATED  # "don't call me" refuses, a little annoyed
+            entries.append(self._entry(tag, hit.start, hit.end, weight, negator, negates, boost))
+        entries += [self._entry(Signal.CYNICISM, s, e, 1.0) for s, e in mocked + ironic]
+        incidents = self._spans(INCIDENT)
+        for entry in entries:
+            if entry.cue.tag == Signal.APPRECIATION and entry.cue.negated_by is None:
+                span = thanks_for_damage(self.folded, entry, incidents)
+                if span is not None:
+                    entry.cue = self._entry(Signal.CYNICISM, *span, 1.0, negates=entry.cue.tag).cue
+                    entry.end = span[1]
+        turn_sarcastic(entries, sentences)
+        entries.sort(key=lambda e: e.start)
 
+        cues = [(e.cue, e.weight) for e in entries]
+        contact = any(c.tag == CONTACT for c, _ in cues)
+        if contact:  # "call me back, thanks": the thanks is courtesy, not a feeling
+            courtesy = [s for s in self._spans(COURTESY) if self._alone(*s)]
+            cues = [(c, 0.0 if _inside(e, courtesy) else w) for (c, w), e in zip(cues, entries, strict=True)]
         signals = {_SIGNALS[c.tag] for c, _ in cues if c.tag in _SIGNALS}
         return Tagged(
             signals=ordered(signals),
             polarity=_polarity(cues, cynical=Signal.CYNICISM in signals),
-            contact=any(c.tag == CONTACT for c, _ in cues),
+            contact=contact,
             cues=tuple(c for c, _ in cues),
         )
+
+    def _entry(
+        self,
+        tag: str,
+        start: int,
+        end: int,
+        weight: float,
+        negator: tuple[int, int] | None = None,
+        negates: str | None = None,
+        boost: tuple[int, int] | None = None,
+    ) -> Entry:
+        cue = Cue(
+            tag=str(tag),
+            cue=self._original(start, end),
+            start=self._at(start),
+            end=self._end(end),
+            negated_by=self._original(*negator) if negator else None,
+            negates=negates,
+            intensified_by=self._original(*boost) if boost else None,
+        )
+        return Entry(cue, weight, start, end)
+
+    def _alone(self, start: int, end: int) -> bool:
+        """The words at ``start:end`` make a clause of their own ("…, thanks.")."""
+        before = _BREAK_BEFORE.search(self.folded, 0, start)
+        return not before and _CLAUSE_END.match(self.folded, end) is not None
 
     def _between(self, start: int, end: int) -> int:
         """Words that begin in ``folded[start:end]``."""
@@ -205,8 +256,8 @@ class _Tagging:
             if span[1] <= hit.start:
                 near = self._between(span[1], hit.start) <= self.lexicon.negation_window
                 return span if near and self._same_clause(span[1], hit.start) else None
-            if gapped and hit.start < span[0] and span[1] <= hit.end:
-                return span  # inside a gap: "ruft mich nicht an"
+            if gapped and hit.start < span[0] and span[1] <= hit.end and self._between(span[1], hit.end):
+                return span  # inside a gap: "ruft mich nicht an" (not the cue's own last word)
         for span in self.after:
             if span[0] >= hit.end:
                 near = self._between(hit.end, span[0]) <= self.lexicon.negation_after
@@ -244,6 +295,10 @@ def _resolve(hits: list[Found[Key]]) -> list[Found[Key]]:
         else:
             kept.append(hit)
     return kept
+
+
+def _inside(entry: Entry, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= entry.start and entry.end <= e for s, e in spans)
 
 
 def _polarity(cues: list[tuple[Cue, float]], *, cynical: bool) -> Polarity:

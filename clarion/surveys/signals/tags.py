@@ -52,7 +52,8 @@ class Cue:
     ``negative`` when they only moved the polarity. ``start``/``end`` index the original text, so
     ``text[start:end] == cue``. ``negated_by`` names the negator that flipped or cancelled the words
     ("no longer" in "no longer trust": the lexicon's ``regained_confidence`` counted as ``doubt``, and
-    ``negates`` keeps the lexicon's tag); ``intensified_by`` the word that made them weigh more.
+    ``negates`` keeps the lexicon's tag), or the cynical words that turned bare praise into sarcasm;
+    ``intensified_by`` the word that made them weigh more.
     """
 
     tag: str

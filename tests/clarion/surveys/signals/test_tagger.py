@@ -206,6 +206,239 @@ def test_to_json_names_each_tag_and_its_cue() -> None:
     }
 
 
+# ── sarcasm ───────────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "quoted"),
+    [
+        ("Oh sure, 'an isolated glitch'. Of course it was.", "en", "'an isolated glitch'"),
+        ("Klar, „bedauerlicher Einzelfall“. Natürlich.", "de", "„bedauerlicher Einzelfall“"),
+        ("Your email promised 'no customer impact'? We lost a day of sales.", "en", "'no customer impact'"),
+    ],
+)
+def test_scare_quotes_around_a_company_phrase_read_as_cynicism(text: str, locale: str, quoted: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert Signal.CYNICISM in tagged.signals
+    assert tagged.polarity is Polarity.NEGATIVE
+    quote = [c for c in tagged.cues if c.cue == quoted]
+    assert [c.tag for c in quote] == ["cynicism"]
+    assert text[quote[0].start : quote[0].end] == quoted
+
+
+def test_the_words_inside_mocking_quotes_are_not_the_customers_own() -> None:
+    tagged = tagger.tag("Yeah right, 'we are relieved to report full recovery'.", "en")
+    assert tagged.signals == (Signal.CYNICISM,)  # the quoted "relieved" is the company's, mocked
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("The dashboard showed 'partial outage' the whole afternoon.", "en"),
+        ("Sure, I trust you again. The 'new' dashboard is nice.", "en"),  # the assent is in earnest
+        ("Die Mail mit dem Betreff „Wartung“ kam pünktlich.", "de"),
+    ],
+)
+def test_quotes_without_irony_are_no_cynicism(text: str, locale: str) -> None:
+    assert Signal.CYNICISM not in tagger.tag(text, locale).signals
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "words"),
+    [
+        ("Thanks for the outage.", "en", "Thanks for the outage"),
+        ("Vielen Dank für den Ausfall!", "de", "Dank für den Ausfall"),
+    ],
+)
+def test_thanks_for_an_incident_is_sarcasm(text: str, locale: str, words: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == (Signal.CYNICISM,)
+    cue = cue_for(tagged, "cynicism")
+    assert (cue.cue, cue.negates) == (words, "appreciation")
+    assert text[cue.start : cue.end] == words
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Thanks for fixing the outage so quickly.", "en"),
+        ("Thanks for the outage notifications, they were clear.", "en"),
+        ("Vielen Dank für die schnelle Behebung des Ausfalls.", "de"),
+    ],
+)
+def test_thanks_for_handling_an_incident_stays_thanks(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == (Signal.APPRECIATION,)
+    assert tagged.polarity is Polarity.POSITIVE
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "praise"),
+    [
+        ("Fifth outage this month. Well done!", "en", "Well done"),
+        ("Zum dritten Mal in diesem Monat. Toll gemacht!", "de", "Toll gemacht"),
+    ],
+)
+def test_bare_praise_beside_a_cynical_sentence_is_sarcasm(text: str, locale: str, praise: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == (Signal.CYNICISM,)
+    assert tagged.polarity is Polarity.NEGATIVE
+    turned = [c for c in tagged.cues if c.cue == praise]
+    assert [(c.tag, c.negates) for c in turned] == [("cynicism", "appreciation")]
+    assert turned[0].negated_by  # names the cynical words that turned it
+
+
+def test_praise_after_a_cynical_aside_in_a_sentence_of_its_own_words_stays_praise() -> None:
+    tagged = tagger.tag("Typical timing. Thanks to everyone who stayed late to fix it.", "en")
+    assert tagged.signals == (Signal.CYNICISM, Signal.APPRECIATION)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Great job taking the whole checkout down on a Friday.", "en"),
+        ("Super gemacht, wirklich nicht.", "de"),
+        ("Another week, another breach.", "en"),
+        ("Neue Woche, neue Panne.", "de"),
+        ("Color me amazed.", "en"),
+        ("Wer hätte es gedacht: die Anmeldung hängt.", "de"),
+    ],
+)
+def test_common_sarcastic_turns_are_cynicism(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert Signal.CYNICISM in tagged.signals
+    assert Signal.APPRECIATION not in tagged.signals
+
+
+# ── doubt phrasing ────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Is our billing data safe?", "en"),
+        ("I wonder whether anyone there tested the failover.", "en"),
+        ("Why would I trust the next status update?", "en"),
+        ("We are seriously looking at a competitor now.", "en"),
+        ("Sind unsere Kundendaten überhaupt noch sicher?", "de"),
+        ("Ich frage mich, ob das jemand getestet hat.", "de"),
+        ("Kann ich Ihnen noch trauen?", "de"),
+        ("Wir schauen uns bei der Konkurrenz um.", "de"),
+    ],
+)
+def test_questions_about_safety_and_thoughts_of_leaving_are_doubt(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == (Signal.DOUBT,)
+    assert tagged.polarity is Polarity.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("I'm not sure I can trust your status page.", "en"),  # the "not" of "not sure" reaches "trust"
+        ("Ich bin immer noch nicht überzeugt von der Lösung.", "de"),
+        ("I don't trust you anymore.", "en"),  # "anymore" does not cancel "don't"
+        ("Ihren Zusagen traue ich nicht.", "de"),  # trauen, negated from behind
+    ],
+)
+def test_a_negator_inside_a_doubt_or_behind_trust_keeps_it_doubt(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == (Signal.DOUBT,)
+    assert tagged.polarity is Polarity.NEGATIVE
+
+
+# ── contact, German word order ────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Rufen Sie mich bitte heute noch unter meiner Handynummer an.", "Rufen Sie mich"),
+        ("Melden Sie sich bitte bei mir, sobald Sie mehr wissen.", "Melden Sie sich"),
+        ("Schreiben Sie mir bitte eine kurze Mail.", "Schreiben Sie mir"),
+        ("Ich möchte mit jemandem aus Ihrer Technik sprechen.", "mit jemandem aus Ihrer Technik sprechen"),
+        ("Können Sie mich morgen kontaktieren?", "mich morgen kontaktieren"),
+        ("Lassen Sie mich bitte über die Hotline von Ihrem Team kontaktieren.", "kontaktieren"),
+    ],
+)
+def test_a_german_contact_request_with_a_separable_verb_or_long_gap_is_contact(text: str, words: str) -> None:
+    tagged = tagger.tag(text, "de")
+    assert tagged.contact
+    assert cue_for(tagged, "contact").cue == words
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Please don't phone me about this ever again.", "en"),
+        ("Kontaktieren Sie mich bitte nicht mehr.", "de"),
+        ("Rufen Sie mich nicht an.", "de"),
+    ],
+)
+def test_a_refused_contact_is_no_contact_and_reads_negative(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert not tagged.contact
+    assert tagged.polarity is Polarity.NEGATIVE
+    assert cue_for(tagged, "negative").negates == "contact"
+
+
+def test_no_need_for_a_call_is_no_contact_and_no_complaint() -> None:
+    tagged = tagger.tag("No need to call me, all sorted.", "en")
+    assert not tagged.contact
+    assert tagged.polarity is Polarity.POSITIVE
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Call me when you've actually fixed it.", "en"),
+        ("Rufen Sie mich an, wenn Sie tatsächlich wissen, woran es lag.", "de"),
+    ],
+)
+def test_a_request_in_a_cynical_sentence_is_a_jibe_not_contact(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert not tagged.contact
+    assert tagged.signals == (Signal.CYNICISM,)
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [("Can somebody email me the incident report? Thanks.", "en"), ("Bitte um Rückruf, danke.", "de")],
+)
+def test_a_bare_thanks_closing_a_contact_request_is_courtesy(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.contact
+    assert tagged.signals == (Signal.APPRECIATION,)
+    assert tagged.polarity is Polarity.NEUTRAL
+
+
+# ── polarity from general sentiment words ─────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("Frustrating to be kept waiting with no response.", "en"),
+        ("Honestly fed up. Our dashboards went down twice.", "en"),
+        ("The root cause write-up was weak and inconsistent.", "en"),
+        ("Das war ärgerlich, wir haben einen Tag Umsatz verloren.", "de"),
+        ("Die Erklärung war dürftig und widersprüchlich.", "de"),
+        ("Ich bin ziemlich frustriert.", "de"),
+    ],
+)
+def test_general_complaint_words_make_an_answer_without_signals_negative(text: str, locale: str) -> None:
+    tagged = tagger.tag(text, locale)
+    assert tagged.signals == ()
+    assert tagged.polarity is Polarity.NEGATIVE
+
+
+def test_a_loss_that_was_only_feared_does_not_count_against_relief() -> None:
+    tagged = tagger.tag("So relieved, I thought we had lost the whole customer list.", "en")
+    assert tagged.signals == (Signal.RELIEF,)
+    assert tagged.polarity is Polarity.POSITIVE
+    assert cue_for(tagged, "positive").negated_by == "thought we had"
+
+
 PIECES = ["relieved", "Erleichterung", "nicht", "not", "ß", "ﬁ", "e\u0301", "İ", " ", ", ", "Danke", "’"]
 """Cues, negators, and characters that fold to more or fewer characters than they are."""
 
