@@ -44,3 +44,14 @@ def test_deadline_example_prints_what_it_says() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+def test_survey_tag_example_prints_what_it_says() -> None:
+    block = re.search(r"<!-- readme-example: survey-tag -->\n```console\n\$ (.*?)\n(.*?)```", README, re.S)
+    assert block is not None
+    command, expected = block.group(1), block.group(2)
+    args = shlex.split(command)
+    assert args[0] == "clarion"
+    done = subprocess.run([CLARION, *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
