@@ -39,8 +39,6 @@ class Reason(StrEnum):
     """A second answer through the same link (409): single use."""
     INVALID = "invalid"
     """A form with a value out of range, too long or with control characters (422)."""
-    CLOSED = "closed"
-    """The incident was reopened, or the answer was erased on request (410)."""
 
 
 STATUS = {
@@ -48,7 +46,6 @@ STATUS = {
     Reason.EXPIRED: 410,
     Reason.ANSWERED: 409,
     Reason.INVALID: 422,
-    Reason.CLOSED: 410,
 }
 
 
