@@ -9,7 +9,8 @@
    the tagger) and on the held-out set (``trust_holdout.csv``, 120 answers written by someone who
    never saw the lexicons, and never tuned on: the better estimate of what a team's own answers will
    get). A held-out set that gets tuned on moves into the evaluation set, and a fresh one is written
-   blind; while the file holds its header only, every figure reads "no rows". ``--file`` scores one file of your own instead.
+   blind; while the file holds its header only, every figure reads "no rows". ``--file`` scores one
+   file of your own instead.
 2. Speed: answers tagged per second on one core, the median of --repeat runs over the set repeated
    to at least 20,000 answers (lexicons compiled before the clock starts).
 """

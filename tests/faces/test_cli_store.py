@@ -23,7 +23,7 @@ def test_db_upgrade_creates_the_sqlite_store(tmp_path: Path) -> None:
     done = clarion(tmp_path, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "clarion.db").is_file()
-    assert "store at 0006" in done.stdout
+    assert f"store at {store.head_revision()}" in done.stdout
 
 
 def test_audit_verify_passes_then_names_the_tampered_entry(tmp_path: Path) -> None:
