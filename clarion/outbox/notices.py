@@ -18,18 +18,20 @@ that would not fit is an error before anything is stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from clarion.errors import LimitExceeded, TemplateError
 from clarion.kinds import Channel, DeliveryState
 from clarion.limits import measure
 from clarion.models import Delivery, Notice, utcnow
+from clarion.models.columns import table_of
 from clarion.outbox.port import Content
 from clarion.render import make_environment
 
@@ -104,6 +106,78 @@ def stage_notice(
     )
     session.flush()
     return notice
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeIn:
+    """One notice to stage in bulk (:func:`stage_notices`)."""
+
+    kind: str
+    channel: Channel
+    locale: str
+    address: str
+    about: str
+    params: Mapping[str, Any]
+
+
+def stage_notices(
+    *, session: Session, notices: Sequence[NoticeIn], check: RenderNotice | None = None
+) -> None:
+    """:func:`stage_notice` for many notices at once: two bulk INSERTs in the caller's transaction
+    instead of three round trips per notice (a survey invites tens of thousands).
+
+    ``check`` renders the first notice of each kind, channel and language before anything is written;
+    its words depend on nothing else a kind's context reads that could fail for one notice and not
+    another of the same shape.
+    """
+    wrong = {n.channel.value for n in notices if n.channel not in FIELDS}
+    if wrong:
+        raise ValueError(f"a notice is sent by email or SMS, not {', '.join(sorted(wrong))}")
+    if check is not None:
+        shapes = {(n.kind, n.channel, n.locale): n for n in notices}
+        for n in shapes.values():
+            check(NoticeData(0, n.kind, n.channel, n.locale, n.address, n.about, dict(n.params)))
+    if not notices:
+        return
+    now = utcnow()
+    connection = session.connection()
+    ids = (
+        connection.execute(
+            sa.insert(table_of(Notice)).returning(table_of(Notice).c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "kind": n.kind,
+                    "channel": n.channel,
+                    "locale": n.locale,
+                    "address": n.address,
+                    "about": n.about,
+                    "params": dict(n.params),
+                    "created_at": now,
+                }
+                for n in notices
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    connection.execute(
+        sa.insert(table_of(Delivery)),
+        [
+            {
+                "notice_id": notice_id,
+                "channel": n.channel,
+                "idempotency_key": idempotency_key(notice_id, n.channel),
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "in_doubt": False,
+                "uncertain_sends": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for notice_id, n in zip(ids, notices, strict=True)
+        ],
+    )
 
 
 def data_of(notice: Notice) -> NoticeData:

@@ -21,6 +21,7 @@ demo at 120× closes its survey 120 times sooner.
 from __future__ import annotations
 
 import secrets
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion import audit
+from clarion import audit, store
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import (
     ChannelConsent,
@@ -41,7 +42,8 @@ from clarion.models import (
     SurveyInvite,
     Update,
 )
-from clarion.outbox.notices import RenderNotice, stage_notice
+from clarion.models.columns import table_of
+from clarion.outbox.notices import NoticeIn, RenderNotice, stage_notices
 from clarion.playbook import Playbook
 from clarion.surveys.links import make_token, token_hash
 from clarion.surveys.notices import INVITE, REMINDER
@@ -63,22 +65,35 @@ class Invitee:
     locale: str
 
 
-def _reached(session: Session, incident_id: int) -> dict[int, set[Channel]]:
-    """Each recipient the incident's updates reached, with the channels that reached them."""
-    rows = session.exec(
-        select(Delivery.recipient_id, Delivery.channel)
+_BITS = {Channel.EMAIL: 1, Channel.SMS: 2}
+
+
+def _reached(session: Session, incident_id: int) -> tuple[array[int], bytearray]:
+    """The recipients the incident's updates reached and who are not invited yet, in id order, with
+    the channels that reached them as bits: nine bytes a person, so a million fit in ten megabytes."""
+    invited = sa.exists().where(
+        col(SurveyInvite.incident_id) == incident_id, col(SurveyInvite.recipient_id) == Delivery.recipient_id
+    )
+    rows = session.execute(
+        sa.select(col(Delivery.recipient_id), col(Delivery.channel))
         .join(Update, col(Update.id) == Delivery.update_id)
         .where(
-            Update.incident_id == incident_id,
+            col(Update.incident_id) == incident_id,
             col(Delivery.recipient_id).is_not(None),
             col(Delivery.state).in_(SENT),
+            ~invited,
         )
         .distinct()
+        .order_by(col(Delivery.recipient_id))
+        .execution_options(yield_per=10_000)
     )
-    reached: dict[int, set[Channel]] = {}
+    ids, masks = array("q"), bytearray()
     for recipient_id, channel in rows:
-        reached.setdefault(int(recipient_id or 0), set()).add(Channel(channel))
-    return reached
+        if not ids or ids[-1] != recipient_id:
+            ids.append(int(recipient_id))
+            masks.append(0)
+        masks[-1] |= _BITS.get(Channel(channel), 0)
+    return ids, masks
 
 
 def _withdrawn(session: Session, ids: list[int]) -> set[tuple[int, Channel]]:
@@ -115,31 +130,32 @@ def _address(recipient: Recipient, channel: Channel) -> str | None:
     return recipient.email if channel is Channel.EMAIL else recipient.phone_e164
 
 
-def invitees(session: Session, incident_id: int, playbook: Playbook) -> Iterator[Invitee]:
-    """Whom the survey of ``incident_id`` asks, and on which channel (see the module docstring)."""
+def invitees(session: Session, incident_id: int, playbook: Playbook) -> Iterator[list[Invitee]]:
+    """Whom the survey of ``incident_id`` asks and on which channel (see the module docstring), not
+    counting those invited already: a chunk of at most :data:`CHUNK` people at a time."""
     channels = playbook.survey.channels
-    reached = _reached(session, incident_id)
-    invited = set(
-        session.exec(select(SurveyInvite.recipient_id).where(SurveyInvite.incident_id == incident_id))
-    )
-    ids = sorted(set(reached) - invited)
+    ids, masks = _reached(session, incident_id)
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+        chunk = list(ids[start : start + CHUNK])
+        reached = dict(zip(chunk, masks[start : start + CHUNK], strict=True))
         recipients = list(session.exec(select(Recipient).where(col(Recipient.id).in_(chunk))))
         withdrawn = _withdrawn(session, chunk)
         ended = _ended_subscribers(session, recipients)
-        for recipient in recipients:
+        found = []
+        for recipient in sorted(recipients, key=lambda r: r.id or 0):
             assert recipient.id is not None
             if recipient.external_id in ended:
                 continue
-            ordered = [c for c in channels if c in reached[recipient.id]]
+            ordered = [c for c in channels if reached[recipient.id] & _BITS.get(c, 0)]
             ordered += [c for c in channels if c not in ordered]
             for channel in ordered:
                 address = _address(recipient, channel)
                 if address and (recipient.id, channel) not in withdrawn:
                     locale = recipient.locale if recipient.locale in playbook.locales else playbook.locales[0]
-                    yield Invitee(recipient.id, channel, address, locale)
+                    found.append(Invitee(recipient.id, channel, address, locale))
                     break
+        if found:
+            yield found
 
 
 def survey_of(session: Session, incident_id: int) -> Survey | None:
@@ -164,22 +180,11 @@ def open_survey(
     """
     assert incident.id is not None
     survey = _the_survey(engine, incident, resolution, now + stretch(playbook.survey.expires_after), now)
-    checked: set[tuple[Channel, str]] = set()
     for attempt in range(ATTEMPTS):
-        with Session(engine, expire_on_commit=False) as session:
-            pending = list(invitees(session, incident.id, playbook))
         try:
-            for start in range(0, len(pending), CHUNK):
-                chunk = pending[start : start + CHUNK]
-                with Session(engine, expire_on_commit=False) as session:
-                    for person in chunk:
-                        _invite(session, survey, person, incident, key, check, checked, now)
-                    session.execute(
-                        sa.update(Survey)
-                        .where(col(Survey.id) == survey.id)
-                        .values(invited=Survey.invited + len(chunk))
-                    )
-                    session.commit()
+            with store.reading(engine) as connection, Session(bind=connection) as looking:
+                for chunk in invitees(looking, incident.id, playbook):
+                    _stage_chunk(engine, survey, chunk, incident, key, check, now)
             break
         except sa.exc.IntegrityError:  # another run invited some of them first: ask again who is left
             if attempt == ATTEMPTS - 1:
@@ -188,6 +193,23 @@ def open_survey(
         found = survey_of(session, incident.id)
         assert found is not None
         return found
+
+
+def _stage_chunk(
+    engine: sa.Engine,
+    survey: Survey,
+    chunk: list[Invitee],
+    incident: Incident,
+    key: bytes,
+    check: RenderNotice,
+    now: datetime,
+) -> None:
+    """One transaction: a chunk's invitations, their notices, and the survey's count."""
+    with Session(engine, expire_on_commit=False) as session:
+        _invite_all(session, survey, chunk, incident, key, check, now)
+        more = sa.update(Survey).values(invited=col(Survey.invited) + len(chunk))
+        session.execute(more.where(col(Survey.id) == survey.id))
+        session.commit()
 
 
 def _the_survey(
@@ -221,99 +243,119 @@ def _the_survey(
         return found
 
 
-def _invite(
+def _invite_all(
     session: Session,
     survey: Survey,
-    person: Invitee,
+    people: list[Invitee],
     incident: Incident,
     key: bytes,
-    check: RenderNotice,
-    checked: set[tuple[Channel, str]],
+    check: RenderNotice | None,
     now: datetime,
 ) -> None:
-    """One invitation and its notice, flushed; the notice of the first of each channel and language is
-    rendered first (a template that fails stops everything before anything is committed)."""
-    invite = SurveyInvite(
-        incident_id=survey.incident_id,
-        recipient_id=person.recipient_id,
-        channel=person.channel,
-        locale=person.locale,
-        token_hash=secrets.token_hex(32),  # unique until the token it stands for can be made
-        sent_at=now,
-        expires_at=survey.closes_at,
+    """The invitations of ``people`` and their notices, in bulk in the caller's transaction: the rows
+    first (their ids name the tokens), then each row's token hash, then the notices (``check``
+    renders one of each channel and language before any notice is written)."""
+    invites = table_of(SurveyInvite)
+    connection = session.connection()
+    ids = (
+        connection.execute(
+            sa.insert(invites).returning(invites.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "incident_id": survey.incident_id,
+                    "recipient_id": person.recipient_id,
+                    "channel": person.channel,
+                    "locale": person.locale,
+                    "token_hash": secrets.token_hex(32),  # unique until the token it stands for exists
+                    "sent_at": now,
+                    "expires_at": survey.closes_at,
+                }
+                for person in people
+            ],
+        )
+        .scalars()
+        .all()
     )
-    session.add(invite)
-    session.flush()
-    assert invite.id is not None
-    invite.token_hash = token_hash(make_token(key, invite.id, expires_at=survey.closes_at))
-    session.add(invite)
-    first = (person.channel, person.locale) not in checked
-    checked.add((person.channel, person.locale))
-    _stage(session, invite, INVITE, person.address, incident, check if first else None)
-
-
-def _stage(
-    session: Session,
-    invite: SurveyInvite,
-    kind: str,
-    address: str,
-    incident: Incident,
-    check: RenderNotice | None,
-) -> None:
-    assert invite.id is not None
-    stage_notice(
+    connection.execute(
+        sa.update(invites).where(invites.c.id == sa.bindparam("invite")),
+        [
+            {
+                "invite": invite_id,
+                "token_hash": token_hash(make_token(key, invite_id, expires_at=survey.closes_at)),
+            }
+            for invite_id in ids
+        ],
+    )
+    expires = int(survey.closes_at.timestamp())
+    stage_notices(
         session=session,
-        kind=kind,
-        channel=invite.channel,
-        locale=invite.locale,
-        address=address,
-        about=f"survey-invite:{invite.id}",
-        params={
-            "invite": invite.id,
-            "expires": int(invite.expires_at.timestamp()),
-            "reference": incident.reference,
-            "title": incident.title,
-        },
+        notices=[
+            NoticeIn(
+                INVITE,
+                person.channel,
+                person.locale,
+                person.address,
+                f"survey-invite:{invite_id}",
+                _params(invite_id, expires, incident),
+            )
+            for invite_id, person in zip(ids, people, strict=True)
+        ],
         check=check,
     )
 
 
+def _params(invite_id: int, expires: int, incident: Incident) -> dict[str, object]:
+    return {"invite": invite_id, "expires": expires, "reference": incident.reference, "title": incident.title}
+
+
 def remind(*, engine: sa.Engine, incident: Incident, check: RenderNotice, now: datetime) -> int:
-    """Stage one reminder per invitation of the incident not answered, not expired and not reminded."""
+    """Stage one reminder per invitation of the incident not answered, not expired and not reminded,
+    unless its channel's consent was withdrawn since; all in one transaction, so a run that fails
+    leaves nobody reminded and the next reminds everyone once."""
     assert incident.id is not None
     with Session(engine, expire_on_commit=False) as session:
         survey = survey_of(session, incident.id)
         if survey is None or survey.reminded_at is not None:
             return 0
-        waiting = list(
-            session.exec(
-                select(SurveyInvite).where(
-                    SurveyInvite.incident_id == incident.id,
-                    col(SurveyInvite.responded_at).is_(None),
-                    col(SurveyInvite.reminded_at).is_(None),
-                    SurveyInvite.expires_at > now,
+        waiting = session.execute(
+            sa.select(
+                col(SurveyInvite.id),
+                col(SurveyInvite.recipient_id),
+                col(SurveyInvite.channel),
+                col(SurveyInvite.locale),
+                col(Recipient.email),
+                col(Recipient.phone_e164),
+            )
+            .join(Recipient, col(Recipient.id) == SurveyInvite.recipient_id)
+            .where(
+                col(SurveyInvite.incident_id) == incident.id,
+                col(SurveyInvite.responded_at).is_(None),
+                col(SurveyInvite.reminded_at).is_(None),
+                col(SurveyInvite.expires_at) > now,
+            )
+            .order_by(col(SurveyInvite.id))
+        ).all()
+        expires, invites, sent = int(survey.closes_at.timestamp()), table_of(SurveyInvite), 0
+        for start in range(0, len(waiting), CHUNK):
+            chunk = waiting[start : start + CHUNK]
+            withdrawn = _withdrawn(session, [row[1] for row in chunk])
+            reminders = [
+                NoticeIn(
+                    REMINDER,
+                    channel,
+                    locale,
+                    address,
+                    f"survey-invite:{invite_id}",
+                    _params(invite_id, expires, incident),
                 )
-            )
-        )
-        recipients: dict[int, Recipient] = {
-            r.id or 0: r
-            for r in session.exec(
-                select(Recipient).where(col(Recipient.id).in_([i.recipient_id for i in waiting]))
-            )
-        }
-        withdrawn = _withdrawn(session, list(recipients))
-        sent, checked = 0, set()
-        for invite in waiting:
-            recipient = recipients.get(invite.recipient_id)
-            address = _address(recipient, invite.channel) if recipient else None
-            invite.reminded_at = now
-            session.add(invite)
-            if address is None or (invite.recipient_id, invite.channel) in withdrawn:
-                continue
-            first = (invite.channel, invite.locale) not in checked
-            checked.add((invite.channel, invite.locale))
-            _stage(session, invite, REMINDER, address, incident, check if first else None)
-            sent += 1
+                for invite_id, recipient_id, channel, locale, email, phone in chunk
+                if (address := email if channel is Channel.EMAIL else phone)
+                and (recipient_id, channel) not in withdrawn
+            ]
+            stage_notices(session=session, notices=reminders, check=check)
+            ids = [row[0] for row in chunk]
+            session.execute(sa.update(invites).where(invites.c.id.in_(ids)).values(reminded_at=now))
+            sent += len(reminders)
         survey.reminded_at = now
         session.add(survey)
         audit.append(

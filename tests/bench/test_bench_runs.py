@@ -125,3 +125,22 @@ def test_trust_signals_benchmark_prints_quality_per_language_and_speed() -> None
     assert done.stdout.count("  regained_confidence ") == 6
     assert done.stdout.count("polarity confusion") == 2
     assert "answers/s on one core" in done.stdout
+
+
+def test_survey_invites_benchmark_prints_both_runs_at_both_sizes() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "survey_invites.py"), "--recipients", "300"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("30", "first"),
+        ("30", "again"),
+        ("300", "first"),
+        ("300", "again"),
+    ]
+    assert float(rows[2][3].replace(",", "")) > 0 and float(rows[2][4]) > 0  # invites/s, peak RSS

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -201,3 +202,41 @@ def test_a_notice_taken_back_after_a_crash_says_the_same_words(
 
     assert [c.in_doubt for c in again] == [True]
     assert again[0].message.content == first[0].message.content
+
+
+def test_notices_staged_in_bulk_are_the_rows_one_at_a_time_would_be(engine: sa.Engine) -> None:
+    from clarion.outbox.notices import NoticeData, NoticeIn, idempotency_key, stage_notices
+
+    rendered: list[NoticeData] = []
+
+    def check(data: NoticeData) -> Any:
+        rendered.append(data)
+
+    notices = [
+        NoticeIn(
+            "survey-invite", Channel.EMAIL, "en", f"p{n}@acme.example", f"survey-invite:{n}", {"invite": n}
+        )
+        for n in range(3)
+    ] + [NoticeIn("survey-invite", Channel.SMS, "de", "+4915112345678", "survey-invite:9", {"invite": 9})]
+    with Session(engine) as session:
+        stage_notices(session=session, notices=notices, check=check)
+        stage_notices(session=session, notices=[], check=check)
+        session.commit()
+        rows = session.exec(select(Notice).order_by(Notice.id)).all()  # type: ignore[arg-type]
+        deliveries = {d.notice_id: d for d in session.exec(select(Delivery))}
+    assert [(r.address, r.about, r.params) for r in rows] == [(n.address, n.about, n.params) for n in notices]
+    for row in rows:
+        assert row.id is not None
+        delivery = deliveries[row.id]
+        assert (delivery.channel, delivery.state, delivery.idempotency_key) == (
+            row.channel,
+            DeliveryState.PENDING,
+            idempotency_key(row.id, row.channel),
+        )
+        assert delivery.update_id is None and delivery.next_attempt_at is not None
+    assert [(d.channel, d.locale) for d in rendered] == [
+        (Channel.EMAIL, "en"),
+        (Channel.SMS, "de"),
+    ]  # one per shape
+    with Session(engine) as session, pytest.raises(ValueError, match="not banner"):
+        stage_notices(session=session, notices=[NoticeIn("x", Channel.BANNER, "en", "a", "b", {})])
