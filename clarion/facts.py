@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
@@ -25,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from clarion import strict
 from clarion.errors import FactsError, Problem, display_path
 from clarion.kinds import IncidentStatus, TimeZoneName
 from clarion.playbook import Part, Playbook, PlaybookKind
@@ -58,7 +58,10 @@ FactsTime = Annotated[AwareDatetime, AfterValidator(_in_our_age)]
 """A time with its offset, between 2000-01-01 and 2100-01-01 UTC."""
 
 
-class Strict(BaseModel):
+class Strict(strict.Strict):
+    """:class:`clarion.strict.Strict`, whose JSON schema (the Prefect UI's declare form) also carries
+    the patterns that refuse control characters in text."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=with_text_patterns)
 
 

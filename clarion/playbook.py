@@ -16,8 +16,6 @@ from typing import Annotated
 from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -39,9 +37,8 @@ from clarion.errors import PlaybookError, Problem, display_path
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.overrides import check_override, unmet_needs
 from clarion.statuspage.components import IMPACTED, ComponentStatus
+from clarion.strict import Slug, Strict
 from clarion.yamlfile import read_yaml, validate_with_lines
-
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
 PERSONAL_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.BANNER})
 PUBLIC_CHANNELS = frozenset({Channel.MASTODON, Channel.BLUESKY, Channel.STATUSPAGE})
@@ -63,10 +60,6 @@ class PlaybookKind(StrEnum):
     SCHEDULED_MAINTENANCE = "scheduled-maintenance"
     SECURITY_VULNERABILITY = "security-vulnerability"
     OTHER = "other"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SeverityPolicy(Strict):

@@ -31,9 +31,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from clarion.errors import InputError, Problem, display_path
+from clarion.strict import Strict
 from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
 
 ComponentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
@@ -62,24 +63,20 @@ IMPACTED = tuple(s for s in ComponentStatus if s is not ComponentStatus.OPERATIO
 """The states facts may give an affected component."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Group(_Strict):
+class Group(Strict):
     id: ComponentId
     name: Annotated[str, Field(min_length=1, max_length=100)]
     description: Annotated[str, Field(max_length=500)] | None = None
 
 
-class Component(_Strict):
+class Component(Strict):
     id: ComponentId
     name: Annotated[str, Field(min_length=1, max_length=100)]
     description: Annotated[str, Field(max_length=500)] | None = None
     group: ComponentId | None = Field(default=None, description="The id of a group listed under groups.")
 
 
-class Catalogue(_Strict):
+class Catalogue(Strict):
     """Every component the page shows, grouped, in the file's order."""
 
     groups: Annotated[list[Group], Field(max_length=50)] = Field(default_factory=list)

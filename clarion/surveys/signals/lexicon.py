@@ -39,9 +39,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from clarion.errors import InputError, Problem, display_path
+from clarion.strict import Strict
 from clarion.surveys.signals.matcher import Matcher
 from clarion.surveys.signals.tags import CONTACT, NEGATIVE, POSITIVE, Signal
 from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
@@ -80,11 +81,7 @@ CueText = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_ch
 Negated = Signal | Literal["cancel"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CueEntry(_Strict):
+class CueEntry(Strict):
     """A cue, written as text, or as ``{cue: ..., negated: ...}`` when its negation differs from its
     signal's rule ("not worried" is relief, not merely no doubt)."""
 
@@ -97,14 +94,14 @@ class CueEntry(_Strict):
         return {"cue": data} if isinstance(data, str) else data
 
 
-class SignalCues(_Strict):
+class SignalCues(Strict):
     negated: Negated = Field(
         default="cancel", description="What a negated cue counts as: another signal, or cancel."
     )
     cues: list[CueEntry] = Field(default_factory=list, max_length=2000)
 
 
-class SignalSection(_Strict):
+class SignalSection(Strict):
     doubt: SignalCues = SignalCues()
     cynicism: SignalCues = SignalCues()
     relief: SignalCues = SignalCues()
@@ -112,7 +109,7 @@ class SignalSection(_Strict):
     appreciation: SignalCues = SignalCues()
 
 
-class Lexicon(_Strict):
+class Lexicon(Strict):
     """One locale's cues, as its file says."""
 
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
