@@ -37,7 +37,10 @@ def cue_regex(cue: str, *, anchored: bool = False) -> str:
         if word == "...":
             gap = True
             continue
-        head, core, tail, mark = _PARTS.fullmatch(word).groups()  # type: ignore[union-attr]
+        parts = _PARTS.fullmatch(word)
+        if parts is None:  # the lexicon's schema refuses such a cue first; say so if one gets here
+            raise ValueError(f"cue {cue!r}: {word!r} is not a word, a *stem*, or a word and ? ! .")
+        head, core, tail, mark = parts.groups()
         body = (r"\w*" if head else "") + re.escape(core) + (r"\w*" if tail else "") + re.escape(mark)
         if pieces:
             pieces.append(SEPARATOR + (GAP if gap else ""))

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clarion import store
 from clarion.kinds import Channel, DeliveryState
@@ -222,7 +222,7 @@ def test_notices_staged_in_bulk_are_the_rows_one_at_a_time_would_be(engine: sa.E
         stage_notices(session=session, notices=notices, check=check)
         stage_notices(session=session, notices=[], check=check)
         session.commit()
-        rows = session.exec(select(Notice).order_by(Notice.id)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(Notice).order_by(col(Notice.id))).all()
         deliveries = {d.notice_id: d for d in session.exec(select(Delivery))}
     assert [(r.address, r.about, r.params) for r in rows] == [(n.address, n.about, n.params) for n in notices]
     for row in rows:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clarion import consent, store
 from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateState
@@ -71,7 +71,7 @@ class InviteWorld:
 
     def notices(self, kind: str) -> list[Notice]:
         with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.exec(select(Notice).where(Notice.kind == kind).order_by(Notice.id)))  # type: ignore[arg-type]
+            return list(session.exec(select(Notice).where(Notice.kind == kind).order_by(col(Notice.id))))
 
 
 def resolved_incident(engine: sa.Engine, *, playbook: str = "outage") -> InviteWorld:

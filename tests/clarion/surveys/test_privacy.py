@@ -106,7 +106,8 @@ def test_a_follow_up_closed_after_the_purge_loses_its_note_at_the_next(engine: s
     with store.session_scope(engine) as session:
         purge_expired(session=session, now=NOW + timedelta(days=1), retention_for=retention_for)
     with Session(engine) as session:
-        assert session.get(SurveyFollowup, followup).note is None  # type: ignore[union-attr]
+        kept = session.get(SurveyFollowup, followup)
+        assert kept is not None and kept.note is None
 
 
 # ── access and erasure ───────────────────────────────────────────────────────────────────────────

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -25,9 +25,9 @@ from tests.clarion.surveys.answer_world import CLOSES, T0, SurveyRows, resolved_
 NOW = T0 + timedelta(days=5)
 
 
-def report_of(engine: sa.Engine, incident: Incident, now: object = NOW) -> SurveyReport:
+def report_of(engine: sa.Engine, incident: Incident, now: datetime = NOW) -> SurveyReport:
     with Session(engine) as session:
-        return survey_report(session=session, incident=incident, now=now)  # type: ignore[arg-type]
+        return survey_report(session=session, incident=incident, now=now)
 
 
 @pytest.fixture
