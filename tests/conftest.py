@@ -30,6 +30,8 @@ def clean_environ(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     get_settings.cache_clear()
     get_engine.cache_clear()  # the process-wide engine belongs to a settings of an earlier test
     yield
+    if get_engine.cache_info().currsize:  # its connections go with the test that made them
+        get_engine().dispose()
     os.environ.clear()
     os.environ.update(saved)
     get_settings.cache_clear()

@@ -3,7 +3,6 @@ real command line (``faces.cli.app``) on a store seeded in this test's own CLARI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,16 +17,6 @@ from faces.followups_cli import age
 from tests.clarion.surveys.answer_world import SurveyRows, resolved_incident
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def own_store() -> Iterator[None]:
-    """``get_engine()`` follows this test's CLARION_HOME (set by the root conftest)."""
-    store.get_engine.cache_clear()
-    yield
-    if store.get_engine.cache_info().currsize:
-        store.get_engine().dispose()
-    store.get_engine.cache_clear()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,6 @@ from faces.cli import app
 from tests.clarion.surveys.answer_world import SurveyRows, resolved_incident
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def own_store() -> Iterator[None]:
-    """``get_engine()`` follows this test's CLARION_HOME (set by the root conftest)."""
-    store.get_engine.cache_clear()
-    yield
-    if store.get_engine.cache_info().currsize:
-        store.get_engine().dispose()
-    store.get_engine.cache_clear()
 
 
 @pytest.fixture
