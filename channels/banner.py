@@ -14,15 +14,16 @@ duplicates: ``no_duplicates = True``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from channels.base import ChannelAdapter
 from clarion.banner import get_banner, publish_banner
+from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError, TransientChannelError
-from clarion.kinds import Channel
+from clarion.limits import GRAPHEMES, Limit
 from clarion.models import Banner
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
@@ -34,12 +35,30 @@ def provider_id(banner: Banner) -> str:
     return f"banner:{banner.id}:r{banner.revision}"
 
 
+def _adapter(settings: Settings, *, client: object, engine: sa.Engine) -> BannerAdapter:
+    return BannerAdapter.from_settings(settings, engine=engine)
+
+
+SPEC: Final = ChannelSpec(
+    name="banner",
+    reach=Reach.SERVED,
+    form=Form.SHORT,
+    fields={"body": "body.txt.j2"},
+    one_line=True,
+    # At most two lines on a phone (~125 graphemes a line). It must carry reference, status,
+    # next-update time, link and contact, so one line is not enough.
+    limits=(Limit("body", GRAPHEMES, 250),),
+    adapter=_adapter,
+    max_batch=500,
+    no_duplicates=True,
+    reconcile="reads the banner row, written in the same transaction as the message's outcome",
+)
+
+
 class BannerAdapter(ChannelAdapter):
     """Stores banners in clarion's database; no HTTP."""
 
-    channel: ClassVar[Channel] = Channel.BANNER
-    max_batch: ClassVar[int] = 500
-    no_duplicates: ClassVar[bool] = True
+    spec = SPEC
 
     def __init__(self, *, engine: sa.Engine, requests_per_second: float | None = None) -> None:
         super().__init__(requests_per_second=requests_per_second)

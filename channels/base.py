@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from clarion.channel_table import ChannelSpec
 from clarion.errors import (
     ChannelError,
     ConfigError,
@@ -45,6 +46,8 @@ _MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
 class ChannelAdapter(ABC):
     """Base of every adapter. Subclasses set the class data and implement :meth:`send`."""
 
+    spec: ClassVar[ChannelSpec]
+    """What the channel is (its module's ``SPEC``); the class data below is read from it."""
     channel: ClassVar[Channel]
     max_batch: ClassVar[int] = 1
     """Most messages one :meth:`send` call takes."""
@@ -54,6 +57,16 @@ class ChannelAdapter(ABC):
     """Stay under this by default; None when the provider publishes no limit."""
     no_duplicates: ClassVar[bool] = False
     """True when :meth:`reconcile` can always tell whether the provider has a message."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if isinstance(spec, ChannelSpec):
+            cls.channel = Channel(spec.name)
+            cls.max_batch = spec.max_batch
+            cls.one_request_per_batch = spec.one_request_per_batch
+            cls.default_requests_per_second = spec.requests_per_second
+            cls.no_duplicates = spec.no_duplicates
 
     def __init__(self, *, requests_per_second: float | None = None) -> None:
         self.requests_per_second = (

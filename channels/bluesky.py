@@ -28,13 +28,14 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from typing import Any, Final, Self
 
 import httpx
 from pydantic import SecretStr
 
 from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
 from channels.bluesky_post import POST, make_tid, post_record
+from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import (
     ChannelError,
     InDoubt,
@@ -42,6 +43,7 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel
+from clarion.limits import BYTES, GRAPHEMES, Limit
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
 
@@ -72,13 +74,35 @@ class _SessionFailed(Exception):
         self.error = error
 
 
+def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> BlueskyAdapter:
+    return BlueskyAdapter.from_settings(settings, client=client)
+
+
+SPEC: Final = ChannelSpec(
+    name="bluesky",
+    reach=Reach.BROADCAST,
+    form=Form.SHORT,
+    fields={"body": "body.txt.j2"},
+    # app.bsky.feed.post text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes).
+    limits=(Limit("body", GRAPHEMES, 300), Limit("body", BYTES, 3000)),
+    adapter=_adapter,
+    max_batch=10,  # one message per locale, posted one after another
+    requests_per_second=0.45,  # 5000 points an hour, 3 per create
+    no_duplicates=True,
+    reconcile="looks the deterministic record key up with getRecord",
+    settings=("CLARION_BLUESKY_PDS_URL", "CLARION_BLUESKY_IDENTIFIER", "CLARION_BLUESKY_APP_PASSWORD"),
+    sandboxed=lambda settings: (
+        not (settings.bluesky_pds_url or settings.bluesky_identifier or settings.bluesky_app_password)
+    ),
+    provider="bluesky",
+    sandbox="channels.sandbox.bluesky:router",
+)
+
+
 class BlueskyAdapter(ChannelAdapter):
     """Posts each message as an ``app.bsky.feed.post``; ``provider_id`` is the record's ``at://`` URI."""
 
-    channel: ClassVar[Channel] = Channel.BLUESKY
-    max_batch: ClassVar[int] = 10  # broadcast: one message per locale; posted one after another
-    default_requests_per_second: ClassVar[float | None] = 0.45  # 5000 points/h, 3 per create
-    no_duplicates: ClassVar[bool] = True
+    spec = SPEC
 
     def __init__(
         self,

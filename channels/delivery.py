@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from channels.registry import SENT_CHANNELS, build_senders, http_client
+from channels.registry import build_senders, http_client
 from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
 from clarion.outbox.notices import NoticeRenderer
@@ -41,7 +41,7 @@ def run_worker(
     engine: sa.Engine,
     *,
     name: str,
-    channels: Iterable[Channel] = SENT_CHANNELS,
+    channels: Iterable[Channel] | None = None,
     threads: int = 4,
     until_idle: bool = True,
     max_wait: float | None = None,

@@ -49,9 +49,11 @@ from sendgrid.helpers.mail import (
 from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
 
 from channels.base import ChannelAdapter, http_error, http_url, require, transport_error
+from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.email_address import EmailNotValidError, normalized_email
 from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, TransientChannelError
 from clarion.kinds import Channel
+from clarion.limits import GRAPHEMES, Limit
 from clarion.outbox.port import Content as Rendition
 from clarion.outbox.port import OutboundMessage, SendResult
 from clarion.settings import Settings
@@ -65,13 +67,41 @@ _GroupKey = tuple[Rendition, str, str, bool]
 _Item = tuple[OutboundMessage, str]
 
 
+def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> EmailAdapter:
+    return EmailAdapter.from_settings(settings, client=client)
+
+
+SPEC: Final = ChannelSpec(
+    name="email",
+    reach=Reach.PERSONAL,
+    address="email",
+    form=Form.LONG,
+    fields={"subject": "subject.txt.j2", "body": "body.txt.j2", "html": "body.html.j2"},
+    # RFC 5322 folds long headers, so there is no hard limit; but clients cut the visible subject
+    # around 60-100 characters, and an apology's subject must be read whole. Body: no limit.
+    limits=(Limit("subject", GRAPHEMES, 100),),
+    adapter=_adapter,
+    max_batch=1000,
+    one_request_per_batch=True,
+    reconcile="cannot tell (no lookup without the paid Email Activity API): a resend after a doubtful "
+    "attempt is counted as a blind resend; events of two copies show what the provider received",
+    settings=(
+        "CLARION_SENDGRID_API_KEY",
+        "CLARION_SENDGRID_BASE_URL",
+        "CLARION_SENDGRID_EVENT_PUBLIC_KEY",
+        "CLARION_EMAIL_FROM",
+        "CLARION_EMAIL_FROM_NAME",
+    ),
+    sandboxed=lambda settings: settings.sendgrid_api_key is None,
+    provider="sendgrid",
+    sandbox="channels.sandbox.sendgrid:router",
+)
+
+
 class EmailAdapter(ChannelAdapter):
     """SendGrid ``/v3/mail/send``. Cannot reconcile: see the module notes."""
 
-    channel = Channel.EMAIL
-    max_batch = 1000
-    one_request_per_batch = True
-    no_duplicates = False
+    spec = SPEC
 
     def __init__(
         self,

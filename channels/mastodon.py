@@ -25,15 +25,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Final, Self
+from typing import Any, Final, Self
 
 import httpx
 from pydantic import SecretStr
 
 from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
+from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import InDoubt, PermanentChannelError
 from clarion.kinds import Channel
-from clarion.limits import MASTODON_URL_CHARS, mastodon_length
+from clarion.limits import MASTODON_CHARACTERS, MASTODON_URL_CHARS, Limit, mastodon_length
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
 
@@ -60,13 +61,32 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> MastodonAdapter:
+    return MastodonAdapter.from_settings(settings, client=client)
+
+
+SPEC: Final = ChannelSpec(
+    name="mastodon",
+    reach=Reach.BROADCAST,
+    form=Form.SHORT,
+    fields={"body": "body.txt.j2"},
+    limits=(Limit("body", MASTODON_CHARACTERS, 500),),  # the instance default; each URL counts 23
+    adapter=_adapter,
+    max_batch=10,  # one message per locale, posted one after another
+    requests_per_second=1.0,  # 300 requests / 5 min per account
+    no_duplicates=True,
+    reconcile="resends with the same Idempotency-Key, which the instance keeps for an hour",
+    settings=("CLARION_MASTODON_BASE_URL", "CLARION_MASTODON_ACCESS_TOKEN"),
+    sandboxed=lambda settings: not (settings.mastodon_base_url or settings.mastodon_access_token),
+    provider="mastodon",
+    sandbox="channels.sandbox.mastodon:router",
+)
+
+
 class MastodonAdapter(ChannelAdapter):
     """Posts each message as a public status; ``provider_id`` is the status id."""
 
-    channel: ClassVar[Channel] = Channel.MASTODON
-    max_batch: ClassVar[int] = 10  # broadcast: one message per locale; posted one after another
-    default_requests_per_second: ClassVar[float | None] = 1.0  # 300 requests / 5 min per account
-    no_duplicates: ClassVar[bool] = True
+    spec = SPEC
 
     def __init__(
         self,

@@ -1,8 +1,10 @@
-"""The one explicit list of channel adapters, and how to build them from settings.
+"""The adapters of every channel the delivery engine sends, built from settings.
 
-Each provider whose credentials are not set is reached through the provider sandbox at
-``settings.sandbox_url``, so clarion runs end to end with no accounts. The status page is not here:
-it is served from the store by the web app, not sent.
+What channels exist is the channel table's to say (``clarion.channel_table``: one spec per channel,
+found through the ``clarion.channels`` entry points); here each spec's adapter is built. Each provider
+whose credentials are not set is reached through the provider sandbox at ``settings.sandbox_url``, so
+clarion runs end to end with no accounts. The status page has no adapter: it is served from the store
+by the web app, not sent.
 """
 
 from __future__ import annotations
@@ -12,23 +14,11 @@ from collections.abc import Iterable
 import httpx
 import sqlalchemy as sa
 
-from channels.banner import BannerAdapter
-from channels.base import DEFAULT_TIMEOUT, ChannelAdapter
-from channels.bluesky import BlueskyAdapter
-from channels.email import EmailAdapter
-from channels.mastodon import MastodonAdapter
-from channels.sms import SmsAdapter
+from channels.base import DEFAULT_TIMEOUT
+from clarion.channel_table import channel_table, sent_channels
 from clarion.kinds import Channel
+from clarion.outbox.port import Sender
 from clarion.settings import Settings
-
-HTTP_ADAPTERS: dict[Channel, type[EmailAdapter | SmsAdapter | MastodonAdapter | BlueskyAdapter]] = {
-    Channel.EMAIL: EmailAdapter,
-    Channel.SMS: SmsAdapter,
-    Channel.MASTODON: MastodonAdapter,
-    Channel.BLUESKY: BlueskyAdapter,
-}
-SENT_CHANNELS = (*HTTP_ADAPTERS, Channel.BANNER)
-"""Every channel the delivery engine sends (the status page is served, not sent)."""
 
 
 def http_client(*, connections: int = 16, timeout: float | None = None) -> httpx.Client:
@@ -44,25 +34,22 @@ def build_senders(
     *,
     client: httpx.Client,
     engine: sa.Engine,
-    channels: Iterable[Channel] = SENT_CHANNELS,
-) -> dict[Channel, ChannelAdapter]:
-    """One adapter per channel, configured from settings (the sandbox for unset providers)."""
-    senders: dict[Channel, ChannelAdapter] = {}
-    for channel in channels:
-        if channel is Channel.BANNER:
-            senders[channel] = BannerAdapter.from_settings(settings, engine=engine)
-        elif channel in HTTP_ADAPTERS:
-            senders[channel] = HTTP_ADAPTERS[channel].from_settings(settings, client=client)
+    channels: Iterable[Channel] | None = None,
+) -> dict[Channel, Sender]:
+    """One adapter per channel sent (all of them by default), configured from settings (the sandbox
+    for unset providers). A channel that is served, not sent, gets none."""
+    table = channel_table()
+    senders: dict[Channel, Sender] = {}
+    for channel in sent_channels() if channels is None else channels:
+        factory = table[Channel(channel)].adapter
+        if factory is not None:
+            senders[channel] = factory(settings, client=client, engine=engine)
     return senders
 
 
 def uses_sandbox(settings: Settings) -> dict[Channel, bool]:
-    """Which providers go to the sandbox because their credentials are not set."""
+    """Which sent channels' providers go to the sandbox because their credentials are not set."""
+    table = channel_table()
     return {
-        Channel.EMAIL: settings.sendgrid_api_key is None,
-        Channel.SMS: settings.twilio_account_sid is None and settings.twilio_auth_token is None,
-        Channel.MASTODON: not (settings.mastodon_base_url or settings.mastodon_access_token),
-        Channel.BLUESKY: not (
-            settings.bluesky_pds_url or settings.bluesky_identifier or settings.bluesky_app_password
-        ),
+        channel: table[channel].sandboxed(settings) for channel in sent_channels() if table[channel].provider
     }

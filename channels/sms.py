@@ -38,15 +38,18 @@ import phonenumbers
 from pydantic import SecretStr
 
 from channels.base import ChannelAdapter, http_error, http_url, require, retry_after, transport_error
+from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import (
     ChannelError,
     ConfigError,
     InDoubt,
     PermanentChannelError,
     RateLimited,
+    RecipientOptedOut,
     TransientChannelError,
 )
 from clarion.kinds import Channel
+from clarion.limits import CONFIGURED, SEGMENTS, Limit
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
 
@@ -66,12 +69,40 @@ _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
+def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> SmsAdapter:
+    return SmsAdapter.from_settings(settings, client=client)
+
+
+SPEC: Final = ChannelSpec(
+    name="sms",
+    reach=Reach.PERSONAL,
+    address="phone",
+    form=Form.SHORT,
+    fields={"body": "body.txt.j2"},
+    one_line=True,
+    limits=(Limit("body", SEGMENTS, CONFIGURED),),  # CLARION_SMS_MAX_SEGMENTS, or the playbook's
+    adapter=_adapter,
+    max_batch=50,
+    no_duplicates=True,
+    reconcile="lists the recipient's messages sent since the attempt and matches the body",
+    settings=(
+        "CLARION_TWILIO_ACCOUNT_SID",
+        "CLARION_TWILIO_AUTH_TOKEN",
+        "CLARION_TWILIO_MESSAGING_SERVICE_SID",
+        "CLARION_TWILIO_FROM_NUMBER",
+        "CLARION_TWILIO_BASE_URL",
+        "CLARION_SMS_MAX_SEGMENTS",
+    ),
+    sandboxed=lambda settings: settings.twilio_account_sid is None and settings.twilio_auth_token is None,
+    provider="twilio",
+    sandbox="channels.sandbox.twilio:router",
+)
+
+
 class SmsAdapter(ChannelAdapter):
     """Twilio ``Messages.json``: sends one by one, reconciles by listing messages."""
 
-    channel = Channel.SMS
-    max_batch = 50
-    no_duplicates = True
+    spec = SPEC
 
     def __init__(
         self,
@@ -211,6 +242,10 @@ class SmsAdapter(ChannelAdapter):
         data = _json(response)
         code = str(data["code"]) if data.get("code") is not None else None
         message = str(data.get("message") or response.reason_phrase or f"HTTP {response.status_code}")
+        if code == OPTED_OUT:
+            return RecipientOptedOut(
+                message, channel=self.channel, status_code=response.status_code, code=code
+            )
         if code == RATE_LIMITED:
             return RateLimited(
                 message,

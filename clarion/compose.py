@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from clarion.cadence import next_update_due
+from clarion.channel_table import spec_of
 from clarion.facts import Facts
 from clarion.playbook import Playbook
 from clarion.render import Renderer, Rendition
@@ -29,7 +30,7 @@ def compose(
     renditions = []
     for locale in locales or playbook.locales:
         for channel in playbook.channels:
-            zone = personal_zone if channel.personal else public_zone
+            zone = personal_zone if spec_of(channel).personal else public_zone
             renditions.append(
                 renderer.render(
                     facts, next_update_by=next_update_by, channel=channel, locale=locale, time_zone=zone

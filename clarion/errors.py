@@ -20,7 +20,8 @@ Raise the leaves, catch the bases. Every error carries the context a person need
         ├── TransientChannelError     worth retrying: the provider certainly did not take it
         │   ├── RateLimited           carries retry_after seconds when the provider said
         │   └── InDoubt               worth retrying, but the provider may already have it
-        └── PermanentChannelError     never retried: rejected, invalid recipient, opted out
+        └── PermanentChannelError     never retried: rejected, invalid recipient
+            └── RecipientOptedOut     the person told the provider to stop (Twilio STOP): consent withdrawn
 """
 
 from __future__ import annotations
@@ -194,6 +195,12 @@ class InDoubt(TransientChannelError):
 
 class PermanentChannelError(ChannelError):
     """Never retried: the provider rejected the message or the recipient for good."""
+
+
+class RecipientOptedOut(PermanentChannelError):
+    """The recipient told the provider to stop sending to them on this channel (an SMS ``STOP``).
+    The delivery engine withdraws their consent for the channel; what the provider's code for it is
+    stays in the adapter."""
 
 
 def display_path(path: Path) -> str:

@@ -1,16 +1,17 @@
 """Channel limits as data, and every length count clarion makes, in one place.
 
-``LIMITS`` says what each channel allows; :func:`measure` applies it and returns one
-:class:`Measurement` per limit. The counting functions (:func:`sms_count`, :func:`graphemes`,
-:func:`mastodon_length`, :func:`bluesky_length`) follow the providers' own rules; see
-``shared/reference/providers.md`` (Twilio segments, Mastodon StatusLengthValidator, Bluesky post lexicon).
+Each channel's spec lists its :class:`Limit` values (``clarion.channel_table``); :func:`measure`
+applies them and returns one :class:`Measurement` per limit. The counting functions
+(:func:`sms_count`, :func:`graphemes`, :func:`mastodon_length`, :func:`bluesky_length`) follow the
+providers' own rules; see ``shared/reference/providers.md`` (Twilio segments, Mastodon
+StatusLengthValidator, Bluesky post lexicon).
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
@@ -213,26 +214,6 @@ class Limit:
             raise ValueError(f"maximum must be >= 0 (or CONFIGURED), got {self.maximum}")
 
 
-# Per channel, the most commonly binding limit first. Fields absent here have no limit.
-LIMITS: Final[Mapping[Channel, tuple[Limit, ...]]] = MappingProxyType(
-    {
-        # RFC 5322 folds long headers, so there is no hard limit; but clients cut the visible subject
-        # around 60-100 characters, and an apology's subject must be read whole. Body: no limit.
-        Channel.EMAIL: (Limit("subject", GRAPHEMES, 100),),
-        Channel.SMS: (Limit("body", SEGMENTS, CONFIGURED),),
-        # Instance default max_characters; each URL counts 23.
-        Channel.MASTODON: (Limit("body", MASTODON_CHARACTERS, 500),),
-        # app.bsky.feed.post text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes).
-        Channel.BLUESKY: (Limit("body", GRAPHEMES, 300), Limit("body", BYTES, 3000)),
-        # Our own in-app banner: at most two lines on a phone (~125 graphemes a line). It must carry
-        # reference, status, next-update time, link and contact, so one line is not enough.
-        Channel.BANNER: (Limit("body", GRAPHEMES, 250),),
-        # The entry title (Statuspage's incident name, a 255-character column). Body: no limit.
-        Channel.STATUSPAGE: (Limit("subject", CHARACTERS, 255),),
-    }
-)
-
-
 @dataclass(frozen=True)
 class Measurement:
     """One field measured against one limit (``limit`` None: measured, not limited)."""
@@ -246,16 +227,18 @@ class Measurement:
     sms: SmsCount | None = None
 
 
-def measure(channel: Channel, fields: Mapping[str, str], *, sms_max_segments: int) -> list[Measurement]:
-    """Measure the limited fields present in ``fields`` against ``LIMITS[channel]``.
+def measure(
+    channel: Channel, fields: Mapping[str, str], *, limits: Sequence[Limit], sms_max_segments: int
+) -> list[Measurement]:
+    """Measure the limited fields present in ``fields`` against ``limits`` (the channel's spec's).
 
     One Measurement per limit whose field is present. Failing measurements come first, then
-    ``LIMITS`` order, so ``result[0]`` is the binding one. Fields without a limit are not measured.
+    ``limits`` order, so ``result[0]`` is the binding one. Fields without a limit are not measured.
     """
     if sms_max_segments < 1:
         raise ValueError(f"sms_max_segments must be >= 1, got {sms_max_segments}")
     results: list[Measurement] = []
-    for limit in LIMITS[channel]:
+    for limit in limits:
         if limit.field not in fields:
             continue
         text = fields[limit.field]
@@ -268,7 +251,7 @@ def measure(channel: Channel, fields: Mapping[str, str], *, sms_max_segments: in
             length = _COUNTERS[limit.measure](text)
         fits = length <= maximum
         results.append(Measurement(channel, limit.field, limit.measure, length, maximum, fits, sms))
-    return sorted(results, key=lambda m: m.fits)  # stable: failures first, LIMITS order otherwise
+    return sorted(results, key=lambda m: m.fits)  # stable: failures first, then in order
 
 
 _NOUNS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from clarion.channel_table import Reach, channel_table
 from clarion.durations import (
     ApprovalTimeout,
     HoldingGrace,
@@ -39,9 +40,6 @@ from clarion.overrides import check_override, unmet_needs
 from clarion.statuspage.components import IMPACTED, ComponentStatus
 from clarion.strict import Slug, Strict
 from clarion.yamlfile import read_yaml, validate_with_lines
-
-PERSONAL_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.BANNER})
-PUBLIC_CHANNELS = frozenset({Channel.MASTODON, Channel.BLUESKY, Channel.STATUSPAGE})
 
 
 class Part(StrEnum):
@@ -146,7 +144,13 @@ class Audience(Strict):
     @field_validator("channels")
     @classmethod
     def _personal_only(cls, value: list[Channel]) -> list[Channel]:
-        public = sorted(c.value for c in value if c not in PERSONAL_CHANNELS)
+        table = channel_table()
+        inside = sorted(c.value for c in value if table[c].reach is Reach.INTERNAL)
+        if inside:
+            raise ValueError(
+                f"{', '.join(inside)} reach the people inside, never customers: not an audience's"
+            )
+        public = sorted(c.value for c in value if not table[c].for_audiences)
         if public:
             raise ValueError(
                 f"{', '.join(public)} reach the public, not an audience: list under public_channels"
@@ -345,7 +349,11 @@ class Playbook(Strict):
     @field_validator("public_channels")
     @classmethod
     def _public_only(cls, value: list[Channel]) -> list[Channel]:
-        personal = sorted(c.value for c in value if c not in PUBLIC_CHANNELS)
+        table = channel_table()
+        inside = sorted(c.value for c in value if table[c].reach is Reach.INTERNAL)
+        if inside:
+            raise ValueError(f"{', '.join(inside)} reach the people inside, never the public")
+        personal = sorted(c.value for c in value if not table[c].for_public)
         if personal:
             raise ValueError(f"{', '.join(personal)} are sent to audiences, not the public")
         return value
@@ -386,7 +394,7 @@ class Playbook(Strict):
 
     @property
     def channels(self) -> list[Channel]:
-        """Every channel the playbook uses, in the order of the Channel enum."""
+        """Every channel the playbook uses, in the channel table's order."""
         used = {c for a in self.audiences.values() for c in a.channels} | set(self.public_channels)
         return [c for c in Channel if c in used]
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from clarion import audit, drafts
 from clarion.audience import AudienceSummary
+from clarion.channel_table import spec_of
 from clarion.compose import promised_next_update
 from clarion.consistency import preflight
 from clarion.errors import InputError, NotFound, Problem
@@ -44,9 +45,6 @@ from clarion.playbook import Playbook
 from clarion.render import Renderer, Rendition
 from clarion.settings import Settings
 from clarion.sources import Source, check_sources
-
-PERSONAL = (Channel.EMAIL, Channel.SMS)
-OUTBOX_BROADCAST = (Channel.MASTODON, Channel.BLUESKY)
 
 
 @dataclass
@@ -179,19 +177,19 @@ def enqueue_update(
             staged.audiences[name] = enqueue_audience(
                 engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark
             )
-        if Channel.BANNER in spec.channels:
+        for channel in _served_and_sent(spec.channels):  # the banner: one message per audience and locale
             for locale in playbook.locales:
                 enqueue_broadcast(
                     engine=engine,
                     update_id=update_id,
-                    channel=Channel.BANNER,
+                    channel=channel,
                     audience=name,
-                    rendition_id=ids[(Channel.BANNER, locale, public_zone)],
+                    rendition_id=ids[(channel, locale, public_zone)],
                     scope=f"{name}.{locale}",
                 )
                 staged.broadcasts += 1
     for channel in playbook.public_channels:
-        if channel in OUTBOX_BROADCAST:
+        if spec_of(channel).sent:  # Mastodon, Bluesky; the status page is served from the store
             for locale in playbook.locales:
                 enqueue_broadcast(
                     engine=engine,
@@ -291,16 +289,22 @@ def _wanted(
     wanted: set[tuple[Channel, str, str]] = set()
     for name, spec in playbook.audiences.items():
         for channel in spec.channels:
-            if channel in PERSONAL and name in summaries:
-                for locale, zone in summaries[name].variants:
-                    use = locale if locale in playbook.locales else playbook.locales[0]
-                    wanted.add((channel, use, zone or public_zone))
-            elif channel is Channel.BANNER:
+            if spec_of(channel).personal:
+                if name in summaries:
+                    for locale, zone in summaries[name].variants:
+                        use = locale if locale in playbook.locales else playbook.locales[0]
+                        wanted.add((channel, use, zone or public_zone))
+            elif spec_of(channel).sent:
                 wanted.update((channel, locale, public_zone) for locale in playbook.locales)
     for channel in playbook.public_channels:
-        if channel in OUTBOX_BROADCAST:
+        if spec_of(channel).sent:
             wanted.update((channel, locale, public_zone) for locale in playbook.locales)
     return wanted
+
+
+def _served_and_sent(channels: list[Channel]) -> list[Channel]:
+    """An audience's channels that are sent once per locale rather than to each person (the banner)."""
+    return [c for c in channels if not spec_of(c).personal and spec_of(c).sent]
 
 
 def _mark_published(engine: sa.Engine, update_id: int) -> None:

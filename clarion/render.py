@@ -29,6 +29,7 @@ from babel.dates import format_datetime
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
+from clarion.channel_table import channel_table, spec_of
 from clarion.errors import ConfigError, TemplateError, display_path
 from clarion.facts import Facts
 from clarion.kinds import Channel, IncidentStatus
@@ -38,18 +39,11 @@ from clarion.template_env import BoundedEnvironment, LimitReached
 from clarion.text import visible
 
 MACROS = "_macros"
-LONG_FORM = frozenset({Channel.EMAIL, Channel.STATUSPAGE})
-SINGLE_LINE = frozenset({Channel.SMS, Channel.BANNER})
 
-#: The template file of each field, per channel. ``subject`` is one line; ``html`` is autoescaped.
-CHANNEL_FIELDS: Mapping[Channel, Mapping[str, str]] = {
-    Channel.EMAIL: {"subject": "subject.txt.j2", "body": "body.txt.j2", "html": "body.html.j2"},
-    Channel.SMS: {"body": "body.txt.j2"},
-    Channel.MASTODON: {"body": "body.txt.j2"},
-    Channel.BLUESKY: {"body": "body.txt.j2"},
-    Channel.BANNER: {"body": "body.txt.j2"},
-    Channel.STATUSPAGE: {"subject": "subject.txt.j2", "html": "body.html.j2"},
-}
+
+def channel_fields(channel: Channel) -> Mapping[str, str]:
+    """The template file of each field of ``channel``. ``subject`` is one line; ``html`` is autoescaped."""
+    return spec_of(channel).fields
 
 
 @dataclass(frozen=True)
@@ -167,6 +161,13 @@ def make_environment(templates_dir: Path, generated: Mapping[str, str] | None = 
         _OverrideLoader(dict(generated or {})),
         jinja2.FunctionLoader(lambda name: _html_macros(templates_dir, name)),
         jinja2.FileSystemLoader(templates_dir),
+        jinja2.PrefixLoader(
+            {
+                c.value: jinja2.FileSystemLoader(spec.templates)
+                for c, spec in channel_table().items()
+                if spec.templates
+            }
+        ),
     ]
     return BoundedEnvironment(
         loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=_autoescape
@@ -211,7 +212,7 @@ class Renderer:
         carried = Carried(facts.reference, facts.status, next_update_by, facts.link)
         context = self._context(facts, carried, channel, locale, time_zone, text)
         fields = {
-            name: self._render_field(channel, locale, name, context) for name in CHANNEL_FIELDS[channel]
+            name: self._render_field(channel, locale, name, context) for name in channel_fields(channel)
         }
         markers = {
             "reference": carried.reference,
@@ -227,7 +228,11 @@ class Renderer:
             fields=fields,
             carried=carried,
             markers=markers,
-            measurements=tuple(measure(channel, fields, sms_max_segments=self.sms_max_segments)),
+            measurements=tuple(
+                measure(
+                    channel, fields, limits=spec_of(channel).limits, sms_max_segments=self.sms_max_segments
+                )
+            ),
         )
 
     def _context(
@@ -239,7 +244,7 @@ class Renderer:
             "organisation": facts.organisation,
             "channel": channel.value,
             "locale": locale,
-            "form": "long" if channel in LONG_FORM else "short",
+            "form": spec_of(channel).form.value,
             "incident": {
                 "reference": facts.reference,
                 "title": story.title or facts.title,
@@ -269,8 +274,8 @@ class Renderer:
         """Child templates that replace story blocks, one per channel × locale × field overridden."""
         generated = {}
         for locale, overrides in playbook.parts.items():
-            for channel, files in CHANNEL_FIELDS.items():
-                form = "long" if channel in LONG_FORM else "short"
+            for channel, spec in channel_table().items():
+                form, files = spec.form.value, spec.fields
                 blocks = {p: getattr(o, form) for p, o in overrides.items() if getattr(o, form) is not None}
                 if not blocks:
                     continue
@@ -284,7 +289,7 @@ class Renderer:
     def _template(self, channel: Channel, locale: str, field_name: str) -> jinja2.Template:
         key = (channel, locale, field_name)
         if key not in self._templates:
-            name = f"{channel.value}/{locale}/{CHANNEL_FIELDS[channel][field_name]}"
+            name = f"{channel.value}/{locale}/{channel_fields(channel)[field_name]}"
             overridden = f"playbook-{self.playbook.name}/{name}"
             try:
                 parent = self.env.get_template(name)
@@ -323,7 +328,7 @@ class Renderer:
             return " ".join(raw.split())  # one line: no header injection, no stray newlines
         if field_name == "html":
             return raw.strip() + "\n"
-        if channel in SINGLE_LINE:
+        if spec_of(channel).one_line:
             return " ".join(raw.split())
         return _tidy(raw)
 

@@ -132,7 +132,7 @@ def work(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from channels.delivery import run_worker
-    from channels.registry import SENT_CHANNELS
+    from clarion.channel_table import sent_channels
     from clarion.models import utcnow
     from clarion.outbox.counts import backlog
     from clarion.outbox.worker import WorkerStats
@@ -143,7 +143,7 @@ def work(
     engine = get_engine()
     migrate(engine)  # a worker's start is one of the places that bring the store up to date
     worker_name = name or f"{socket.gethostname()}-{os.getpid()}"
-    left = backlog(engine, now=utcnow(), channels=list(SENT_CHANNELS))
+    left = backlog(engine, now=utcnow(), channels=list(sent_channels()))
     total = sum(left.due.values()) + left.waiting + left.claimed
     bar = Progress(
         TextColumn("sending"),
@@ -177,7 +177,7 @@ def work(
         f"{worker_name}: accepted {stats.accepted}, failed {stats.failed}, retries {stats.retried}, "
         f"found already sent {stats.reconciled_present}, resent without knowing {stats.uncertain_sends}"
     )
-    left = backlog(engine, now=utcnow(), channels=list(SENT_CHANNELS))
+    left = backlog(engine, now=utcnow(), channels=list(sent_channels()))
     remaining = sum(left.due.values()) + left.waiting + left.claimed
     if remaining:
         out.print(f"{remaining} messages left in the outbox for the next `clarion outbox work`")

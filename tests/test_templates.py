@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from clarion.kinds import Channel, IncidentStatus
-from clarion.render import CHANNEL_FIELDS
+from clarion.channel_table import channel_table
+from clarion.kinds import IncidentStatus
 from tests.helpers import TEMPLATES, load_raw
 
 LOCALES = sorted(p.stem for p in (TEMPLATES / "_locale").glob("*.yaml"))
@@ -24,6 +24,7 @@ def test_every_locale_has_every_channel_template_and_its_strings() -> None:
         assert (TEMPLATES / "_macros" / f"{locale}.j2").is_file()
         strings = load_raw(TEMPLATES / "_locale" / f"{locale}.yaml")
         assert set(strings["status"]) == {s.value for s in IncidentStatus}
-        for channel in Channel:
-            for file in CHANNEL_FIELDS[channel].values():
-                assert (TEMPLATES / channel.value / locale / file).is_file(), (channel, locale, file)
+        for channel, spec in channel_table().items():
+            folder = spec.templates or TEMPLATES / channel.value
+            for file in spec.fields.values():
+                assert (folder / locale / file).is_file(), (channel, locale, file)

@@ -12,6 +12,7 @@ Control endpoints (never subject to faults, rate limits or latency):
 
 from __future__ import annotations
 
+import pkgutil
 import re
 from typing import Any
 
@@ -20,13 +21,13 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from channels.sandbox import bluesky, mastodon, sendgrid, twilio
 from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.faults import FaultMiddleware
 from channels.sandbox.inbox import channel_named
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
 from clarion import boundedjson
+from clarion.channel_table import channel_table
 
 MAX_INBOX_PAGE = 10_000
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
@@ -112,20 +113,16 @@ def create_app(state: SandboxState | None = None) -> ASGIApp:
         docs_url="/_sandbox/docs",
         redoc_url=None,
     )
-    for module in (sendgrid, twilio, mastodon, bluesky):
-        app.include_router(module.router(state))
+    doubles = {spec.provider: spec.sandbox for spec in channel_table().values() if spec.sandbox}
+    for double in doubles.values():  # each channel's sandbox double, another package's too
+        app.include_router(pkgutil.resolve_name(double)(state))
     app.include_router(_control(state))
 
     @app.get("/", include_in_schema=False)
     async def index() -> dict[str, Any]:
         return {
             "service": "clarion provider sandbox",
-            "providers": {
-                "sendgrid": "/v3/mail/send",
-                "twilio": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-                "mastodon": "/api/v1/statuses",
-                "bluesky": "/xrpc/com.atproto.repo.createRecord",
-            },
+            "providers": sorted(doubles),
             "control": "/_sandbox/docs",
         }
 

@@ -13,19 +13,13 @@ neither, the pair (To, Body).
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from clarion.channel_table import channel_table
 from clarion.kinds import Channel
-
-PROVIDER_CHANNEL: dict[str, Channel] = {
-    "sendgrid": Channel.EMAIL,
-    "twilio": Channel.SMS,
-    "mastodon": Channel.MASTODON,
-    "bluesky": Channel.BLUESKY,
-}
 
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ is 3x slower, and a benchmark makes millions
@@ -64,7 +58,10 @@ class Inbox:
     def clear(self) -> None:
         with self._lock:
             self._records: list[InboxRecord] = []
-            self._by_channel: dict[Channel, list[InboxRecord]] = {c: [] for c in PROVIDER_CHANNEL.values()}
+            self._by_channel: defaultdict[Channel, list[InboxRecord]] = defaultdict(list)
+            for channel, spec in channel_table().items():
+                if spec.sandbox is not None:
+                    self._by_channel[channel] = []  # counted from zero
             self._seen: set[int] = set()
             self._requests: Counter[str] = Counter()
             self._rejected: Counter[str] = Counter()
@@ -130,6 +127,7 @@ class Inbox:
 
 def channel_named(name: str) -> Channel:
     """A channel from its name or its provider's name (``email`` or ``sendgrid``)."""
-    if name in PROVIDER_CHANNEL:
-        return PROVIDER_CHANNEL[name]
+    for channel, spec in channel_table().items():
+        if spec.provider == name:
+            return channel
     return Channel(name)

@@ -23,7 +23,11 @@ from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from clarion.models import UTCDateTime  # importing clarion.models registers every table
+from clarion.models import UTCDateTime
+from clarion.models.columns import (  # importing clarion.models registers every table
+    ENUM_LENGTH,
+    ChannelColumn,
+)
 
 target_metadata = SQLModel.metadata
 
@@ -34,6 +38,8 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
         return False
     if isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if isinstance(obj, ChannelColumn):
+        return f"sa.String(length={ENUM_LENGTH})"
     if isinstance(obj, sa.Enum) and not obj.native_enum:
         return f"sa.String(length={obj.length})"
     if isinstance(obj, AutoString):

@@ -5,7 +5,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import Channel, ConsentState, check_time_zone
-from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, utcnow
+from clarion.models.columns import UTCDateTime, UTCTimestamp, channel_column, enum_column, utcnow
 
 # ── audiences ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -56,7 +56,7 @@ class ChannelConsent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="recipient.id")
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     state: ConsentState = Field(sa_type=enum_column(ConsentState))
     changed_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
     source: str = Field(description='"import", "sms-stop", "unsubscribe"…')

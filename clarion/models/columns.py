@@ -9,6 +9,8 @@ from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.engine import Dialect
 from sqlmodel import SQLModel
 
+from clarion.kinds import Channel
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -72,6 +74,24 @@ def enum_column(kind: type[StrEnum]) -> sa.Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+class ChannelColumn(sa.TypeDecorator[Channel]):
+    """A channel's name, stored as text. Not an enum: a package may add channels (``Channel``), so
+    the database holds any name and Python checks it against the channels that exist, both ways."""
+
+    impl = sa.String(ENUM_LENGTH)
+    cache_ok = True
+
+    def process_bind_param(self, value: Channel | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else Channel(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Channel | None:
+        return None if value is None else Channel(value)
+
+
+def channel_column() -> ChannelColumn:
+    return ChannelColumn()
 
 
 def json_column(*, nullable: bool = False) -> sa.JSON:

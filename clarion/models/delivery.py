@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import Channel, DeliveryState
-from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, json_column, utcnow
+from clarion.models.columns import UTCDateTime, UTCTimestamp, channel_column, enum_column, json_column, utcnow
 
 _PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
 _ADDRESSED = sa.text("address_key IS NOT NULL")
@@ -66,7 +66,7 @@ class Delivery(SQLModel, table=True):
     recipient_id: int | None = Field(
         default=None, foreign_key="recipient.id", description="None on broadcast channels."
     )
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     audience: str | None = Field(default=None, description="The playbook audience it was sent to.")
     idempotency_key: str = Field(unique=True)
     state: DeliveryState = Field(default=DeliveryState.PENDING, sa_type=enum_column(DeliveryState))
@@ -115,7 +115,7 @@ class Notice(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(description='Its templates\' folder: "subscription-confirm", "subscription-code"…')
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     locale: str
     address: str = Field(description="The normalised email address, or the number in E.164.")
     about: str = Field(

@@ -12,6 +12,7 @@ from clarion.models.columns import (
     LocalizedPart,
     UTCDateTime,
     UTCTimestamp,
+    channel_column,
     enum_column,
     json_column,
     utcnow,
@@ -124,7 +125,7 @@ class Rendition(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     update_id: int = Field(foreign_key="incident_update.id")
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     locale: str
     time_zone: str
     subject: str | None = None

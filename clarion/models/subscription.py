@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import Channel
-from clarion.models.columns import UTCDateTime, UTCTimestamp, enum_column, json_column, utcnow
+from clarion.models.columns import UTCDateTime, UTCTimestamp, channel_column, enum_column, json_column, utcnow
 
 
 class SubscriberState(StrEnum):
@@ -35,7 +35,7 @@ class Subscriber(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("channel", "address_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     address: str = Field(description="The normalised email address, or the number in E.164.")
     address_key: str = Field(
         description="Digest of the address as the outbox computes it (lower-cased email)."

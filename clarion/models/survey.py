@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from clarion.kinds import Channel
-from clarion.models.columns import HASH_LENGTH, UTCDateTime, UTCTimestamp, enum_column, json_column, utcnow
+from clarion.models.columns import (
+    HASH_LENGTH,
+    UTCDateTime,
+    UTCTimestamp,
+    channel_column,
+    json_column,
+    utcnow,
+)
 
 # ── surveys ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -40,7 +47,7 @@ class SurveyInvite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     recipient_id: int = Field(foreign_key="recipient.id", index=True)
-    channel: Channel = Field(sa_type=enum_column(Channel))
+    channel: Channel = Field(sa_type=channel_column())
     locale: str = Field(default="en", description="The language of the invitation and of the page.")
     token_hash: str = Field(
         unique=True, max_length=HASH_LENGTH, description="Only a hash of the signed token."

@@ -21,6 +21,7 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from clarion.channel_table import spec_of
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
@@ -32,7 +33,7 @@ def address_key(channel: Channel, address: str) -> str:
     """The digest (32 hex digits) of the address as normalised on input: an E.164 phone; an email as
     :func:`~clarion.email_address.normalized_email` gives it, lower-cased, since mailboxes ignore
     case in practice."""
-    normal = address.lower() if channel is Channel.EMAIL else address
+    normal = address.lower() if spec_of(channel).address == "email" else address
     return hashlib.blake2b(normal.encode(), digest_size=16).hexdigest()
 
 

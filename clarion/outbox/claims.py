@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from clarion import store
+from clarion.channel_table import spec_of
 from clarion.errors import InputError, RenderError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Incident, Notice, Recipient, Rendition, Update
@@ -224,7 +225,7 @@ def _messages(
         html=shared.html,
         link=(shared.carried or {}).get("link"),
     )
-    address_column = {Channel.EMAIL: _r.c.email, Channel.SMS: _r.c.phone_e164}.get(channel)
+    address_column = {"email": _r.c.email, "phone": _r.c.phone_e164}.get(spec_of(channel).address or "")
     rows = connection.execute(
         sa.select(
             _d.c.id,

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clarion.audience import RecipientRow, chunks
+from clarion.channel_table import spec_of
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
@@ -153,7 +154,7 @@ def enqueue_audience(
     """
     mark = staging_mark(engine) if since is None else since
     count = FanOutCount()
-    personal: list[Channel] = [c for c in plan.channels if c in (Channel.EMAIL, Channel.SMS)]
+    personal: list[Channel] = [c for c in plan.channels if spec_of(c).personal]
     for batch in chunks(rows, chunk):
         with engine.begin() as connection:
             ids = _upsert_recipients(engine, connection, batch, plan.audience)
@@ -166,7 +167,7 @@ def enqueue_audience(
                 recipient_id = ids[row.external_id]
                 count.recipients += 1
                 for channel in personal:
-                    address = row.email if channel is Channel.EMAIL else row.phone
+                    address = row.email if spec_of(channel).address == "email" else row.phone
                     if address is None:
                         count.without_address += 1
                         continue

@@ -27,6 +27,7 @@ import jinja2
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from clarion.channel_table import spec_of
 from clarion.errors import LimitExceeded, TemplateError
 from clarion.kinds import Channel, DeliveryState
 from clarion.limits import measure
@@ -216,7 +217,8 @@ class NoticeRenderer:
             if text is None:
                 continue
             fields[name] = _tidy(name, notice.channel, text)
-        for found in measure(notice.channel, fields, sms_max_segments=self.sms_max_segments):
+        limits = spec_of(notice.channel).limits
+        for found in measure(notice.channel, fields, limits=limits, sms_max_segments=self.sms_max_segments):
             if not found.fits and found.limit is not None:
                 raise LimitExceeded(
                     channel=notice.channel.value,

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited
+from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited, RecipientOptedOut
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import utcnow
 from clarion.outbox import counts, ledger
@@ -31,8 +31,6 @@ from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
 from clarion.outbox.notices import RenderNotice
 from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
 from clarion.outbox.rate import RateGate
-
-STOP_CODES = {"21610"}  # Twilio: the recipient replied STOP
 
 
 @dataclass(frozen=True)
@@ -319,7 +317,7 @@ class Worker:
         self, message: OutboundMessage, error: ChannelError, *, blind: bool = False, made: int = 1
     ) -> Outcome:
         withdraw = None
-        if error.code in STOP_CODES and message.recipient_id is not None:
+        if isinstance(error, RecipientOptedOut) and message.recipient_id is not None:
             withdraw = (message.recipient_id, message.channel)
         return Outcome(
             message.delivery_id,

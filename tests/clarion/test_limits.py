@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clarion.channel_table import channel_table, spec_of
 from clarion.kinds import Channel
 from clarion.limits import (
     BYTES,
     CHARACTERS,
     CONFIGURED,
     GRAPHEMES,
-    LIMITS,
     MASTODON_CHARACTERS,
     SEGMENTS,
     Limit,
@@ -217,8 +217,9 @@ def test_bluesky_length() -> None:
 # --- limits as data and measure() ------------------------------------------------------------------------
 
 
-def test_every_channel_has_limits() -> None:
-    assert set(LIMITS) == set(Channel)
+def test_every_channel_limits_only_fields_it_renders() -> None:
+    for spec in channel_table().values():
+        assert {limit.field for limit in spec.limits} <= set(spec.fields), spec.name
 
 
 def test_limit_rejects_unknown_measure_and_negative_maximum() -> None:
@@ -352,13 +353,13 @@ COMBINING_HEAVY = ("e" + "\u0301" * 150) * 10  # 10 graphemes, 3010 bytes
 def test_measure(
     channel: Channel, fields: dict[str, str], max_segments: int, expected: list[Measurement]
 ) -> None:
-    assert measure(channel, fields, sms_max_segments=max_segments) == expected
+    assert measure(channel, fields, limits=spec_of(channel).limits, sms_max_segments=max_segments) == expected
 
 
 @pytest.mark.parametrize("bad", [0, -1])
 def test_measure_rejects_fewer_than_one_segment(bad: int) -> None:
     with pytest.raises(ValueError, match="sms_max_segments"):
-        measure(Channel.BANNER, {"body": "x"}, sms_max_segments=bad)
+        measure(Channel.BANNER, {"body": "x"}, limits=spec_of(Channel.BANNER).limits, sms_max_segments=bad)
 
 
 @pytest.mark.parametrize(
@@ -395,5 +396,5 @@ def test_describe(measurement: Measurement, expected: str) -> None:
 
 
 def test_describe_a_real_measurement() -> None:
-    [only] = measure(Channel.SMS, {"body": "a" * 612}, sms_max_segments=3)
+    [only] = measure(Channel.SMS, {"body": "a" * 612}, limits=spec_of(Channel.SMS).limits, sms_max_segments=3)
     assert describe(only) == "4 segments (GSM-7, 612 septets), limit 3"

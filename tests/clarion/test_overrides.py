@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from clarion.channel_table import Form, spec_of
 from clarion.compose import compose, promised_next_update
 from clarion.errors import PlaybookError
 from clarion.facts import Facts, load_facts
 from clarion.kinds import Channel
 from clarion.overrides import CONTEXT, LINKS, MAX_OVERRIDE_CHARS, TEXTS, VALUE, Shape, check_override
 from clarion.playbook import Part, Playbook, lint, load_playbook
-from clarion.render import LONG_FORM, Carried, Renderer
+from clarion.render import Carried, Renderer
 from clarion.settings import get_settings
 from tests.clarion.test_render import SANDBOX_ESCAPES
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
@@ -204,7 +205,7 @@ def test_allowed_override_renders_in_every_shipped_channel(breach: Playbook, fac
     for rendition in renditions:
         own = (
             facts.story["en"].apology.text
-            if rendition.channel in LONG_FORM
+            if spec_of(rendition.channel).form is Form.LONG
             else facts.story["en"].apology.short
         )
         assert own is not None
