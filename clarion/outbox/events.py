@@ -10,24 +10,18 @@ an ``accepted`` after ``delivered``. Inside ``accepted`` the provider's own prog
 in ``provider_status``.
 
 Providers retry and duplicate, so every applied event leaves its keys in ``provider_event`` (UNIQUE per
-provider and key), and an event any of whose keys is already there is a duplicate:
+provider and key), and an event any of whose keys is already there is a duplicate. What a provider's
+event means (:class:`Change`: its keys, the delivery it names, the state it moves to, whether it
+withdraws consent) is read by the channel's own module (``channels/email_events.py`` for SendGrid,
+``channels/sms_events.py`` for Twilio); this module applies it, for any provider.
 
-* SendGrid: ``id:<sg_event_id>`` and, because duplicates sometimes carry a new ``sg_event_id``,
-  ``msg:<sg_message_id>|<event>|<timestamp>``; a digest of the event when it has neither;
-* Twilio: ``token:<I-Twilio-Idempotency-Token>`` when the header came, and ``status:<MessageSid>|<status>``.
-
-Each stored SendGrid event also keeps its ``copy_id``: the X-Message-Id of the request it is about
-(the part of ``sg_message_id`` before the first dot). A delivery resent after a crash, where SendGrid
-could not be asked whether the first request arrived, shows two copy ids once SendGrid reports both
-copies: :func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider
-really received, where it can tell.
-
-SendGrid events find their delivery through the ``delivery_id`` custom arg (custom args are top-level
-keys of each event), Twilio callbacks through ``provider_id == MessageSid``; the delivery's channel must
-match the provider. An event for no known delivery is counted as ``unknown`` and not stored, so a
-retry is counted again. Events that withdraw consent (SendGrid ``unsubscribe``, ``group_unsubscribe``,
-``spamreport`` and drops of unsubscribed or spam-reporting addresses; Twilio error 21610, the recipient
-replied STOP) go through :mod:`clarion.consent`. Opens, clicks and other engagement are ignored.
+A change names its delivery by our delivery id or by the provider's id (``by_provider_id``); the
+delivery's channel must match. A change for no known delivery is counted as ``unknown`` and not stored,
+so a retry is counted again. A change that withdraws consent goes through :mod:`clarion.consent`.
+Each stored event also keeps the ``copy`` it is about (SendGrid: the X-Message-Id of the request): a
+delivery resent after a crash shows two copies once the provider reports both, and
+:func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider really
+received, where it can tell.
 
 A batch costs a few statements per thousand events: chunked ``IN`` queries for known keys and
 deliveries, one executemany for the updates and one for the new keys. The caller owns the transaction;
@@ -37,9 +31,7 @@ retry is then a duplicate.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,30 +43,19 @@ from clarion import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, ProviderEvent, utcnow
 
-SENDGRID = "sendgrid"
-TWILIO = "twilio"
 CHUNK = 1000  # bound parameters per IN (...) query; far below SQLite's and PostgreSQL's limits
-SMS_STOP_ERROR = "21610"
-DELIVERY_ID_ARG = "delivery_id"
 MAX_KEY_CHARS = 200
 """No stored event key, and no delivery reference, is longer. Providers' ids are far shorter
 (SendGrid's ``sg_event_id`` is at most 100 characters, Twilio's SIDs 34), so an event carrying a
 longer one is not theirs: it is counted as ``ignored`` and nothing of it is stored."""
-_MAX_DETAIL = 1000
-_MAX_ID_DIGITS = 18  # fits a 64-bit integer column
+MAX_DETAIL = 1000
+MAX_ID_DIGITS = 18  # fits a 64-bit integer column
 
 _FINISHED = 2
 _RANK = {DeliveryState.PENDING: 0, DeliveryState.CLAIMED: 0, DeliveryState.ACCEPTED: 1} | {
     state: _FINISHED for state in (DeliveryState.DELIVERED, DeliveryState.BOUNCED, DeliveryState.FAILED)
 }
 _PROGRESS = {"sending": 1, "deferred": 1, "sent": 2}  # inside "accepted"; anything else is 0
-
-_SENDGRID_WITHDRAWALS = frozenset({"unsubscribe", "group_unsubscribe", "spamreport"})
-_SENDGRID_DROPS_WITHDRAWING = frozenset({"unsubscribed address", "spam reporting address"})
-_TWILIO_IN_FLIGHT = frozenset({"queued", "accepted", "scheduled", "sending", "sent"})
-_TWILIO_FINAL = dict.fromkeys(("delivered", "read"), DeliveryState.DELIVERED) | dict.fromkeys(
-    ("undelivered", "failed", "canceled"), DeliveryState.FAILED
-)
 
 
 @dataclass
@@ -112,94 +93,19 @@ class Change:
 # ── reading provider events ───────────────────────────────────────────────────────────────────────
 
 
-def _event_time(value: object, default: datetime) -> datetime:
+def event_time(value: object, default: datetime) -> datetime:
     try:
         return datetime.fromtimestamp(int(str(value)), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return default
 
 
-def _text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)[:_MAX_DETAIL]
+def bounded_text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)[:MAX_DETAIL]
 
 
-def _bounded(keys: list[str], ref: str | None) -> bool:
+def keys_fit(keys: list[str], ref: str | None) -> bool:
     return all(len(text) <= MAX_KEY_CHARS for text in (*keys, ref or ""))
-
-
-def sendgrid_change(event: Mapping[str, Any], *, received_at: datetime) -> Change | None:
-    """What one SendGrid event means for the ledger; None for events it does not track, and for
-    events whose identifiers are longer than :data:`MAX_KEY_CHARS`."""
-    kind = str(event.get("event", ""))
-    at = _event_time(event.get("timestamp"), received_at)
-    reason = _text(event.get("reason"))
-    state: DeliveryState | None = None
-    status: str | None = kind
-    code: str | None = None
-    withdraws: str | None = None
-    if kind in ("processed", "deferred"):
-        state = DeliveryState.ACCEPTED
-    elif kind == "delivered":
-        state = DeliveryState.DELIVERED
-    elif kind == "bounce":
-        state, status = DeliveryState.BOUNCED, _text(event.get("type")) or "bounce"
-        code = _text(event.get("status")) or status
-    elif kind == "dropped":
-        state, code = DeliveryState.BOUNCED, "dropped"
-        if reason is not None and reason.lower() in _SENDGRID_DROPS_WITHDRAWING:
-            withdraws = "sendgrid-dropped"
-    elif kind in _SENDGRID_WITHDRAWALS:
-        status, withdraws = None, f"sendgrid-{kind}"
-    else:
-        return None
-    keys = []
-    if event.get("sg_event_id"):
-        keys.append(f"id:{event['sg_event_id']}")
-    if event.get("sg_message_id"):
-        keys.append(f"msg:{event['sg_message_id']}|{kind}|{event.get('timestamp')}")
-    if not keys:
-        canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
-        keys.append(f"digest:{hashlib.sha256(canonical.encode()).hexdigest()}")
-    ref = str(event.get(DELIVERY_ID_ARG, "")).strip()
-    if not _bounded(keys, ref):
-        return None
-    message_id = str(event.get("sg_message_id") or "")
-    return Change(
-        keys=tuple(keys),
-        copy=message_id.split(".", 1)[0] or None,
-        ref=ref if ref.isascii() and ref.isdigit() and len(ref) <= _MAX_ID_DIGITS else None,
-        state=state,
-        provider_status=status,
-        at=at,
-        error_code=code,
-        error_detail=reason if state in (DeliveryState.BOUNCED, DeliveryState.FAILED) else None,
-        withdraws=withdraws,
-    )
-
-
-def twilio_change(
-    params: Mapping[str, str], *, idempotency_token: str | None, received_at: datetime
-) -> Change | None:
-    """What one Twilio status callback means for the ledger; None for statuses it does not track, and
-    for callbacks whose identifiers (``MessageSid``, the idempotency token) are too long."""
-    status = params.get("MessageStatus") or params.get("SmsStatus") or ""
-    sid = params.get("MessageSid") or params.get("SmsSid") or None
-    state = DeliveryState.ACCEPTED if status in _TWILIO_IN_FLIGHT else _TWILIO_FINAL.get(status)
-    if state is None:
-        return None
-    error_code = params.get("ErrorCode") or None
-    keys = ([f"token:{idempotency_token}"] if idempotency_token else []) + [f"status:{sid}|{status}"]
-    if not _bounded(keys, sid):
-        return None
-    return Change(
-        keys=tuple(keys),
-        ref=sid,
-        state=state,
-        provider_status=status,
-        at=received_at,
-        error_code=error_code if state is DeliveryState.FAILED else None,
-        withdraws="sms-stop" if error_code == SMS_STOP_ERROR else None,
-    )
 
 
 # ── applying ──────────────────────────────────────────────────────────────────────────────────────
@@ -313,42 +219,3 @@ def apply_changes(
         )
         summary.withdrawn += withdrew
     return summary
-
-
-def apply_sendgrid_events(
-    *, session: Session, events: Iterable[object], received_at: datetime | None = None
-) -> EventSummary:
-    """Apply one SendGrid Event Webhook post (its JSON array); entries that are not objects are ignored."""
-    received_at = received_at or utcnow()
-    summary = EventSummary()
-    changes: list[Change] = []
-    for event in events:
-        change = sendgrid_change(event, received_at=received_at) if isinstance(event, Mapping) else None
-        if change is None:
-            summary.ignored += 1
-        else:
-            changes.append(change)
-    return apply_changes(
-        session=session,
-        provider=SENDGRID,
-        channel=Channel.EMAIL,
-        changes=changes,
-        by_provider_id=False,
-        summary=summary,
-    )
-
-
-def apply_twilio_status(
-    *,
-    session: Session,
-    params: Mapping[str, str],
-    idempotency_token: str | None = None,
-    received_at: datetime | None = None,
-) -> EventSummary:
-    """Apply one Twilio status callback (its form parameters, and the idempotency header if sent)."""
-    change = twilio_change(params, idempotency_token=idempotency_token, received_at=received_at or utcnow())
-    if change is None:
-        return EventSummary(ignored=1)
-    return apply_changes(
-        session=session, provider=TWILIO, channel=Channel.SMS, changes=[change], by_provider_id=True
-    )

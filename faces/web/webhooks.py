@@ -56,6 +56,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
+from channels.email_events import apply_sendgrid_events
 from channels.signatures import (
     SENDGRID_SIGNATURE_HEADER,
     SENDGRID_TIMESTAMP_HEADER,
@@ -63,9 +64,10 @@ from channels.signatures import (
     verify_sendgrid,
     verify_twilio,
 )
+from channels.sms_events import apply_twilio_status
 from clarion.errors import ConfigError, InputError
 from clarion.models import utcnow
-from clarion.outbox.events import EventSummary, apply_sendgrid_events, apply_twilio_status
+from clarion.outbox.events import EventSummary
 from clarion.settings import Settings
 from clarion.store import session_scope
 from clarion.subscriptions.choices import check_phone

@@ -36,11 +36,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from channels.email_events import apply_sendgrid_events
 from channels.sandbox import SandboxConfig, running_sandbox
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.outbox.counts import email_copies, state_counts
-from clarion.outbox.events import apply_sendgrid_events
 from clarion.publish import Staged
 from clarion.store import session_scope
 from tests.helpers import ROOT

@@ -10,10 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from channels.email_events import apply_sendgrid_events
+from channels.sms_events import apply_twilio_status
 from clarion import consent, store
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
-from clarion.outbox.events import MAX_KEY_CHARS, EventSummary, apply_sendgrid_events, apply_twilio_status
+from clarion.outbox.events import MAX_KEY_CHARS, EventSummary
 
 T0 = 1_772_000_000
 
