@@ -6,10 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint typecheck unit clean
 
-$(STAMP): pyproject.toml overrides.txt
+# tests/plugins/clarion-pigeon is a channel from outside clarion, found through the entry point; the
+# tests hold it to the contract every channel keeps. clarion itself never names it.
+$(STAMP): pyproject.toml overrides.txt tests/plugins/clarion-pigeon/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) --override overrides.txt -e '.[dev]' 'prefect>=3.9'
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --override overrides.txt -e '.[dev]' 'prefect>=3.9' \
+		-e tests/plugins/clarion-pigeon
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -55,3 +55,14 @@ def test_survey_tag_example_prints_what_it_says() -> None:
     done = subprocess.run([CLARION, *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+def test_the_channel_entry_point_example_is_the_test_packages_own() -> None:
+    """The recipe's entry point is the one the pigeon package installs, and the table has the pigeon."""
+    from clarion.channel_table import spec_of
+
+    block = re.search(r"<!-- readme-example: channel-entry-point -->\n```toml\n(.*?)```", README, re.S)
+    assert block is not None
+    pyproject = (ROOT / "tests" / "plugins" / "clarion-pigeon" / "pyproject.toml").read_text(encoding="utf-8")
+    assert block.group(1) in pyproject
+    assert spec_of("pigeon").name == "pigeon"
