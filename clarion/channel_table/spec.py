@@ -69,6 +69,10 @@ class ChannelSpec:
     address: Literal["email", "phone"] | None = None
     """Which of a recipient's addresses a personal channel sends to (a normalised email address, or an
     E.164 phone number)."""
+    check_address: Callable[[str], str] | None = None
+    """For a channel that reaches people one address at a time (personal or internal): the address as
+    it is stored (normalised), or ValueError saying what is wrong with it. A responder's address is
+    checked with it where it is written (file, line, field)."""
     one_line: bool = False
     """The body is folded to one line (SMS, the banner)."""
     limits: tuple[Limit, ...] = ()

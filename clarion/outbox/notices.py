@@ -18,7 +18,7 @@ that would not fit is an error before anything is stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import jinja2
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from clarion.channel_table import spec_of
+from clarion.channel_table import Reach, spec_of
 from clarion.errors import LimitExceeded, TemplateError
 from clarion.kinds import Channel, DeliveryState
 from clarion.limits import measure
@@ -36,12 +36,8 @@ from clarion.models.columns import table_of
 from clarion.outbox.port import Content
 from clarion.render import make_environment
 
-FIELDS: Mapping[Channel, Mapping[str, str]] = {
-    Channel.EMAIL: {"subject": "subject.txt.j2", "body": "body.txt.j2", "html": "body.html.j2"},
-    Channel.SMS: {"body": "body.txt.j2"},
-}
-"""The template of each field a notice has, per channel it can be sent on (``html`` is optional)."""
 OPTIONAL = frozenset({"html"})
+"""Fields a notice's templates may leave out; the others are its channel's spec's fields."""
 FALLBACK_LOCALE = "en"
 
 
@@ -83,8 +79,7 @@ def stage_notice(
     ``check`` renders the notice first (the renderer the workers use): a kind without templates, or
     an SMS over its segments, raises before anything is written.
     """
-    if channel not in FIELDS:
-        raise ValueError(f"a notice is sent by email or SMS, not {channel.value}")
+    _check_noticeable([channel])
     notice = Notice(
         kind=kind, channel=channel, locale=locale, address=address, about=about, params=dict(params or {})
     )
@@ -131,9 +126,7 @@ def stage_notices(
     its words depend on nothing else a kind's context reads that could fail for one notice and not
     another of the same shape.
     """
-    wrong = {n.channel.value for n in notices if n.channel not in FIELDS}
-    if wrong:
-        raise ValueError(f"a notice is sent by email or SMS, not {', '.join(sorted(wrong))}")
+    _check_noticeable({n.channel for n in notices})
     if check is not None:
         shapes = {(n.kind, n.channel, n.locale): n for n in notices}
         for n in shapes.values():
@@ -181,6 +174,16 @@ def stage_notices(
     )
 
 
+def _check_noticeable(channels: Iterable[Channel]) -> None:
+    """A notice goes to one address: on a personal channel (a person) or an internal one (the people
+    inside), never on a broadcast or served one."""
+    wrong = sorted({c.value for c in channels if spec_of(c).reach not in (Reach.PERSONAL, Reach.INTERNAL)})
+    if wrong:
+        raise ValueError(
+            f"a notice goes to one address (a personal or internal channel), not {', '.join(wrong)}"
+        )
+
+
 def data_of(notice: Notice) -> NoticeData:
     assert notice.id is not None
     return NoticeData(
@@ -212,12 +215,13 @@ class NoticeRenderer:
             raise TemplateError.at(f"templates/notice/{notice.kind}", None, "no such kind of notice")
         values = dict(context(notice))
         fields: dict[str, str] = {}
-        for name, file in FIELDS[notice.channel].items():
+        spec = spec_of(notice.channel)
+        for name, file in spec.fields.items():
             text = self._render(notice, file, values, optional=name in OPTIONAL)
             if text is None:
                 continue
-            fields[name] = _tidy(name, notice.channel, text)
-        limits = spec_of(notice.channel).limits
+            fields[name] = _tidy(name, spec.one_line, text)
+        limits = spec.limits
         for found in measure(notice.channel, fields, limits=limits, sms_max_segments=self.sms_max_segments):
             if not found.fits and found.limit is not None:
                 raise LimitExceeded(
@@ -254,9 +258,9 @@ class NoticeRenderer:
         raise TemplateError.at(f"templates/{names[0]}", None, "no such template")
 
 
-def _tidy(name: str, channel: Channel, text: str) -> str:
-    """A subject, and an SMS, are one line (no header injection, no stray line breaks); other bodies
-    lose the blank lines around them."""
-    if name == "subject" or channel is Channel.SMS:
+def _tidy(name: str, one_line: bool, text: str) -> str:
+    """A subject, and the body of a one-line channel (SMS), are one line (no header injection, no
+    stray line breaks); other bodies lose the blank lines around them."""
+    if name == "subject" or (one_line and name == "body"):
         return " ".join(text.split())
     return text.strip() + ("\n" if name == "html" else "")

@@ -13,7 +13,7 @@ from clarion.channel_table import Form, spec_of
 from clarion.compose import compose, promised_next_update
 from clarion.errors import PlaybookError
 from clarion.facts import Facts, load_facts
-from clarion.kinds import Channel
+from clarion.kinds import BUILT_IN_CHANNELS, Channel
 from clarion.overrides import CONTEXT, LINKS, MAX_OVERRIDE_CHARS, TEXTS, VALUE, Shape, check_override
 from clarion.playbook import Part, Playbook, lint, load_playbook
 from clarion.render import Carried, Renderer
@@ -201,7 +201,7 @@ def facts(breach: Playbook) -> Facts:
 def test_allowed_override_renders_in_every_shipped_channel(breach: Playbook, facts: Facts) -> None:
     playbook = with_override(breach, "apology", long=RESET, short=RESET)  # every channel tells the apology
     renditions = compose(playbook, facts, get_settings(), locales=["en"])
-    assert {r.channel for r in renditions} == set(Channel)
+    assert {r.channel.value for r in renditions} == set(BUILT_IN_CHANNELS)
     for rendition in renditions:
         own = (
             facts.story["en"].apology.text

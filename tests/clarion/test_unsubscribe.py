@@ -72,7 +72,7 @@ def test_legacy_unversioned_tokens_are_refused(key: bytes) -> None:
 @pytest.mark.parametrize(
     ("recipient", "channel", "why"),
     [
-        ("42", "pigeon", "names no channel"),
+        ("42", "carrier", "names no channel"),
         ("-1", "email", "names no recipient"),
         ("x", "email", "names no recipient"),
     ],

@@ -39,7 +39,7 @@ def test_stage_then_work_sends_every_message_through_the_sandbox(tmp_path: Path)
 
     assert worked.returncode == 0, worked.stderr
     assert "accepted 18, failed 0" in worked.stdout
-    assert accepted == {"email": 5, "sms": 5, "mastodon": 2, "bluesky": 2}
+    assert {c: n for c, n in accepted.items() if n} == {"email": 5, "sms": 5, "mastodon": 2, "bluesky": 2}
     assert "email" in status.stdout and "│ 5 " in status.stdout
 
 

@@ -62,7 +62,10 @@ def test_ports_and_urls_come_from_the_settings(tmp_path: Path) -> None:
     assert stack.logs == (tmp_path / "home" / "logs").resolve()
 
 
-def test_the_sandbox_is_started_only_for_providers_without_credentials(tmp_path: Path) -> None:
+def test_the_sandbox_is_started_only_for_providers_without_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIGEON_URL", "https://loft.example")  # the test package's channel, installed here
     everything = settings(
         tmp_path,
         sendgrid_api_key=SecretStr("SG.x"),

@@ -64,7 +64,8 @@ def test_a_publish_that_fails_part_way_is_seen_and_a_retry_completes(
 
     counts = state_counts(store.get_engine())
     assert {state for (_, state) in counts} <= {DeliveryState.ACCEPTED, DeliveryState.SUPPRESSED}
-    assert sandbox.stats()["duplicates"] == {"email": 0, "sms": 0, "mastodon": 0, "bluesky": 0}
+    duplicates = sandbox.stats()["duplicates"]
+    assert {"email", "sms", "mastodon", "bluesky"} <= set(duplicates) and set(duplicates.values()) == {0}
 
 
 def test_a_declaration_whose_audience_cannot_be_read_leaves_no_incident(sandbox: SandboxHandle) -> None:

@@ -129,7 +129,7 @@ SCHEMA = [
         "channels: [email, sms, banner]",
         "channels: [email, fax, banner]",
         "audiences.affected-customers.channels[1]",
-        r"'fax' is not one of",
+        r"'fax' is not a channel; known: email, sms",
     ),
     edit(
         "public-channel-for-an-audience",
@@ -150,7 +150,7 @@ SCHEMA = [
         "channels: [email]\n",
         "channels: [fax]\n",
         "survey.channels[0]",
-        r"'fax' is not one of",
+        r"'fax' is not a channel; known: email, sms",
     ),
     edit("kind-unknown", "kind: data-breach", "kind: heist", "kind", r"'heist' is not one of"),
     edit(

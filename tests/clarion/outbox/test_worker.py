@@ -10,7 +10,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from clarion.errors import InDoubt, PermanentChannelError, RateLimited, TransientChannelError
+from clarion.errors import (
+    InDoubt,
+    PermanentChannelError,
+    RateLimited,
+    RecipientOptedOut,
+    TransientChannelError,
+)
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import ChannelConsent, Delivery, utcnow
 from clarion.outbox import ledger
@@ -150,7 +156,7 @@ def test_stop_withdraws_sms_consent(sqlite_engine: sa.Engine, stage: Callable[..
 
     def stop(m: OutboundMessage) -> SendResult | Exception:
         if m.address and m.address.endswith("000002"):
-            return PermanentChannelError("unsubscribed", channel="sms", status_code=400, code="21610")
+            return RecipientOptedOut("unsubscribed", channel="sms", status_code=400, code="21610")
         return SendResult(m.delivery_id, provider_id="SM1")
 
     Worker(
