@@ -18,6 +18,7 @@ from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
 from clarion.outbox.notices import NoticeRenderer
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
+from clarion.responders import notices as responder_notices
 from clarion.settings import Settings
 from clarion.subscriptions import notices as subscription_notices
 from clarion.surveys import notices as survey_notices
@@ -28,10 +29,12 @@ IN_FLIGHT_MARGIN = 5.0
 
 
 def notice_renderer(settings: Settings, key: bytes) -> NoticeRenderer:
-    """Every kind of notice the outbox sends: subscriptions' and surveys'."""
+    """Every kind of notice the outbox sends: subscriptions', surveys' and the responders'."""
     return NoticeRenderer(
         settings.templates_dir,
-        subscription_notices.notice_contexts(settings, key) | survey_notices.notice_contexts(settings, key),
+        subscription_notices.notice_contexts(settings, key)
+        | survey_notices.notice_contexts(settings, key)
+        | responder_notices.notice_contexts(),
         sms_max_segments=settings.sms_max_segments,
     )
 

@@ -67,6 +67,14 @@ _GroupKey = tuple[Rendition, str, str, bool]
 _Item = tuple[OutboundMessage, str]
 
 
+def _checked_email(address: str) -> str:
+    """The address in normal form, or ValueError saying why it is not one."""
+    try:
+        return normalized_email(address)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> EmailAdapter:
     return EmailAdapter.from_settings(settings, client=client)
 
@@ -93,6 +101,7 @@ SPEC: Final = ChannelSpec(
         "CLARION_EMAIL_FROM_NAME",
     ),
     sandboxed=lambda settings: settings.sendgrid_api_key is None,
+    check_address=lambda address: _checked_email(address),
     provider="sendgrid",
     sandbox="channels.sandbox.sendgrid:router",
 )

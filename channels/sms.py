@@ -69,6 +69,14 @@ _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
+def _checked_number(address: str) -> str:
+    """The number in E.164, or ValueError."""
+    number = e164(address)
+    if number is None:
+        raise ValueError(f"{address!r} is not a valid phone number with its country code (E.164)")
+    return number
+
+
 def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> SmsAdapter:
     return SmsAdapter.from_settings(settings, client=client)
 
@@ -94,6 +102,7 @@ SPEC: Final = ChannelSpec(
         "CLARION_SMS_MAX_SEGMENTS",
     ),
     sandboxed=lambda settings: settings.twilio_account_sid is None and settings.twilio_auth_token is None,
+    check_address=lambda address: _checked_number(address),
     provider="twilio",
     sandbox="channels.sandbox.twilio:router",
 )

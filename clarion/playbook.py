@@ -301,6 +301,12 @@ class Playbook(Strict):
         default_factory=list, description="Links the facts must give because the part overrides use them."
     )
     holding_statement: HoldingPolicy
+    responders: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.ya?ml$",
+        description="The people file, relative to the playbook: who inside is told, and where.",
+    )
     survey: SurveyPolicy
     maintenance: MaintenancePolicy | None = Field(
         default=None, description="Steps of a scheduled maintenance (its kind only; defaults apply)."

@@ -196,7 +196,9 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 def _data_loc(loc: Sequence[str | int]) -> Loc:
     # Pydantic adds pseudo-steps for unions and tagged models ("function-after[...]", "str"); drop them.
-    return tuple(p for p in loc if isinstance(p, int) or not re.match(r"^[a-z-]+\[.*\]$|^(str|int|none)$", p))
+    return tuple(
+        p for p in loc if isinstance(p, int) or not re.match(r"^[a-z-]+\[.*\]$|^(str|int|none)$|^\[key\]$", p)
+    )
 
 
 def _message(err: Mapping[str, Any], loc: Loc, model: type[BaseModel]) -> str:

@@ -90,6 +90,19 @@ def preview(
     raise typer.Exit(0 if ok else EXIT_INPUT)
 
 
+def _people_problem(path: Path) -> Exception | None:
+    """What is wrong with the people file a valid playbook names (None when nothing is)."""
+    from clarion.errors import PlaybookError
+    from clarion.playbook import load_playbook
+    from clarion.responders.people import people_of
+
+    try:
+        people_of(load_playbook(path), path)
+    except PlaybookError as exc:
+        return exc
+    return None
+
+
 @playbooks_app.command("lint")
 def playbooks_lint(
     paths: Annotated[
@@ -100,7 +113,10 @@ def playbooks_lint(
     from clarion.playbook import lint
     from clarion.settings import get_settings
 
-    results: list[tuple[Path, Exception | None]] = list(lint(paths or [get_settings().playbooks_dir]))
+    results: list[tuple[Path, Exception | None]] = [
+        (path, problem if problem is not None else _people_problem(path))
+        for path, problem in lint(paths or [get_settings().playbooks_dir])
+    ]
     if not results:
         raise fail("no playbook files found", EXIT_INPUT)
     components = get_settings().components_path

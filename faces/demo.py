@@ -25,12 +25,15 @@ import typer
 from rich.table import Table
 
 from faces.console import console
+from faces.demo_inside import listed, wait_received
 
 TIME_SCALE = 120.0
 """An hour of incident time in 30 s: a promised hourly update lapses (with its grace) in 35 s, after
 the demo has posted its own second update, so the holding statement comes where the story wants it."""
 STEP_TIMEOUT = 180.0
 DPO = "dpo@example.com"
+LEGAL = "legal-on-call@example.com"
+COMMANDER = "commander@acme.example"
 """The data-breach playbook's DPO, who files the GDPR notice in the demo."""
 
 out = console()
@@ -140,6 +143,14 @@ class Story:
         declared = time.monotonic()
         run = self.api.create_run(DECLARE.full_name, {"declaration": _declaration()})
         _say(f"declared a data breach: run {run.id} ({self.api.ui}/runs/flow-run/{run.id})")
+        asked = wait_received(
+            self.stack.sandbox,
+            "Approval needed",
+            lambda found: {LEGAL, DPO} <= found.get("email", set()),
+            "the approval requests",
+            self.stack.check,
+        )
+        _say(f"the approvers were asked, with the draft and the command that answers: {listed(asked)}")
         self._approve_and_finish(run.id, declared=declared)
 
         run = self.api.create_run(
@@ -159,16 +170,28 @@ class Story:
 
         _say("now nobody posts the promised next update: waiting for the cadence timers…")
         self._wait_for(lambda: self._audited("cadence.reminder"), "the reminder to the commander")
-        _say(
-            "the reminder went to the commander "
-            "(audit log: cadence.reminder; Prefect event clarion.cadence.reminder)"
+        reminded = wait_received(
+            self.stack.sandbox,
+            "The next update is promised",
+            lambda found: COMMANDER in found.get("email", set()),
+            "the commander's reminder",
+            self.stack.check,
         )
+        _say(f"the reminder reached the commander: {listed(reminded)} (read back from the sandbox inbox)")
         after = self._latest_number()
         self._wait_for(lambda: self._published_kind("holding", after=after), "the holding statement")
         _say(
             "the promise lapsed: the cadence timer published a holding statement on every channel, "
             "no approval needed"
         )
+        lapsed = wait_received(
+            self.stack.sandbox,
+            "The promised update is late",
+            lambda found: {COMMANDER, LEGAL, DPO} <= found.get("email", set()),
+            "the escalated lapse",
+            self.stack.check,
+        )
+        _say(f"and the lapse was escalated to the commander, approvers and backups: {listed(lapsed)}")
 
         self._notify_regulator()
 
@@ -305,10 +328,19 @@ class Story:
         return role, step.approvers[0]
 
     def _accepted(self) -> int:
-        import httpx
+        """Messages of updates (to customers and the public) a provider accepted; notices to the
+        people inside are not counted."""
+        from sqlmodel import Session, col, func, select
 
-        stats = httpx.get(f"{self.stack.sandbox}/_sandbox/stats", timeout=2).json()
-        return sum(int(n) for n in (stats.get("accepted") or {}).values())
+        from clarion.kinds import DeliveryState
+        from clarion.models import Delivery
+
+        done = (DeliveryState.ACCEPTED, DeliveryState.DELIVERED)
+        with Session(self.engine) as session:
+            statement = select(func.count()).where(
+                col(Delivery.update_id).is_not(None), col(Delivery.state).in_(done)
+            )
+            return int(session.exec(statement).one())
 
     def _audited(self, action: str) -> bool:
         from sqlmodel import Session, col, select
@@ -416,7 +448,7 @@ def _declaration() -> dict[str, Any]:
     )
     for key in ("reference", "as_of", "aware_at", "next_update_by"):
         facts.pop(key, None)  # a new incident, aware now, published now, on the playbook's cadence
-    declaration = Declaration(playbook="data-breach", facts=facts, commander="commander@acme.example")
+    declaration = Declaration(playbook="data-breach", facts=facts, commander=COMMANDER)
     return declaration.model_dump(mode="json", exclude_none=True)
 
 

@@ -19,7 +19,8 @@ from clarion.lifecycle import Action, Phase, cadence_action, facts_of, holding_f
 from clarion.models import Incident, utcnow
 from clarion.publish import draft_update
 from clarion.render import Renderer
-from flows import timers
+from clarion.responders import notices, who
+from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.publish import publish_update
 
@@ -85,6 +86,16 @@ def cadence_check(reference: str, update_number: int, phase: Phase) -> str:
         timers.emit(
             ctx, "clarion.cadence.reminder", update=update_number, due=due, commander=ctx.incident.commander
         )
+        inside.tell(
+            ctx,
+            notices.REMINDER,
+            f"update-{update_number}",
+            [ctx.incident.commander or ""],
+            title=ctx.incident.title,
+            update=update_number,
+            due=inside.when(update.next_update_by),
+            command=f"clarion update {reference} --facts <facts.yaml>",
+        )
         logger.warning(
             "%s: the next update is promised by %s; %s, please post it (`clarion update %s`)",
             reference,
@@ -119,6 +130,18 @@ def _lapsed(
     if problem is not None:
         details["problem"] = problem
     _audit(ctx, "cadence.lapsed", f"update-{update_number}", **details)
+    inside.tell(  # the lapse is escalated: the commander, the approvers and their backups hear of it
+        ctx,
+        notices.LAPSE,
+        f"update-{update_number}",
+        who.everyone(ctx.playbook, ctx.incident.commander, escalate=True),
+        title=ctx.incident.title,
+        update=update_number,
+        due=inside.when(ctx.update(update_number).next_update_by),
+        holding=holding,
+        problem=problem or "",
+        command=f"clarion update {ctx.reference} --facts <facts.yaml>",
+    )
     if not holding:
         timers.emit(ctx, "clarion.cadence.lapsed", update=update_number, **details)
         get_run_logger().error(
@@ -142,6 +165,18 @@ def approval_escalation(reference: str, update_number: int, role: str) -> bool:
         return False
     step = next(s for s in ctx.playbook.approvals if s.role == role)
     backup = step.backup or ", ".join(step.approvers)
+    inside.tell(
+        ctx,
+        notices.ESCALATION,
+        f"update-{update_number}/{role}",
+        who.backups(ctx.playbook, [role]),
+        title=ctx.incident.title,
+        update=update_number,
+        role=role,
+        approvers=", ".join(step.approvers),
+        command=f"clarion approve {reference} --as {role}",
+        ui_url="",
+    )
     _audit(ctx, "approval.escalated", f"update-{update_number}", role=role, backup=backup)
     timers.emit(ctx, "clarion.approval.escalated", update=update_number, role=role, backup=backup)
     logger.warning(

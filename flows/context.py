@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlmodel import Session, select
 from clarion.clock import IncidentClock
 from clarion.models import Incident, Update
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
+from clarion.responders.people import People, people_of
 from clarion.settings import Settings, get_settings
 from clarion.sources import Source, playbook_sources
 from clarion.store import get_engine, get_incident, require_current
@@ -32,6 +34,11 @@ class IncidentContext:
     @property
     def sources(self) -> dict[str, Source]:
         return playbook_sources(self.playbook, self.playbook_path, self.settings)
+
+    @functools.cached_property
+    def people(self) -> People | None:
+        """The playbook's people file, read once per run (None when it names none)."""
+        return people_of(self.playbook, self.playbook_path)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -24,25 +24,16 @@ from clarion.deadlines import THRESHOLDS, Crossing, threshold_time
 from clarion.kinds import DeadlineState
 from clarion.models import Deadline, Incident
 from clarion.reports import countdown_markdown, time_left
-from flows import timers
+from clarion.responders import notices, who
+from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import artifact_key
 from flows.deployments import DEADLINE_CHECK
 
 
-def people(ctx: IncidentContext, *, escalate: bool) -> list[str]:
-    """Whom a threshold concerns: the commander and every approver; on escalation their backups too."""
-    named = [ctx.incident.commander] if ctx.incident.commander else []
-    for step in ctx.playbook.approvals:
-        named += step.approvers
-        if escalate and step.backup:
-            named.append(step.backup)
-    return list(dict.fromkeys(named))
-
-
 def _tell(ctx: IncidentContext, crossing: Crossing) -> None:
     row, missed = crossing.row, crossing.state is DeadlineState.MISSED
-    to = people(ctx, escalate=missed)
+    to = who.everyone(ctx.playbook, ctx.incident.commander, escalate=missed)
     payload: dict[str, Any] = {
         "regime": row.regime,
         "stage": row.stage,
@@ -53,6 +44,21 @@ def _tell(ctx: IncidentContext, crossing: Crossing) -> None:
     }
     logger = get_run_logger()
     command = f"clarion notify-regulator {ctx.reference} --regime {row.regime} --stage {row.stage}"
+    inside.tell(  # a missed deadline buzzes phones too
+        ctx,
+        notices.DEADLINE,
+        f"{row.regime}/{row.stage}/{int(row.due_at.timestamp())}/{100 if missed else crossing.threshold}",
+        to,
+        urgent=missed,
+        regime=row.regime,
+        stage=row.stage,
+        recipient=row.recipient,
+        due=inside.when(row.due_at),
+        threshold=crossing.threshold,
+        missed=missed,
+        left=time_left(row.due_at - ctx.clock.now()),
+        command=command,
+    )
     if missed:
         with ctx.session() as session:
             deadlines.escalate(session=session, incident=ctx.incident, row=row, to=to)

@@ -33,7 +33,9 @@ from clarion.kinds import ApprovalDecision, UpdateState
 from clarion.lifecycle import facts_of, next_facts
 from clarion.models import Incident, Rendition, Update, utcnow
 from clarion.publish import enqueue_update, redraft_update
-from flows import timers
+from clarion.responders import notices, who
+from clarion.responders.notices import preview_of
+from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import DeliveryIncomplete, artifact_key, deliver_update, report_incomplete, table
 from flows.models import ApprovalAnswer
@@ -120,6 +122,29 @@ def _set_state(
         session.commit()
 
 
+def _request_approvals(
+    ctx: IncidentContext, update: Update, pending: list[str], windows: dict[str, approvals.Window]
+) -> None:
+    """Tell each pending role's approvers that the update waits for them: the preview, the command,
+    the Prefect UI link. Sent once per update and role, however often this run is retried."""
+    assert update.id is not None
+    preview = preview_of(_renditions(ctx, update.id), ctx.playbook.default_locale)
+    for role in pending:
+        inside.tell(
+            ctx,
+            notices.APPROVAL,
+            f"update-{update.number}/{role}",
+            who.approvers(ctx.playbook, [role]),
+            title=ctx.incident.title,
+            update=update.number,
+            role=role,
+            preview=preview,
+            command=f"clarion approve {ctx.reference} --as {role}",
+            ui_url=inside.ui_url(),
+            expires=inside.when(windows[role].expires_at),
+        )
+
+
 def await_approval(ctx: IncidentContext, update: Update) -> bool:
     """Pause until every role approved (True) or one rejected (False); raises ApprovalExpired."""
     logger = get_run_logger()
@@ -138,6 +163,7 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
     _preview(ctx, update, pending, windows)
     for role in pending:
         timers.schedule_escalation(ctx, update, role, at=windows[role].escalate_at)
+    _request_approvals(ctx, update, pending, windows)
     expires = max(windows[r].expires_at for r in pending)
     while pending:
         seconds = max(1, int((ctx.clock.wall(expires) - utcnow()).total_seconds()))

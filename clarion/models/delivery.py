@@ -124,6 +124,12 @@ class Notice(SQLModel, table=True):
     params: dict[str, Any] = Field(
         default_factory=dict, sa_type=json_column(), description="What the templates need besides secrets."
     )
+    dedupe_key: str | None = Field(
+        default=None,
+        max_length=64,
+        unique=True,
+        description="Names a notice that must go once (to a responder): staging it again adds nothing.",
+    )
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -39,6 +39,8 @@ from clarion.render import make_environment
 OPTIONAL = frozenset({"html"})
 """Fields a notice's templates may leave out; the others are its channel's spec's fields."""
 FALLBACK_LOCALE = "en"
+INTERNAL_FOLDER = "internal"
+"""An internal channel without templates of its own for a kind of notice uses this folder's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,8 @@ class NoticeIn:
     address: str
     about: str
     params: Mapping[str, Any]
+    dedupe_key: str | None = None
+    """Set for a notice that must go once (UNIQUE in the store)."""
 
 
 def stage_notices(
@@ -146,6 +150,7 @@ def stage_notices(
                     "address": n.address,
                     "about": n.about,
                     "params": dict(n.params),
+                    "dedupe_key": n.dedupe_key,
                     "created_at": now,
                 }
                 for n in notices
@@ -241,7 +246,10 @@ class NoticeRenderer:
 
     def _render(self, notice: NoticeData, file: str, values: dict[str, Any], *, optional: bool) -> str | None:
         locales = dict.fromkeys((notice.locale, FALLBACK_LOCALE))
-        names = [f"notice/{notice.kind}/{notice.channel.value}/{locale}/{file}" for locale in locales]
+        folders = [notice.channel.value]
+        if spec_of(notice.channel).reach is Reach.INTERNAL:
+            folders.append(INTERNAL_FOLDER)  # the words every internal channel shares
+        names = [f"notice/{notice.kind}/{folder}/{locale}/{file}" for folder in folders for locale in locales]
         for name in names:
             try:
                 template = self.env.get_template(name)

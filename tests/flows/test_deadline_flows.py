@@ -23,12 +23,14 @@ from prefect.events.clients import AssertingEventsClient
 from prefect.events.worker import EventsWorker
 from sqlmodel import Session, col, select
 
+from channels.delivery import run_worker
 from channels.sandbox.runner import SandboxHandle
 from clarion import deadlines, store
 from clarion.kinds import DeadlineState, IncidentStatus
 from clarion.lifecycle import open_incident
-from clarion.models import AuditEvent, Deadline, Incident
+from clarion.models import AuditEvent, Deadline, Incident, Notice
 from clarion.playbook import load_playbook
+from clarion.settings import get_settings
 from flows.deadlines import deadline_check, watch_deadlines
 from flows.incident import declare_incident
 from tests.flows.conftest import start
@@ -101,6 +103,17 @@ def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     worker.drain()
 
 
+def responder_notices(reference: str) -> list[tuple[str, str]]:
+    """(channel, address) of every deadline notice to the people inside about ``reference``."""
+    with Session(store.get_engine()) as session:
+        rows = session.exec(
+            select(Notice).where(
+                Notice.kind == "responder-deadline", col(Notice.about).startswith(reference + "/")
+            )
+        )
+        return [(n.channel.value, n.address) for n in rows]
+
+
 def scheduled_checks(reference: str) -> dict[str, datetime]:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[reference])))
@@ -153,6 +166,24 @@ def test_73_hours_after_awareness_the_gdpr_notice_is_missed_and_escalated(
     # a check that runs again (a late timer) tells nobody twice
     assert deadline_check(reference, "gdpr-art33", "initial") == "nothing"
     assert len([n for n, _ in events() if n == "clarion.deadline.missed"]) == 2  # art33 and art34, once each
+
+    # the people inside are told, not only the event bus: every reachable one by email, and by SMS
+    # where they have a number (a missed deadline is urgent); the commander of this test, who is not
+    # in the people file, is named in the run's log instead
+    told = responder_notices(reference)
+    per_clock = {
+        ("email", "legal-on-call@example.com"),
+        ("email", "dpo@example.com"),
+        ("email", "general-counsel@example.com"),
+        ("email", "deputy-dpo@example.com"),
+        ("sms", "+14155550101"),
+        ("sms", "+14155550102"),
+        ("sms", "+14155550103"),
+    }
+    assert sorted(told) == sorted([*per_clock, *per_clock])  # gdpr-art33 and gdpr-art34, once each
+    run_worker(get_settings(), store.get_engine(), name="test-deadline-notices")
+    subjects = {r.subject for r in sandbox.inbox("email") if r.address == "dpo@example.com"}
+    assert any(s and s.startswith(f"[{reference}] MISSED: gdpr-art33/initial") for s in subjects), subjects
 
 
 def test_a_fresh_clock_gets_a_check_at_each_threshold_ahead(sandbox: SandboxHandle, events: Any) -> None:

@@ -23,6 +23,7 @@ from flows.surveys import send_survey, survey_step
 from tests.faces.web.subscribe_helpers import TestClient
 from tests.flows.conftest import start
 from tests.flows.test_incident_flows import DPO, LEGAL, approve_breach, scheduled, session
+from tests.helpers import customers
 
 LINK = re.compile(r"https?://\S+/survey/([A-Za-z0-9._-]+)")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -43,7 +44,7 @@ def _resolve(status: str | None = None) -> None:
 def _survey_mails(sandbox: SandboxHandle, *, reminders: bool = False) -> dict[str, str]:
     """address → token of the survey invitations (or of the reminders), in whichever language."""
     found = {}
-    for record in sandbox.inbox("email"):
+    for record in customers(sandbox.inbox("email")):
         match = LINK.search(record.text or "")
         reminder = (record.subject or "").startswith(("Reminder", "Erinnerung"))
         if match and reminder == reminders:
@@ -66,7 +67,7 @@ def _post(client: TestClient, token: str, *, form_of: str | None = None, **answe
 
 def test_resolution_survey_answers_report_and_reminder(sandbox: SandboxHandle) -> None:
     approve_breach(sandbox)
-    reached = {r.address for r in sandbox.inbox("email")}
+    reached = {r.address for r in customers(sandbox.inbox("email"))}
     with session() as s:
         unsubscribed = s.exec(select(Recipient).where(Recipient.email == sorted(reached)[0])).one()
         assert unsubscribed.id is not None
