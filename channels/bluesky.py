@@ -19,7 +19,8 @@ clickable with facets. Duplicates: the record key is a TID computed from the del
 (:func:`channels.bluesky_post.make_tid`), so a resend of one delivery cannot make a second post.
 The record itself is built in :mod:`channels.bluesky_post`.
 
-Reference: ``shared/reference/providers.md`` §4 and the lexicons in ``channels/sandbox/schemas/``.
+Reference: docs.bsky.app (com.atproto.repo.createRecord, getRecord, rate limits) and the lexicons in
+``channels/sandbox/schemas/``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure functions, no network: :mod:`channels.bluesky` sends what these build. The rules come from
 the lexicons in ``channels/sandbox/schemas/`` (``app.bsky.feed.post``, ``app.bsky.richtext.facet``)
-and the atproto TID specification (``shared/reference/providers.md`` §4).
+and the atproto TID specification (atproto.com/specs/tid).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ request. Rates: 300 requests per 5 minutes per account and 300 statuses per 3 ho
 ``X-RateLimit-Reset`` as ISO 8601. Mastodon keeps each ``Idempotency-Key`` for an hour and answers a
 repeat with the status it already created: see :meth:`MastodonAdapter.reconcile`.
 
-Reference: ``shared/reference/providers.md`` §3.
+Reference: docs.joinmastodon.org/methods/statuses (POST /api/v1/statuses, Idempotency-Key) and
+docs.joinmastodon.org/api/rate-limits.
 """
 
 from __future__ import annotations

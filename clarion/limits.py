@@ -3,8 +3,9 @@
 Each channel's spec lists its :class:`Limit` values (``clarion.channel_table``); :func:`measure`
 applies them and returns one :class:`Measurement` per limit. The counting functions
 (:func:`sms_count`, :func:`graphemes`, :func:`mastodon_length`, :func:`bluesky_length`) follow the
-providers' own rules; see ``shared/reference/providers.md`` (Twilio segments, Mastodon
-StatusLengthValidator, Bluesky post lexicon).
+providers' own rules: Twilio's segments (twilio.com/docs/glossary/what-sms-character-limit), Mastodon's
+``StatusLengthValidator`` (github.com/mastodon/mastodon, app/validators), and the Bluesky post lexicon
+(``channels/sandbox/schemas/``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Answers in each provider's own shape: JSON bodies, error bodies, rate-limit headers.
 
-Error bodies (``shared/reference/providers.md``):
+Error bodies (as each provider's documentation shows them):
 
 * SendGrid ``{"errors": [{"message", "field", "help"}]}``; 429 adds ``X-RateLimit-*`` (reset in epoch s).
 * Twilio ``{"code", "message", "more_info", "status"}`` (429 is code 20429).

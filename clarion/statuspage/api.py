@@ -3,7 +3,7 @@
 Widgets and monitoring clients written for Atlassian Statuspage (its ``se-v2.js`` wrapper, status
 badges, uptime checkers, chat bots) read ``summary.json`` and its siblings. Speaking their shapes,
 status names and ``indicator`` values lets them watch clarion unchanged; the shapes and enumerations
-are those of Statuspage's public API (``shared/reference/providers.md`` §7), and a JSON Schema of
+are those of Statuspage's public API (developer.statuspage.io, "Status API"), and a JSON Schema of
 each document in the web tests holds them to it.
 
 Every function here is pure: a :class:`~clarion.statuspage.snapshot.Snapshot` and a locale in, a
