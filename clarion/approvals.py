@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
@@ -69,20 +70,78 @@ def rejection(*, session: Session, update_id: int) -> Approval | None:
     )
 
 
-def check_answer(playbook: Playbook, pending: Sequence[str], role: str, approver: str) -> str | None:
-    """Why this answer cannot be accepted, or None when it can."""
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+    REFUSED = "refused"
+    """The answer cannot be taken: :attr:`Decision.problem` says why; the approval stays open."""
+
+
+REASON_NEEDED = "a rejection needs a reason: say what must change"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one answer to a pending approval comes to."""
+
+    verdict: Verdict
+    role: str
+    approver: str
+    """As the playbook spells it (the answer may differ in case), or as given when refused."""
+    reason: str = ""
+    problem: str | None = None
+
+
+def allowed(step: ApprovalStep) -> list[str]:
+    """Who may answer for a step: its approvers, then its backup."""
+    return [*step.approvers, *([step.backup] if step.backup else [])]
+
+
+def as_listed(step: ApprovalStep, approver: str) -> str | None:
+    """``approver`` as the step lists it (case aside), or None when the step does not list them."""
+    wanted = approver.strip().casefold()
+    return next((a for a in allowed(step) if a.casefold() == wanted), None)
+
+
+def decide(
+    playbook: Playbook,
+    pending: Sequence[str],
+    *,
+    role: str,
+    approver: str,
+    approved: bool,
+    reason: str = "",
+    edited: bool = False,
+) -> Decision:
+    """The one place the rules of an answer live: the role must exist and still be pending, the
+    approver must be listed for it (or be its backup), an edit counts as approving the new text, and
+    a rejection needs a reason. Pure: nothing is read or written."""
     step = next((s for s in playbook.approvals if s.role == role), None)
     if step is None:
         known = ", ".join(s.role for s in playbook.approvals) or "none"
-        return f"playbook {playbook.name} has no approval role {role!r} (roles: {known})"
+        problem = f"playbook {playbook.name} has no approval role {role!r} (roles: {known})"
+        return Decision(Verdict.REFUSED, role, approver, problem=problem)
     if role not in pending:
-        return f"{role} has already approved this draft" if pending else "no approval is pending"
-    allowed = [*step.approvers, *([step.backup] if step.backup else [])]
-    if approver.strip().lower() not in {a.lower() for a in allowed}:
-        return (
-            f"{approver or 'an unnamed approver'} may not answer for {role} (allowed: {', '.join(allowed)})"
-        )
-    return None
+        problem = f"{role} has already approved this draft" if pending else "no approval is pending"
+        return Decision(Verdict.REFUSED, role, approver, problem=problem)
+    listed = as_listed(step, approver)
+    if listed is None:
+        who = approver or "an unnamed approver"
+        problem = f"{who} may not answer for {role} (allowed: {', '.join(allowed(step))})"
+        return Decision(Verdict.REFUSED, role, approver, problem=problem)
+    if edited:
+        return Decision(Verdict.EDIT, role, listed, reason.strip())
+    if approved:
+        return Decision(Verdict.APPROVE, role, listed, reason.strip())
+    if not reason.strip():
+        return Decision(Verdict.REFUSED, role, listed, problem=REASON_NEEDED)
+    return Decision(Verdict.REJECT, role, listed, reason.strip())
+
+
+def check_answer(playbook: Playbook, pending: Sequence[str], role: str, approver: str) -> str | None:
+    """Why this answer (an approval) cannot be accepted, or None when it can."""
+    return decide(playbook, pending, role=role, approver=approver, approved=True).problem
 
 
 def record_decision(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import Session
 
+from clarion import approvals
 from clarion.deadlines import incident_regimes
 from clarion.errors import ClarionError, FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
@@ -212,8 +213,7 @@ def listed_approver(book: Playbook, reference: str, role: str, by: str) -> str:
         roles = ", ".join(s.role for s in book.approvals)
         known = f"its roles are {roles}" if roles else "it needs no approval"
         raise CommandRefused(f"{reference}: playbook {book.name} has no approval role {role!r}; {known}")
-    listed = [*step.approvers, *([step.backup] if step.backup else [])]
-    match = next((a for a in listed if a.casefold() == by.strip().casefold()), None)
+    match = approvals.as_listed(step, by)
     if match is None:
         raise CommandRefused(f"{by} may not answer for {role} on {reference}: only {people(book, role)}")
     return match

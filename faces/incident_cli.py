@@ -135,6 +135,7 @@ def approve(
     import json
 
     with _errors():
+        from clarion import approvals
         from faces.console import out
         from faces.incident_checks import (
             CommandRefused,
@@ -147,7 +148,7 @@ def approve(
         from flows.models import ApprovalAnswer
 
         if reject and not (reason and reason.strip()):
-            raise CommandRefused("--reject needs --reason: say what must change")
+            raise CommandRefused(f"--reject needs --reason ({approvals.REASON_NEEDED})")
         _, book = incident_and_playbook(reference)
         approver = listed_approver(book, reference, role, by)
         pending = pending_roles(reference)

@@ -27,6 +27,7 @@ from prefect.input import RunInput
 from sqlmodel import col, select
 
 from clarion import approvals, audit, deadlines, reports
+from clarion.approvals import Verdict
 from clarion.errors import ClarionError
 from clarion.facts import Facts
 from clarion.kinds import ApprovalDecision, UpdateState
@@ -188,22 +189,27 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
                 f"{ctx.reference} update {update.number}: no answer from {', '.join(pending)} in time; "
                 "nothing was sent"
             ) from None
-        problem = approvals.check_answer(ctx.playbook, pending, answer.role, answer.approver)
-        if problem is not None:
-            logger.warning("approval answer not accepted: %s", problem)
+        decision = approvals.decide(
+            ctx.playbook,
+            pending,
+            role=answer.role,
+            approver=answer.approver,
+            approved=answer.approved,
+            reason=answer.reason,
+            edited=bool(answer.story),
+        )
+        if decision.verdict is Verdict.REFUSED:
+            logger.warning("approval answer not accepted: %s; the approval is still open", decision.problem)
             continue
-        if answer.story:
+        if decision.verdict is Verdict.EDIT:
             try:
                 update = _edit(ctx, update, answer)
             except ClarionError as exc:  # the edit does not fit a channel: refuse it, keep waiting
                 logger.warning("the edit by %s was not applied: %s", answer.approver, exc)
                 continue
-        elif answer.approved:
+        elif decision.verdict is Verdict.APPROVE:
             update = _decide(ctx, update, answer, ApprovalDecision.APPROVED)
         else:
-            if not answer.reason.strip():
-                logger.warning("a rejection needs a reason; the approval is still open")
-                continue
             _decide(ctx, update, answer, ApprovalDecision.REJECTED)
             timers.emit(ctx, "clarion.update.rejected", update=update.number, role=answer.role)
             logger.warning("%s rejected update %s: %s", answer.role, update.number, answer.reason)

@@ -249,6 +249,51 @@ def test_listed_approvers_and_the_backup_are_accepted_in_any_case(breach: Playbo
     assert approvals.check_answer(breach, ["legal", "dpo"], "legal", approver) is None
 
 
+@pytest.mark.parametrize(
+    ("answer", "verdict", "reason", "approver"),
+    [
+        ({"approved": True}, approvals.Verdict.APPROVE, "", LEGAL),
+        ({"approved": True, "approver": "LEGAL-on-call@example.com"}, approvals.Verdict.APPROVE, "", LEGAL),
+        (
+            {"approved": False, "reason": "  wrong time window "},
+            approvals.Verdict.REJECT,
+            "wrong time window",
+            LEGAL,
+        ),
+        ({"approved": False, "reason": "  "}, approvals.Verdict.REFUSED, "", LEGAL),
+        (
+            {"approved": False, "edited": True, "reason": "fixed the time"},
+            approvals.Verdict.EDIT,
+            "fixed the time",
+            LEGAL,
+        ),
+        ({"approved": True, "approver": COUNSEL}, approvals.Verdict.APPROVE, "", COUNSEL),
+    ],
+)
+def test_an_answer_and_a_draft_make_one_decision(
+    breach: Playbook, answer: dict[str, object], verdict: approvals.Verdict, reason: str, approver: str
+) -> None:
+    given = {"role": "legal", "approver": LEGAL, **answer}
+    decision = approvals.decide(breach, ["legal", "dpo"], **given)  # type: ignore[arg-type]
+    assert (decision.verdict, decision.reason, decision.approver) == (verdict, reason, approver)
+    if verdict is approvals.Verdict.REFUSED:
+        assert decision.problem == approvals.REASON_NEEDED  # a rejection needs a reason, and says so
+    else:
+        assert decision.problem is None
+
+
+def test_a_refused_answer_says_why_whatever_it_asked(breach: Playbook) -> None:
+    refused = approvals.decide(breach, ["dpo"], role="legal", approver=LEGAL, approved=False, reason="no")
+    assert (refused.verdict, refused.problem) == (
+        approvals.Verdict.REFUSED,
+        "legal has already approved this draft",
+    )
+    stranger = approvals.decide(breach, ["legal"], role="legal", approver=DPO, approved=True, edited=True)
+    assert stranger.verdict is approvals.Verdict.REFUSED and "may not answer for legal" in (
+        stranger.problem or ""
+    )
+
+
 # ── recording a decision ─────────────────────────────────────────────────────────────────────────
 
 
