@@ -35,10 +35,14 @@ class IncidentContext:
     def sources(self) -> dict[str, Source]:
         return playbook_sources(self.playbook, self.playbook_path, self.settings)
 
-    @functools.cached_property
+    @property
     def people(self) -> People | None:
-        """The playbook's people file, read once per run (None when it names none)."""
-        return people_of(self.playbook, self.playbook_path)
+        """The playbook's people file, read once per process while neither file changes (None when
+        the playbook names none)."""
+        if self.playbook.responders is None:
+            return None
+        people_path = self.playbook_path.parent / self.playbook.responders
+        return _people_at(str(self.playbook_path), *_version(self.playbook_path), *_version(people_path))
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -59,8 +63,33 @@ class IncidentContext:
 
 
 def load_playbook_named(name: str, settings: Settings) -> tuple[Playbook, Path]:
+    """The playbook ``name``, read and validated once per process while its file does not change:
+    a flow run and its tasks (each opens the incident's context) share one reading."""
     path = resolve_playbook(name, settings.playbooks_dir)
-    return load_playbook(path), path
+    version = _version(path)
+    if version == (0, 0):  # not a readable file: load_playbook says what is wrong, with its name
+        return load_playbook(path), path
+    return _playbook_at(str(path), *version), path
+
+
+def _version(path: Path) -> tuple[int, int]:
+    """What tells a file's readings apart: its modification time and size ((0, 0) when unreadable)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return 0, 0
+    return found.st_mtime_ns, found.st_size
+
+
+@functools.lru_cache(maxsize=16)
+def _playbook_at(path: str, mtime_ns: int, size: int) -> Playbook:
+    return load_playbook(Path(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _people_at(playbook_path: str, *version: int) -> People | None:
+    path = Path(playbook_path)
+    return people_of(_playbook_at(playbook_path, version[0], version[1]), path)
 
 
 def store() -> tuple[Settings, sa.Engine]:
