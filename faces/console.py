@@ -11,7 +11,8 @@ alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -19,6 +20,7 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.text import Text
 
+from clarion.errors import ClarionError, InputError, NotFound
 from clarion.text import visible
 
 
@@ -65,3 +67,33 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Say ``message`` on stderr and return the exit to raise."""
     err.print(message)
     return typer.Exit(code)
+
+
+class CommandRefused(ClarionError):
+    """A command stops before (or instead of) asking the server: one line, and the exit code."""
+
+    def __init__(self, message: str, *, code: int = EXIT_INPUT) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def exit_code(exc: ClarionError) -> int:
+    """The one mapping from clarion's errors to the CLI's exit codes: 2 for input that is wrong or
+    would not be sent (a refused command says its own), 1 for anything else clarion refuses."""
+    if isinstance(exc, CommandRefused):
+        return exc.code
+    if isinstance(exc, InputError | NotFound) or getattr(exc, "input_refused", False):
+        return EXIT_INPUT
+    return 1
+
+
+@contextmanager
+def errors_to_exit() -> Iterator[None]:
+    """One line on stderr and the exit code of :func:`exit_code` for every expected failure; never
+    a traceback."""
+    try:
+        yield
+    except ClarionError as exc:
+        code = exit_code(exc)
+        plain = isinstance(exc, InputError | NotFound | CommandRefused) or code == EXIT_INPUT
+        raise fail(str(exc) if plain else f"error: {exc}", code) from None

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from faces.incident_cli import Reference, _errors
+from faces.console import errors_to_exit
+from faces.incident_cli import Reference
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -40,7 +41,7 @@ StagePath = Annotated[
 
 def deadlines(reference: Reference) -> None:
     """An incident's regulatory clocks: due time (UTC and the regime's local time), time left, state."""
-    with _errors(), _incident(reference, write=False) as (session, incident, clock):
+    with errors_to_exit(), _incident(reference, write=False) as (session, incident, clock):
         from clarion import deadlines as clocks
         from faces.deadlines_show import print_countdown
 
@@ -57,7 +58,7 @@ def deadline_event(
     at: Annotated[str, typer.Option(help="When it happened (ISO 8601 with offset, or now).")] = "now",
 ) -> None:
     """Record an event that starts clocks (the SEC's materiality determination, DORA's classification)."""
-    with _errors():
+    with errors_to_exit():
         from clarion.regimes import Event
 
         try:
@@ -87,7 +88,7 @@ def deadline_override(
     by: By,
 ) -> None:
     """Set a clock's due time by hand (an extension granted, a closure the calendars miss)."""
-    with _errors():
+    with errors_to_exit():
         regime_id, stage_id = split_stage(stage)
         with _incident(reference, write=True) as (session, incident, clock):
             from clarion import deadlines as clocks
@@ -110,7 +111,7 @@ def deadline_override(
 
 def deadline_waive(reference: Reference, stage: StagePath, reason: Reason, by: By) -> None:
     """Stop a clock that does not apply (the incident is below its threshold), with the reason."""
-    with _errors():
+    with errors_to_exit():
         regime_id, stage_id = split_stage(stage)
         with _incident(reference, write=True) as (session, incident, _clock):
             from clarion import deadlines as clocks
@@ -147,7 +148,7 @@ def notify_regulator(
 ) -> None:
     """Draft the notice to a regulator from the incident's facts, flagging what is missing; with
     --submitted, record its submission: the clock is met and the stages after it start."""
-    with _errors():
+    with errors_to_exit():
         from faces.console import err
         from faces.console import out as stdout
 
@@ -301,7 +302,7 @@ def _watch(reference: str) -> None:
 
 def deadline_watch(reference: Reference) -> None:
     """Ask the server to check the incident's clocks now and schedule their thresholds."""
-    with _errors():
+    with errors_to_exit():
         from faces.console import out
         from faces.incident_checks import checked_reference, incident_and_playbook
         from faces.prefect_api import connect

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from faces.console import out
-from faces.incident_cli import _errors
+from faces.console import errors_to_exit, out
 from faces.survey_cli import By, _login
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ def followups(
     """Survey answers that asked for a person, oldest first (a table); `done ID` closes one."""
     if context.invoked_subcommand is not None:
         return
-    with _errors():
+    with errors_to_exit():
         from sqlmodel import Session
 
         from clarion.models import utcnow
@@ -107,7 +106,7 @@ def done(
     by: By = None,
 ) -> None:
     """Close a follow-up with what was done."""
-    with _errors():
+    with errors_to_exit():
         from clarion.models import utcnow
         from clarion.store import get_engine, require_current, session_scope
         from clarion.surveys.followups import close_followup

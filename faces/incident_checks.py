@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from clarion import approvals
 from clarion.deadlines import incident_regimes
-from clarion.errors import ClarionError, FactsError, NotFound, PlaybookError, Problem, display_path
+from clarion.errors import FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
 from clarion.incident_status import incident_report
 from clarion.models import Incident
@@ -26,20 +26,12 @@ from clarion.settings import get_settings
 from clarion.store import exists as store_exists
 from clarion.store import get_engine, get_incident, reading, require_current
 from clarion.yamlfile import LineMap, problems_from, read_yaml, validate_with_lines
+from faces.console import CommandRefused
 from flows.models import REFERENCE_PATTERN, Declaration, IncidentFacts, UpdateRequest
 
-EXIT_INPUT = 2
 REQUEST_FIELDS = ("status", "severity", "story")
 """Keys of an update's facts file that are fields of the request; every other key is a change."""
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
-
-
-class CommandRefused(ClarionError):
-    """A command stops before (or instead of) asking the server: one line, and the exit code."""
-
-    def __init__(self, message: str, *, code: int = EXIT_INPUT) -> None:
-        self.code = code
-        super().__init__(message)
 
 
 # ── declare ───────────────────────────────────────────────────────────────────────────────────────

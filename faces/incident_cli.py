@@ -11,12 +11,13 @@ This module imports only typer, so ``clarion --help`` stays fast; the rest is im
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from faces.console import errors_to_exit
 
 Wait = Annotated[
     bool,
@@ -52,7 +53,7 @@ def declare(
     timeout: Timeout = 300,
 ) -> None:
     """Declare an incident: check the facts here, then start the declare-incident flow on the server."""
-    with _errors():
+    with errors_to_exit():
         from faces.incident_checks import declaration
         from flows.deployments import DECLARE
 
@@ -76,8 +77,9 @@ def update(
     timeout: Timeout = 300,
 ) -> None:
     """Publish the incident's next update (or a correction): what changed since the last one."""
-    with _errors():
-        from faces.incident_checks import CommandRefused, update_request
+    with errors_to_exit():
+        from faces.console import CommandRefused
+        from faces.incident_checks import update_request
         from flows.deployments import POST_UPDATE
 
         if facts is None and status is None:
@@ -102,7 +104,7 @@ def resolve(
     timeout: Timeout = 300,
 ) -> None:
     """Publish the resolution: the last update, the banner cleared, the cadence stopped."""
-    with _errors():
+    with errors_to_exit():
         from faces.incident_checks import update_request
         from flows.deployments import RESOLVE
 
@@ -134,11 +136,10 @@ def approve(
     """Answer the approval an incident's update waits for (who you are is asserted, not verified)."""
     import json
 
-    with _errors():
+    with errors_to_exit():
         from clarion import approvals
-        from faces.console import out
+        from faces.console import CommandRefused, out
         from faces.incident_checks import (
-            CommandRefused,
             incident_and_playbook,
             listed_approver,
             pending_roles,
@@ -180,7 +181,7 @@ def status(
     ] = None,
 ) -> None:
     """Where incidents stand: updates, promises, deliveries, approvals (read from the store)."""
-    with _errors():
+    with errors_to_exit():
         from clarion.errors import NotFound
         from clarion.incident_status import incident_report, list_incidents
         from clarion.settings import get_settings
@@ -230,27 +231,3 @@ def _start(
         out.print(f"  {run_url(api.ui, run.id)}", markup=False)
         if wait:
             follow(api, run, timeout)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """One line on stderr and an exit code for every expected failure; never a traceback.
-
-    Exit 2 when the input is wrong (the server's refusal of parameters included), 1 otherwise.
-    """
-    from clarion.errors import ClarionError, InputError, NotFound
-    from faces.console import EXIT_INPUT, fail
-
-    try:
-        yield
-    except (InputError, NotFound) as exc:
-        raise fail(str(exc), EXIT_INPUT) from None
-    except ClarionError as exc:
-        from faces.incident_checks import CommandRefused
-        from faces.prefect_api import Refused
-
-        if isinstance(exc, CommandRefused):
-            raise fail(str(exc), exc.code) from None
-        if isinstance(exc, Refused):
-            raise fail(str(exc), EXIT_INPUT) from None
-        raise fail(f"error: {exc}") from None

@@ -35,7 +35,7 @@ def follow(api: PrefectApi, run: RunInfo, timeout: float) -> None:
     Approval pauses the run's publish subflow, not the run itself: a running run's paused subflows
     are looked for on every poll. A failed run is :class:`CommandRefused` with exit code 1.
     """
-    from faces.incident_checks import CommandRefused
+    from faces.console import CommandRefused
     from faces.prefect_api import run_url
 
     url = run_url(api.ui, run.id)
@@ -72,7 +72,7 @@ def paused_run(api: PrefectApi, reference: str) -> RunInfo:
     The store already says an approval is pending; between two answers the run takes a moment to
     pause again, so it is looked for during :data:`PAUSE_GRACE` seconds.
     """
-    from faces.incident_checks import CommandRefused
+    from faces.console import CommandRefused
 
     deadline = time.monotonic() + PAUSE_GRACE
     with err.status(f"looking for the run of {reference} that waits for approval"):
@@ -89,7 +89,8 @@ def _state_line(run: RunInfo) -> str:
 
 
 def _outcome(run: RunInfo) -> None:
-    from faces.incident_checks import CommandRefused, reference_in, waiting_for
+    from faces.console import CommandRefused
+    from faces.incident_checks import reference_in, waiting_for
 
     reference = reference_in(run.name)
     if run.state_type in FAILED_STATES:

@@ -65,6 +65,8 @@ class DeploymentMissing(PrefectApiError):
 class Refused(PrefectApiError):
     """The server refused what we sent: parameters that fail the schema, run input a pause rejects."""
 
+    input_refused = True  # the CLI exits 2, as for any input that would not be sent
+
 
 def api_url(settings: Settings) -> str:
     """``PREFECT_API_URL`` when set (as Prefect itself reads it), else the clarion setting."""

@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from faces.console import console
-from faces.incident_cli import _errors
+from faces.console import console, errors_to_exit
 
 statuspage_app = typer.Typer(
     help="The public status page: export it as static files, show it.", no_args_is_help=True
@@ -38,7 +37,7 @@ def export(
     locale: Locale = "en",
 ) -> None:
     """Write every page, feed and API document as static files (only what changed is rewritten)."""
-    with _errors():
+    with errors_to_exit():
         _check_locale(locale)
         from clarion.models import utcnow
         from clarion.settings import get_settings
@@ -62,7 +61,7 @@ def export(
 @statuspage_app.command("show")
 def show() -> None:
     """What the status page says now: the overall state, each component, open incidents and maintenance."""
-    with _errors():
+    with errors_to_exit():
         from clarion.models import utcnow
         from clarion.settings import get_settings
         from clarion.statuspage.snapshot import take_snapshot

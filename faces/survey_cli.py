@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
-from faces.console import out
-from faces.incident_cli import Reference, _errors
+from faces.console import errors_to_exit, out
+from faces.incident_cli import Reference
 from faces.survey_tag_cli import tag
 
 survey_app = typer.Typer(
@@ -40,7 +40,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """The survey of an incident: rates, scores, NPS, trust signals, the ratio and quotes."""
-    with _errors():
+    with errors_to_exit():
         from sqlmodel import Session
 
         from clarion.store import get_engine, get_incident, reading, require_current
@@ -66,7 +66,7 @@ def export_recipient(
     ] = None,
 ) -> None:
     """Everything surveys hold about one recipient, as JSON (an access request)."""
-    with _errors():
+    with errors_to_exit():
         from sqlmodel import Session
 
         from clarion.store import get_engine, reading, require_current
@@ -89,7 +89,7 @@ def forget_recipient(
     by: By = None,
 ) -> None:
     """Erase what surveys hold about one recipient (an erasure request); needs --yes."""
-    with _errors():
+    with errors_to_exit():
         from clarion.errors import InputError, Problem
         from clarion.models import utcnow
         from clarion.store import get_engine, require_current, session_scope

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from faces.incident_cli import _errors
+from faces.console import errors_to_exit
 
 if TYPE_CHECKING:
     from clarion.surveys.signals import Tagged
@@ -44,7 +44,7 @@ def tag(
 ) -> None:
     """Tag survey answers with trust signals (doubt, cynicism, relief, regained confidence,
     appreciation), a polarity and whether they ask to be contacted; each tag names its words."""
-    with _errors():
+    with errors_to_exit():
         from clarion.surveys.signals import LexiconTagger
         from clarion.text import quoted
         from faces.console import EXIT_INPUT, fail
