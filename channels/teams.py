@@ -22,8 +22,9 @@ Setup
 3. With ``CLARION_TEAMS_WEBHOOKS`` unset, every name posts to the provider sandbox at
    ``{CLARION_SANDBOX_URL}/teams/workflows/<name>``.
 
-Limits (``shared/reference/providers.md`` §6): a message is at most 28 KB (Teams answers 413 "Request
-Entity too large"); more than 4 requests a second are throttled (429). The adapter builds the card,
+Limits (learn.microsoft.com, "Create an Incoming Webhook", known issues and limitations): a message
+is at most 28 KB (Teams answers 413 "Request Entity too large"); more than 4 requests a second are
+throttled (429). The adapter builds the card,
 measures its UTF-8 JSON and refuses one over 28 KB before any request; it never truncates. Workflows
 answers ``202 Accepted`` (reported, not documented): any 2xx is success. There is no idempotency key
 and no way to ask whether a card arrived: a resend after a doubtful attempt may post it twice.
@@ -52,7 +53,7 @@ SANDBOX_PATH: Final = "/teams/workflows"
 """The sandbox double's prefix: ``{sandbox_url}/teams/workflows/<name>``."""
 
 MAX_MESSAGE_BYTES: Final = 28 * 1024
-"""Teams' documented cap on one webhook message (providers.md §6): the whole JSON body, UTF-8."""
+"""Teams' documented cap on one webhook message (learn.microsoft.com): the whole JSON body, UTF-8."""
 MAX_SUBJECT_GRAPHEMES: Final = 200
 """A sandbox choice, not a Teams limit: the heading is read at a glance, so a longer one is a preview
 error for the template's author rather than a card nobody reads to the end."""
@@ -66,7 +67,7 @@ the authority; this one only makes an ordinary notice that is too long a preview
 
 ADAPTIVE_CARD: Final = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA: Final = "http://adaptivecards.io/schemas/adaptive-card.json"
-CARD_VERSION: Final = "1.4"  # what the Workflows payload in providers.md §6 declares
+CARD_VERSION: Final = "1.4"  # what Microsoft's Workflows webhook examples declare
 RUN_ID_HEADERS: Final = ("x-ms-workflow-run-id", "x-ms-request-id")
 """Where a 202 names the flow run it started. Not in Microsoft's docs: public clients of Logic Apps and
 Power Automate request triggers read ``x-ms-workflow-run-id`` from it; ``x-ms-request-id`` otherwise."""

@@ -3,7 +3,7 @@
 ``POST /teams/workflows/{name}`` stands for one workflow's URL (``name`` as in
 ``CLARION_TEAMS_WEBHOOKS``; no signature: the sandbox takes every name). What it checks, in order:
 
-* the body is at most 28 KB (``providers.md`` §6), else 413 with the text ``Request Entity too
+* the body is at most 28 KB (Microsoft's documented limit), else 413 with the text ``Request Entity too
   large``;
 * the envelope: JSON, ``type`` ``"message"``, exactly one attachment of ``contentType``
   ``application/vnd.microsoft.card.adaptive`` whose ``content`` is an ``AdaptiveCard`` with a

@@ -14,7 +14,9 @@ ADDRESS = {"email": "reader{n}@example.com", "phone": "+1415555{n:04d}"}
 def message(channel: Channel, n: int = 1) -> OutboundMessage:
     """Message ``n`` of update 1 (delivery id ``n``); a personal channel's goes to reader ``n``."""
     text = f"INC-0042 update {n}: payments are degraded. Next update by 10:30 UTC. https://status.example.com/i/42"
-    address = spec_of(channel).address
+    spec = spec_of(channel)
+    address = spec.address
+    inside = f"responder-{n}" if spec.check_address is not None and address is None else None
     return OutboundMessage(
         delivery_id=n,
         idempotency_key=f"u1.{channel.value}.r{n}",
@@ -31,6 +33,6 @@ def message(channel: Channel, n: int = 1) -> OutboundMessage:
         severity="sev2",
         status="identified",
         created_at=datetime.now(UTC),
-        address=ADDRESS[address].format(n=2671 + n) if address else None,
+        address=ADDRESS[address].format(n=2671 + n) if address else inside,
         recipient_id=n if address else None,
     )

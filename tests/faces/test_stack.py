@@ -66,6 +66,7 @@ def test_the_sandbox_is_started_only_for_providers_without_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PIGEON_URL", "https://loft.example")  # the test package's channel, installed here
+    monkeypatch.setenv("CLARION_TEAMS_WEBHOOKS", '{"ops": "https://flows.example/x?sig=t"}')
     everything = settings(
         tmp_path,
         sendgrid_api_key=SecretStr("SG.x"),

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from clarion.channel_table import Reach, channel_table
 from clarion.kinds import Channel
 from clarion.limits import sms_count
 from clarion.models import Delivery, Notice
@@ -81,6 +82,21 @@ def test_every_kind_renders_on_email_and_sms_within_the_limits(kind: str, channe
         assert "\n" not in content.text and sms_count(content.text).segments <= 3
     else:
         assert content.subject and "INC-0042" in content.subject
+
+
+INTERNAL = [c for c, spec in channel_table().items() if spec.reach is Reach.INTERNAL]
+
+
+@pytest.mark.parametrize("kind", notices.KINDS)
+@pytest.mark.parametrize("channel", INTERNAL, ids=str)
+def test_every_kind_renders_on_every_internal_channel_in_the_shared_words(
+    kind: str, channel: Channel
+) -> None:
+    """An internal channel (Slack, Teams, a signed webhook, one a package adds) without templates of
+    its own for a notice is told in ``internal/``'s words, within its own limits."""
+    content = RENDER(notice(kind, channel))
+    assert content.subject and content.subject.startswith("[INC-0042]")
+    assert "INC-0042" in content.text
 
 
 def test_an_approval_request_carries_the_preview_the_exact_command_and_the_ui_link() -> None:
