@@ -17,8 +17,9 @@ Setup
 4. With ``CLARION_WEBHOOK_ENDPOINTS`` unset, clarion posts every name to the provider sandbox,
    ``{CLARION_SANDBOX_URL}/webhook/receive/<name>``, signed with :data:`SANDBOX_SECRET`.
 
-The request: ``POST`` with ``webhook-id`` (the message's idempotency key, the same on every attempt:
-the receiver's dedupe key), ``webhook-timestamp`` (unix seconds of this attempt) and
+The request: ``POST`` with ``webhook-id`` (:func:`webhook_id`: the message's idempotency key and when
+its delivery was made, the same on every attempt: the receiver's dedupe key), ``webhook-timestamp``
+(unix seconds of this attempt) and
 ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of ``{id}.{timestamp}.{body}``, made by the
 ``standardwebhooks`` reference library), body ``{"type": "clarion.notice", "timestamp": <when the
 notice was made, ISO 8601 UTC>, "data": {"subject", "text", "link", "reference", "severity",
@@ -32,7 +33,8 @@ envelope, the subject and link, and JSON escaping (a newline or quote takes two 
 that fits the preview almost always fits the payload; a subject of 200 graphemes keeps the headline
 one line in a pager or ticket title.
 
-Reference: ``shared/reference/providers.md`` §6.
+Reference: the Standard Webhooks specification (github.com/standard-webhooks/standard-webhooks,
+spec/standard-webhooks.md).
 """
 
 from __future__ import annotations
@@ -138,6 +140,14 @@ def signing_key(value: str | None) -> str:
     if not low <= len(key) <= high:
         raise ConfigError(f"webhook: {KEY_ENV} holds {len(key)} bytes; a secret is {low} to {high}")
     return value
+
+
+def webhook_id(message: OutboundMessage) -> str:
+    """The ``webhook-id`` of a message: its idempotency key and the millisecond its delivery was
+    made. The same on every attempt (the receiver's dedupe key), and never the id of a message of
+    another database (keys restart with a new store; a receiver shared by two would drop one)."""
+    made = int(message.created_at.timestamp() * 1000)
+    return f"{message.idempotency_key}.{made}"
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -255,7 +265,7 @@ class WebhookAdapter(ChannelAdapter):
                 channel=self.channel,
             )
         timestamp = int(self._clock().timestamp())
-        msg_id = message.idempotency_key
+        msg_id = webhook_id(message)
         headers = {
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),

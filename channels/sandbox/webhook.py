@@ -1,4 +1,4 @@
-"""A Standard Webhooks receiver (``providers.md`` §6): ``POST /webhook/receive/{name}``.
+"""A Standard Webhooks receiver (the spec at standardwebhooks.com): ``POST /webhook/receive/{name}``.
 
 It does what the spec asks of a receiver, in this order:
 

@@ -26,6 +26,7 @@ from channels.webhook import (
     check_address,
     load_settings,
     sign,
+    webhook_id,
 )
 from clarion.errors import (
     ChannelError,
@@ -144,14 +145,14 @@ def test_a_notice_is_one_signed_post_of_the_bytes_it_signs() -> None:
 
     [result] = adapter(receiver).send([message()])
 
-    assert result.accepted and result.provider_id == "n1.webhook"
+    assert result.accepted and result.provider_id == webhook_id(message(1))
     [request] = receiver.requests
     assert (request.method, str(request.url)) == ("POST", URLS["oncall"])
-    assert request.headers["webhook-id"] == "n1.webhook"
+    assert request.headers["webhook-id"] == webhook_id(message(1))
     assert request.headers["webhook-timestamp"] == str(int(NOW.timestamp())) == "1772357400"
     assert request.headers["content-type"] == "application/json"
     assert request.headers["webhook-signature"] == hmac_signature(
-        KEY, "n1.webhook", "1772357400", request.content
+        KEY, webhook_id(message(1)), "1772357400", request.content
     )
     assert "Zahlungen gestört".encode() in request.content  # UTF-8 as sent, not \u escapes
     assert json.loads(request.content) == {
@@ -190,7 +191,7 @@ def test_a_retry_keeps_its_webhook_id_and_body_and_is_signed_anew() -> None:
 
     assert isinstance(failed.error, TransientChannelError) and accepted.accepted
     first, second = receiver.requests
-    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "n1.webhook"
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == webhook_id(message(1))
     assert first.content == second.content
     assert int(second.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"]) == 420
     assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
@@ -217,9 +218,17 @@ def test_a_batch_posts_each_message_to_its_own_endpoint() -> None:
 
     results = adapter(receiver).send([message(1, "oncall"), message(2, "tickets"), message(3, "oncall")])
 
-    assert [r.provider_id for r in results] == ["n1.webhook", "n2.webhook", "n3.webhook"]
+    assert [r.provider_id for r in results] == [
+        webhook_id(message(1)),
+        webhook_id(message(2)),
+        webhook_id(message(3)),
+    ]
     sent = {r.headers["webhook-id"]: str(r.url) for r in receiver.requests}
-    assert sent == {"n1.webhook": URLS["oncall"], "n2.webhook": URLS["tickets"], "n3.webhook": URLS["oncall"]}
+    assert sent == {
+        webhook_id(message(1)): URLS["oncall"],
+        webhook_id(message(2)): URLS["tickets"],
+        webhook_id(message(3)): URLS["oncall"],
+    }
 
 
 def test_a_rate_limit_holds_back_only_that_endpoints_messages() -> None:
@@ -230,7 +239,10 @@ def test_a_rate_limit_holds_back_only_that_endpoints_messages() -> None:
     assert isinstance(first.error, RateLimited) and first.error.retry_after == 30.0
     assert second.error is first.error  # not tried: the same receiver would say the same
     assert other.accepted
-    assert [r.headers["webhook-id"] for r in receiver.requests] == ["n1.webhook", "n3.webhook"]
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [
+        webhook_id(message(1)),
+        webhook_id(message(3)),
+    ]
 
 
 def test_messages_of_another_channel_are_refused() -> None:
@@ -244,7 +256,7 @@ def test_messages_of_another_channel_are_refused() -> None:
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
 def test_any_2xx_is_accepted(status: int) -> None:
     [result] = adapter(Receiver([httpx.Response(status, text="ok")])).send([message()])
-    assert result.accepted and result.provider_id == "n1.webhook"
+    assert result.accepted and result.provider_id == webhook_id(message(1))
 
 
 @pytest.mark.parametrize(
@@ -438,7 +450,7 @@ def test_without_endpoints_every_name_goes_to_the_sandbox_signed_with_its_secret
     ]
     request = receiver.requests[0]
     expected = hmac_signature(
-        SANDBOX_SECRET, "n1.webhook", request.headers["webhook-timestamp"], request.content
+        SANDBOX_SECRET, webhook_id(message(1)), request.headers["webhook-timestamp"], request.content
     )
     assert request.headers["webhook-signature"] == expected
 
@@ -561,7 +573,10 @@ def test_reconcile_says_a_resend_is_safe_because_the_receiver_drops_a_repeated_i
 
     assert answer.presence is Presence.ABSENT
     assert SPEC.no_duplicates and "webhook-id" in SPEC.reconcile and "does not dedupe" in SPEC.reconcile
-    assert [r.headers["webhook-id"] for r in receiver.requests] == ["n1.webhook", "n1.webhook"]
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [
+        webhook_id(message(1)),
+        webhook_id(message(1)),
+    ]
 
 
 # ── the sandbox double, over loopback ─────────────────────────────────────────────────────────────
@@ -619,7 +634,11 @@ def test_the_double_takes_a_signed_notice_and_records_it(box: SandboxHandle, htt
 
     assert result.accepted
     [record] = box.inbox("webhook")
-    assert (record.provider_id, record.idempotency_key, record.address) == ("n7.webhook", "n7.webhook", "ops")
+    assert (record.provider_id, record.idempotency_key, record.address) == (
+        webhook_id(message(7)),
+        webhook_id(message(7)),
+        "ops",
+    )
     assert (record.subject, record.text) == ("[INC-0042] Approval needed", TEXT)
 
 

@@ -67,6 +67,8 @@ def test_the_sandbox_is_started_only_for_providers_without_credentials(
 ) -> None:
     monkeypatch.setenv("PIGEON_URL", "https://loft.example")  # the test package's channel, installed here
     monkeypatch.setenv("CLARION_TEAMS_WEBHOOKS", '{"ops": "https://flows.example/x?sig=t"}')
+    monkeypatch.setenv("CLARION_WEBHOOK_ENDPOINTS", '{"pager": "https://pager.example/hook"}')
+    monkeypatch.setenv("CLARION_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     everything = settings(
         tmp_path,
         sendgrid_api_key=SecretStr("SG.x"),
