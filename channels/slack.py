@@ -41,7 +41,10 @@ A post by bot token carries message metadata ``{"event_type": "clarion_notice", 
 history from a minute before the first attempt (``conversations.history`` with
 ``include_all_metadata``; a person's direct conversation is found with ``conversations.open``) and
 answers PRESENT with the message's ``ts`` when a message carries the key, ABSENT when the whole
-window was read without it. An incoming webhook answers a bare ``ok`` and offers no lookup: UNKNOWN.
+window was read without it, UNKNOWN past :data:`HISTORY_PAGES` pages. (The app is your workspace's
+own, so ``conversations.history`` is Tier 3, 50+ calls a minute; Slack allows apps distributed
+outside its Marketplace one a minute.) An incoming webhook answers a bare ``ok`` and offers no
+lookup: UNKNOWN, and its ``provider_id`` names the webhook (``webhook:<name>``), there being no id.
 
 HTTP
 ----
@@ -119,20 +122,13 @@ _AUTH: Final = frozenset({"invalid_auth", "not_authed", "account_inactive", "tok
 _RATE: Final = frozenset({"ratelimited", "rate_limited"})
 _MAYBE_DONE: Final = frozenset({"internal_error", "fatal_error"})  # "some aspect may have succeeded"
 _TRY_AGAIN: Final = frozenset({"service_unavailable", "request_timeout"})
-_HINTS: Final = {
-    "invalid_auth": "CLARION_SLACK_BOT_TOKEN is not a valid token",
-    "not_authed": "no token was sent",
-    "account_inactive": "the token's app or workspace is deactivated",
-    "token_revoked": "CLARION_SLACK_BOT_TOKEN was revoked",
-    "channel_not_found": "no such conversation, or the app cannot see it",
+_HINTS: Final = {  # what a person can do about it
+    "invalid_auth": "check CLARION_SLACK_BOT_TOKEN",
+    "token_revoked": "check CLARION_SLACK_BOT_TOKEN",
     "not_in_channel": "the app is not in the channel: /invite it",
-    "is_archived": "the channel is archived",
-    "channel_is_archived": "the channel is archived",
     "missing_scope": "the app lacks a scope (see channels.slack Setup)",
-    "no_service": "the webhook was removed or disabled: make a new one for CLARION_SLACK_WEBHOOKS",
+    "no_service": "the webhook was removed: make a new one for CLARION_SLACK_WEBHOOKS",
 }
-
-log = logging.getLogger(__name__)
 
 
 def check_address(value: str) -> str:
@@ -153,7 +149,11 @@ class SlackSettings(BaseSettings):
     """``CLARION_SLACK_*``: read when an adapter is built, never cached."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CLARION_SLACK_", env_file=".env", extra="ignore", hide_input_in_errors=True
+        env_prefix="CLARION_SLACK_",
+        env_file=".env",
+        env_ignore_empty=True,  # set but empty: unset
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     bot_token: SecretStr | None = None
@@ -165,7 +165,7 @@ class SlackSettings(BaseSettings):
     def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token (xoxb-…)")
-        return secret(value)
+        return value
 
     @field_validator("webhooks")
     @classmethod
@@ -499,8 +499,7 @@ class SlackAdapter(ChannelAdapter):
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not page.get("has_more") or cursor is None:
                 return Reconciled(message.delivery_id, Presence.ABSENT)  # the whole window, read
-        log.info("slack: %s has more history than one lookup reads; cannot tell", conversation)
-        return Reconciled(message.delivery_id, Presence.UNKNOWN)
+        return Reconciled(message.delivery_id, Presence.UNKNOWN)  # more history than one lookup reads
 
 
 def _carries(item: Any, key: str) -> bool:

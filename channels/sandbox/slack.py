@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 import threading
 import time
 from collections import OrderedDict, deque
@@ -164,8 +165,13 @@ def block_problems(blocks: Any) -> list[str]:
     return problems
 
 
+_LINK: Final = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
 def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """mrkdwn as a reader sees it: ``<url|label>`` shown as its label (or the URL), entities decoded."""
+    shown = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    return shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _words(text: str, blocks: list[Any]) -> tuple[str | None, str]:

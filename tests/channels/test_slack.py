@@ -406,13 +406,13 @@ def test_no_answer_in_time_leaves_the_message_in_doubt(stub: Stub) -> None:
 
 
 def test_a_notice_reaches_a_channel_of_the_sandbox_with_its_ts(box: SandboxHandle, tmp_path: Path) -> None:
-    [result] = sandboxed(box, tmp_path).send([worded("Pay & ship <now>", subject="Approve")])
+    [result] = sandboxed(box, tmp_path).send([worded("Pay & ship <now>", subject="Approve", link=LINK)])
 
     assert result.accepted
     [record] = box.inbox("slack")
     assert (record.provider_id, record.address) == (result.provider_id, CHANNEL_ID)
     assert (record.delivery_id, record.idempotency_key) == ("1", "n1.slack")
-    assert (record.subject, record.text) == ("Approve", "Pay & ship <now>")  # as a reader sees it
+    assert (record.subject, record.text) == ("Approve", f"Pay & ship <now>\n\n{LINK}")  # as a reader sees it
 
 
 def test_a_person_is_messaged_directly_and_a_webhook_name_needs_no_setup_in_the_sandbox(
@@ -441,7 +441,11 @@ def test_a_body_that_escaping_pushes_past_one_section_still_arrives_whole(
     assert box.inbox("slack")[0].text == text.strip()
 
 
-def test_with_nothing_set_everything_goes_to_the_sandbox(box: SandboxHandle, tmp_path: Path) -> None:
+def test_with_nothing_set_everything_goes_to_the_sandbox(
+    box: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLARION_SLACK_BOT_TOKEN", "")  # set but empty is unset
+    monkeypatch.setenv("CLARION_SLACK_WEBHOOKS", "")
     settings = Settings(home=tmp_path, sandbox_url=box.url)
     assert SPEC.sandboxed(settings)
     assert SPEC.adapter is not None
