@@ -1,0 +1,568 @@
+"""Slack: notices to the people inside, by bot token (``chat.postMessage``) or incoming webhook.
+
+Setup
+-----
+A responder's address on Slack is a conversation or user ID, or the name of an incoming webhook.
+
+* **IDs** (``C0123ABCD9`` a channel, ``G…`` a private one, ``D…`` a direct message, ``U…``/``W…`` a
+  person, whom the bot then messages directly): create a Slack app for your workspace (api.slack.com
+  → Your apps → Create New App → From scratch), give its bot the scopes ``chat:write`` (to post),
+  ``channels:history``, ``groups:history`` and ``im:history`` (to look a doubtful post up) and
+  ``im:write`` (to find the direct conversation with a person), install it and set
+  ``CLARION_SLACK_BOT_TOKEN`` to its Bot User OAuth Token (``xoxb-…``). Invite the bot to each
+  channel it posts in (``/invite @your-app``).
+* **Names** (``war-room``, lowercase letters, digits and ``-``): add one incoming webhook per
+  destination (the app's Incoming Webhooks page → Add New Webhook) and set ``CLARION_SLACK_WEBHOOKS``
+  to a JSON object of name → URL: ``{"war-room": "https://hooks.slack.com/services/T…/B…/…"}``. The
+  URL is the credential: it lives in the environment only, never in a playbook, a people file, the
+  store or a log. A message that carries no address goes to the webhook named ``default``.
+* ``CLARION_SLACK_API_URL``: another Web API base, for GovSlack ``https://slack-gov.com/api/``.
+* With neither the token nor a webhook set, clarion posts to the provider sandbox
+  (``CLARION_SANDBOX_URL``): the Web API under ``/slack/api/`` with :data:`SANDBOX_TOKEN`, every
+  webhook name under ``/slack/services/<name>``. With either set, an address the settings cannot
+  serve is a permanent error naming the setting, never the sandbox.
+
+The message
+-----------
+Block Kit built with ``slack_sdk.models.blocks``: a header with the subject (plain text, which Slack
+never parses for mentions or links), the body as mrkdwn sections (its paragraphs packed into as few
+sections as fit), and a last section with the link; ``text`` repeats it all as the notification
+fallback. Slack's control characters ``&``, ``<`` and ``>`` are escaped in every mrkdwn text, and the
+sections are ``verbatim``, so a notice can neither ping ``@channel`` nor forge a link. The limits
+(:data:`HEADER_CHARACTERS`, :data:`SECTION_CHARACTERS`, :data:`MAX_BLOCKS`) are checked on the
+payload as built, escapes included, before any request: a notice is refused whole, never cut. Slack
+takes about one message per second per channel (short bursts allowed) and answers more with a 429
+and ``Retry-After``.
+
+Reconciliation
+--------------
+A post by bot token carries message metadata ``{"event_type": "clarion_notice", "event_payload":
+{"idempotency_key": …, "delivery_id": …}}``. :meth:`SlackAdapter.reconcile` reads the conversation's
+history from a minute before the first attempt (``conversations.history`` with
+``include_all_metadata``; a person's direct conversation is found with ``conversations.open``) and
+answers PRESENT with the message's ``ts`` when a message carries the key, ABSENT when the whole
+window was read without it, UNKNOWN past :data:`HISTORY_PAGES` pages. (The app is your workspace's
+own, so ``conversations.history`` is Tier 3, 50+ calls a minute; Slack allows apps distributed
+outside its Marketplace one a minute.) An incoming webhook answers a bare ``ok`` and offers no
+lookup: UNKNOWN, and its ``provider_id`` names the webhook (``webhook:<name>``), there being no id.
+
+HTTP
+----
+``slack_sdk`` does its own HTTP (urllib), so the injected ``httpx.Client`` is not used for Slack; the
+timeout is ``CLARION_PROVIDER_TIMEOUT``. The SDK's own retries are off: the delivery engine retries,
+after asking :meth:`~SlackAdapter.reconcile`. The SDK logs through ``channels.slack.sdk``, kept above
+DEBUG, where it would write a webhook's URL.
+
+Reference: ``shared/reference/providers.md`` §6; the Block Kit limits as cited below.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from http.client import HTTPException
+from typing import Any, Final, Self
+from urllib.error import URLError
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackObjectFormationError
+from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookClient
+
+from channels.base import ChannelAdapter, http_error, http_url, retry_after, secret
+from clarion.channel_table import ChannelSpec, Form, Reach
+from clarion.errors import (
+    ChannelError,
+    ConfigError,
+    InDoubt,
+    PermanentChannelError,
+    RateLimited,
+    TransientChannelError,
+)
+from clarion.kinds import Channel
+from clarion.limits import CHARACTERS, Limit
+from clarion.outbox.port import Content, OutboundMessage, Presence, Reconciled, SendResult
+from clarion.settings import Settings
+from clarion.text import quoted
+
+SANDBOX_TOKEN: Final = "xoxb-clarion-sandbox"  # noqa: S105 — the sandbox's, public on purpose
+"""The bot token the provider sandbox accepts."""
+SLACK_API_URL: Final = "https://slack.com/api/"
+DEFAULT_WEBHOOK: Final = "default"
+"""The webhook a message without an address goes to."""
+EVENT_TYPE: Final = "clarion_notice"
+"""The ``event_type`` of the metadata on every bot post; ``reconcile`` looks for it."""
+
+# Block Kit limits, from Slack's reference (docs.slack.dev/reference/block-kit/...), in characters:
+HEADER_CHARACTERS: Final = 150  # blocks/header-block: "Maximum length for the text in this field is 150"
+SECTION_CHARACTERS: Final = 3000  # blocks/section-block: "Maximum length for the text in this field is 3000"
+MAX_BLOCKS: Final = 50  # blocks: "You can include up to 50 blocks in each message"
+
+HISTORY_PAGE: Final = 200
+"""Messages one ``conversations.history`` call asks for (Slack allows up to 999)."""
+HISTORY_PAGES: Final = 10
+"""Pages one lookup reads at most; past them, the answer is UNKNOWN."""
+LOOKBACK: Final = timedelta(minutes=1)
+"""The history is read from this long before the first attempt (clocks differ)."""
+
+ID: Final = re.compile(r"[CGDUW][A-Z0-9]{8,}")
+NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,62}")
+_CODE: Final = re.compile(r"[a-z][a-z0-9_]{1,80}")
+
+_AUTH: Final = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+_RATE: Final = frozenset({"ratelimited", "rate_limited"})
+_MAYBE_DONE: Final = frozenset({"internal_error", "fatal_error"})  # "some aspect may have succeeded"
+_TRY_AGAIN: Final = frozenset({"service_unavailable", "request_timeout"})
+_HINTS: Final = {  # what a person can do about it
+    "invalid_auth": "check CLARION_SLACK_BOT_TOKEN",
+    "token_revoked": "check CLARION_SLACK_BOT_TOKEN",
+    "not_in_channel": "the app is not in the channel: /invite it",
+    "missing_scope": "the app lacks a scope (see channels.slack Setup)",
+    "no_service": "the webhook was removed: make a new one for CLARION_SLACK_WEBHOOKS",
+}
+
+
+def check_address(value: str) -> str:
+    """A responder's Slack address as stored: a conversation or user ID, or a webhook name. The value
+    is never echoed (a webhook URL pasted here would be a secret)."""
+    address = value.strip()
+    if ID.fullmatch(address) or NAME.fullmatch(address):
+        return address
+    if "://" in address:
+        raise ValueError("a webhook URL is a secret: name it in CLARION_SLACK_WEBHOOKS and use the name")
+    raise ValueError(
+        "not a Slack conversation or user ID (C…, G…, D…, U…, W…: capitals and digits) nor a webhook "
+        "name (lowercase letters, digits and '-', starting with a letter)"
+    )
+
+
+class SlackSettings(BaseSettings):
+    """``CLARION_SLACK_*``: read when an adapter is built, never cached."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLARION_SLACK_",
+        env_file=".env",
+        env_ignore_empty=True,  # set but empty: unset
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    bot_token: SecretStr | None = None
+    webhooks: dict[str, SecretStr] = Field(default_factory=dict)
+    api_url: str = SLACK_API_URL
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token (xoxb-…)")
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, url in value.items():
+            if not NAME.fullmatch(name):
+                raise ValueError(
+                    f"webhook name {quoted(name, limit=40)} is not lowercase letters, digits and '-'"
+                )
+            if not _web_url(url.get_secret_value()):
+                raise ValueError(f"webhook {name!r} is not an http(s) URL")
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return self.bot_token is not None or bool(self.webhooks)
+
+
+def slack_settings() -> SlackSettings:
+    """The settings now, or ConfigError naming the variable (never its value)."""
+    try:
+        return SlackSettings()
+    except ValidationError as exc:
+        problems = [
+            f"CLARION_SLACK_{str(e['loc'][0]).upper()}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ConfigError("slack: " + "; ".join(problems)) from None
+    except SettingsError:  # the JSON did not parse
+        raise ConfigError("slack: CLARION_SLACK_WEBHOOKS must be a JSON object of name → URL") from None
+
+
+def _web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> SlackAdapter:
+    return SlackAdapter.from_settings(settings)  # slack_sdk speaks HTTP itself: ``client`` is unused
+
+
+SPEC: Final = ChannelSpec(
+    name="slack",
+    reach=Reach.INTERNAL,
+    form=Form.SHORT,
+    fields={"subject": "subject.txt.j2", "body": "body.txt.j2"},
+    check_address=check_address,
+    limits=(Limit("body", CHARACTERS, SECTION_CHARACTERS), Limit("subject", CHARACTERS, HEADER_CHARACTERS)),
+    adapter=_adapter,
+    max_batch=5,  # posted one after another; a batch's notices mostly go to different conversations
+    requests_per_second=1.0,  # "1 message per second" per channel, short bursts allowed
+    no_duplicates=False,
+    reconcile=(
+        "by bot token: finds the message's key in the conversation's history (message metadata); "
+        "by webhook: cannot tell, a resend is counted as a blind resend"
+    ),
+    settings=("CLARION_SLACK_BOT_TOKEN", "CLARION_SLACK_WEBHOOKS", "CLARION_SLACK_API_URL"),
+    sandboxed=lambda settings: not slack_settings().configured,
+    provider="slack",
+    sandbox="channels.sandbox.slack:router",
+)
+
+
+# ── the message ───────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """What one post carries: the notification fallback and the blocks (as dicts)."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters as entities: no ``<!channel>``, no ``<url|forged>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_payload(content: Content, *, channel: Channel) -> Payload:
+    """The Block Kit message for ``content``; PermanentChannelError naming the limit it breaks."""
+
+    def refuse(what: str) -> PermanentChannelError:
+        return PermanentChannelError(f"{what}; not posted", channel=channel)
+
+    blocks: list[Block] = []
+    subject = (content.subject or "").strip()
+    if subject:
+        if len(subject) > HEADER_CHARACTERS:
+            raise refuse(f"subject is {len(subject)} characters, a Slack header holds {HEADER_CHARACTERS}")
+        blocks.append(HeaderBlock(text=PlainTextObject(text=subject, emoji=True)))
+    body = escape(content.text.strip())
+    for section in _sections(body):
+        if len(section) > SECTION_CHARACTERS:
+            raise refuse(
+                f"a paragraph is {len(section)} characters once escaped for Slack, a section holds "
+                f"{SECTION_CHARACTERS}"
+            )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=section, verbatim=True)))
+    link = f"<{escape(content.link).replace('|', '%7C')}>" if content.link else ""
+    if link:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=link, verbatim=True)))
+    if not blocks:
+        raise refuse("nothing to post: no subject, body or link")
+    if len(blocks) > MAX_BLOCKS:
+        raise refuse(f"the message needs {len(blocks)} blocks, Slack takes {MAX_BLOCKS}")
+    try:
+        shaped = [block.to_dict() for block in blocks]  # the SDK checks each block again
+    except SlackObjectFormationError as exc:
+        raise refuse(f"Slack would refuse the blocks ({exc})") from exc
+    text = "\n\n".join(part for part in (escape(subject), body, link) if part)
+    return Payload(text=text, blocks=shaped)
+
+
+def _sections(body: str) -> list[str]:
+    """The body's paragraphs packed into as few sections as fit; an overlong one stays whole."""
+    sections: list[str] = []
+    for paragraph in (p.strip("\n") for p in body.split("\n\n")):
+        if not paragraph.strip():
+            continue
+        if sections and len(sections[-1]) + 2 + len(paragraph) <= SECTION_CHARACTERS:
+            sections[-1] += "\n\n" + paragraph
+        else:
+            sections.append(paragraph)
+    return sections
+
+
+# ── the adapter ───────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class _Webhook:
+    name: str
+    url: SecretStr
+
+
+def _sdk_log() -> logging.Logger:
+    """The SDK's logger, kept above DEBUG: its debug lines carry a webhook's URL."""
+    sdk = logging.getLogger(f"{__name__}.sdk")
+    if sdk.level == logging.NOTSET:
+        sdk.setLevel(logging.INFO)
+    return sdk
+
+
+class SlackAdapter(ChannelAdapter):
+    """Posts each notice to a conversation (bot token) or a webhook; ``provider_id`` is the message's
+    ``ts``, or ``webhook:<name>`` for a webhook, which answers with no id."""
+
+    spec = SPEC
+
+    def __init__(
+        self,
+        *,
+        bot_token: SecretStr | str | None = None,
+        webhooks: Mapping[str, SecretStr | str] | None = None,
+        api_url: str = SLACK_API_URL,
+        webhook_root: str | None = None,
+        timeout: float = 30.0,
+        requests_per_second: float | None = None,
+    ) -> None:
+        """``webhook_root``: every name is a webhook under it (the sandbox); else ``webhooks``."""
+        super().__init__(requests_per_second=requests_per_second)
+        token = secret(bot_token)
+        self._hooks = {name: url for name, value in (webhooks or {}).items() if (url := secret(value))}
+        if token is None and not self._hooks and webhook_root is None:
+            raise ConfigError("slack: set CLARION_SLACK_BOT_TOKEN or CLARION_SLACK_WEBHOOKS")
+        self._api_url = http_url(api_url, channel=self.channel, setting="CLARION_SLACK_API_URL") + "/"
+        self._webhook_root = webhook_root
+        self._timeout = max(1, math.ceil(timeout))
+        self._web = (
+            None
+            if token is None
+            else WebClient(
+                token=token.get_secret_value(),
+                base_url=self._api_url,
+                timeout=self._timeout,
+                logger=_sdk_log(),
+                retry_handlers=[],  # never resend on its own: the engine decides, after reconcile
+            )
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, slack: SlackSettings | None = None) -> Self:
+        """The configured token and webhooks, or the provider sandbox when neither is set."""
+        slack = slack or slack_settings()
+        timeout = settings.provider_timeout
+        if slack.configured:
+            return cls(
+                bot_token=slack.bot_token, webhooks=slack.webhooks, api_url=slack.api_url, timeout=timeout
+            )
+        sandbox = settings.sandbox_url.rstrip("/")
+        return cls(
+            bot_token=SANDBOX_TOKEN,
+            api_url=f"{sandbox}/slack/api/",
+            webhook_root=f"{sandbox}/slack/services/",
+            timeout=timeout,
+        )
+
+    def _describe(self) -> str:
+        if self._webhook_root is not None:
+            return f"sandbox {self._api_url}"
+        hooks = ", ".join(sorted(self._hooks)) or "none"
+        return f"{self._api_url} bot token {'set' if self._web else 'unset'}, webhooks: {hooks}"
+
+    def _ends_batch(self, error: ChannelError) -> bool:
+        return super()._ends_batch(error) or error.code in _AUTH
+
+    # ── send ──────────────────────────────────────────────────────────────────────────────────────
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Post each message in turn (Slack takes one per request). A rate limit or a refused token
+        ends the batch: the messages after it are not tried and carry the same error."""
+        return self._send_each(messages, self._post)
+
+    def _post(self, message: OutboundMessage) -> SendResult:
+        target = self._target(message.address)
+        payload = build_payload(message.content, channel=self.channel)
+        if isinstance(target, _Webhook):
+            return self._post_webhook(target, payload, message)
+        metadata = {
+            "event_type": EVENT_TYPE,
+            "event_payload": {"idempotency_key": message.idempotency_key, "delivery_id": message.delivery_id},
+        }
+        web = self._web
+        assert web is not None  # _target answers a conversation only with a client
+        response = self._call(
+            web.chat_postMessage,
+            channel=target,
+            text=payload.text,
+            blocks=payload.blocks,
+            metadata=metadata,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ts = response.get("ts")
+        if not isinstance(ts, str) or not ts:  # "ok": the message exists; reconcile finds its ts
+            raise InDoubt("chat.postMessage answered ok without the message's ts", channel=self.channel)
+        return SendResult(message.delivery_id, provider_id=ts)
+
+    def _target(self, address: str | None) -> str | _Webhook:
+        """The conversation ID to post to, or the webhook; PermanentChannelError naming the setting."""
+        name = DEFAULT_WEBHOOK if address is None else address
+        if ID.fullmatch(name):
+            if self._web is None:
+                raise PermanentChannelError(
+                    f"{name} is a conversation ID: posting to it needs CLARION_SLACK_BOT_TOKEN, "
+                    "which is not set",
+                    channel=self.channel,
+                )
+            return name
+        if not NAME.fullmatch(name):
+            raise PermanentChannelError("the address is not a Slack ID or webhook name", channel=self.channel)
+        if self._webhook_root is not None:
+            return _Webhook(name, SecretStr(self._webhook_root + name))
+        url = self._hooks.get(name)
+        if url is None:
+            unaddressed = " (a message without an address goes there)" if address is None else ""
+            raise PermanentChannelError(
+                f"no webhook named {name!r} in CLARION_SLACK_WEBHOOKS{unaddressed}", channel=self.channel
+            )
+        return _Webhook(name, url)
+
+    def _post_webhook(self, hook: _Webhook, payload: Payload, message: OutboundMessage) -> SendResult:
+        client = WebhookClient(
+            hook.url.get_secret_value(), timeout=self._timeout, logger=_sdk_log(), retry_handlers=[]
+        )
+        try:
+            response = client.send(
+                text=payload.text, blocks=payload.blocks, unfurl_links=False, unfurl_media=False
+            )
+        except (OSError, HTTPException) as exc:
+            raise transport_error(exc, channel=self.channel) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return SendResult(message.delivery_id, provider_id=f"webhook:{hook.name}")
+        body = (response.body or "").strip()
+        code = body if _CODE.fullmatch(body) else None  # Slack answers a plain-text code
+        headers = _headers(response.headers)
+        raise http_error(
+            httpx.Response(status, headers=headers),
+            channel=self.channel,
+            message=_said(f"webhook {hook.name!r}", code, status),
+            code=code,
+        )
+
+    def _call(self, method: Callable[..., SlackResponse], **arguments: Any) -> SlackResponse:
+        """One Web API call (a ``WebClient`` method), its failure mapped to the error tree."""
+        try:
+            return method(**arguments)
+        except SlackApiError as exc:
+            name = method.__name__.replace("_", ".")
+            raise api_error(exc, method=name, channel=self.channel) from exc
+        except (OSError, HTTPException) as exc:
+            raise transport_error(exc, channel=self.channel) from exc
+
+    # ── reconcile ─────────────────────────────────────────────────────────────────────────────────
+
+    def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]:
+        """Whether Slack has each message: a conversation's history is read for the message's key
+        (see the module docstring); a webhook cannot tell."""
+        return self._reconcile_each(messages, self._find)
+
+    def _find(self, message: OutboundMessage) -> Reconciled:
+        web, address = self._web, message.address
+        if web is None or address is None or not ID.fullmatch(address):
+            return Reconciled(message.delivery_id, Presence.UNKNOWN)  # a webhook: no lookup exists
+        conversation = address
+        if address[0] in "UW":  # a person: the bot's direct conversation with them
+            opened = self._call(web.conversations_open, users=address)
+            conversation = str((opened.get("channel") or {}).get("id") or "")
+        since = message.first_attempt_at or message.created_at
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        oldest = f"{(since - LOOKBACK).timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = self._call(
+                web.conversations_history,
+                channel=conversation,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=HISTORY_PAGE,
+                cursor=cursor,
+            )
+            for item in page.get("messages") or []:
+                if _carries(item, message.idempotency_key):
+                    return Reconciled(message.delivery_id, Presence.PRESENT, provider_id=str(item.get("ts")))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or cursor is None:
+                return Reconciled(message.delivery_id, Presence.ABSENT)  # the whole window, read
+        return Reconciled(message.delivery_id, Presence.UNKNOWN)  # more history than one lookup reads
+
+
+def _carries(item: Any, key: str) -> bool:
+    """The history item is our post of the message with ``key``."""
+    metadata = item.get("metadata") if isinstance(item, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("idempotency_key") == key
+
+
+# ── failures ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Once each (the SDK copies Retry-After under two spellings, which httpx would join)."""
+    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def _said(where: str, code: str | None, status: int) -> str:
+    what = code or f"HTTP {status}"
+    hint = _HINTS.get(code or "")
+    return f"{where}: {what}" + (f" ({hint})" if hint else "")
+
+
+def api_error(exc: SlackApiError, *, method: str, channel: Channel) -> ChannelError:
+    """A Web API failure. Slack answers its own errors ``200 {"ok": false, "error": code}``: those
+    are permanent unless the code says otherwise; other statuses go through ``http_error``."""
+    response = exc.response
+    status = int(response.status_code)
+    data = response.data if isinstance(response.data, dict) else {}
+    error = data.get("error")
+    code = error if isinstance(error, str) and _CODE.fullmatch(error) else None
+    headers = _headers(response.headers)
+    message = _said(method, code, status)
+    if status != 200:
+        return http_error(
+            httpx.Response(status, headers=headers), channel=channel, message=message, code=code
+        )
+    if code in _RATE:
+        return RateLimited(
+            message, channel=channel, status_code=None, code=code, retry_after=retry_after(headers)
+        )
+    if code in _MAYBE_DONE:
+        return InDoubt(message, channel=channel, code=code)
+    if code in _TRY_AGAIN:
+        return TransientChannelError(message, channel=channel, code=code)
+    return PermanentChannelError(message, channel=channel, code=code)
+
+
+_BROKEN: Final = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+def transport_error(exc: OSError | HTTPException, *, channel: Channel) -> ChannelError:
+    """A urllib failure. urllib raises ``URLError`` while it connects and writes the request: the
+    request did not go out (refused, no such host, TLS refused, connect timeout), unless the
+    connection broke during the write. Anything else came while waiting for the answer: in doubt."""
+    if isinstance(exc, URLError):
+        reason = exc.reason
+        what = reason if isinstance(reason, str) else type(reason).__name__
+        if isinstance(reason, _BROKEN):
+            return InDoubt(f"the connection broke while the request went out ({what})", channel=channel)
+        return TransientChannelError(f"request not sent ({what})", channel=channel)
+    if isinstance(exc, TimeoutError):  # the provider may still be working on it
+        return InDoubt("no answer after the request went out (timed out)", channel=channel, in_flight=True)
+    return InDoubt(f"no answer after the request went out ({type(exc).__name__})", channel=channel)
