@@ -53,7 +53,8 @@ timeout is ``CLARION_PROVIDER_TIMEOUT``. The SDK's own retries are off: the deli
 after asking :meth:`~SlackAdapter.reconcile`. The SDK logs through ``channels.slack.sdk``, kept above
 DEBUG, where it would write a webhook's URL.
 
-Reference: ``shared/reference/providers.md`` §6; the Block Kit limits as cited below.
+Reference: docs.slack.dev (chat.postMessage, incoming webhooks, rate limits); the Block Kit limits as
+cited below.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ STEP_TIMEOUT = 180.0
 DPO = "dpo@example.com"
 LEGAL = "legal-on-call@example.com"
 COMMANDER = "commander@acme.example"
+COMMANDER_SLACK = "C0INCIDENT1"  # the commander's Slack channel in playbooks/people/responders.yaml
 """The data-breach playbook's DPO, who files the GDPR notice in the demo."""
 
 out = console()
@@ -173,8 +174,10 @@ class Story:
         reminded = wait_received(
             self.stack.sandbox,
             "The next update is promised",
-            lambda found: COMMANDER in found.get("email", set()),
-            "the commander's reminder",
+            lambda found: (
+                COMMANDER in found.get("email", set()) and COMMANDER_SLACK in found.get("slack", set())
+            ),
+            "the commander's reminder on Slack and by email",
             self.stack.check,
         )
         _say(f"the reminder reached the commander: {listed(reminded)} (read back from the sandbox inbox)")

@@ -1,4 +1,4 @@
-"""Bluesky XRPC: sessions, createRecord and getRecord, answered as a PDS answers (``providers.md`` §4).
+"""Bluesky XRPC: sessions, createRecord and getRecord, answered as a PDS answers (docs.bsky.app).
 
 Sessions: ``com.atproto.server.createSession`` with the configured handle (or DID) and app password
 (wrong → 401 ``AuthenticationRequired``) returns HS256 JWTs; the access token lives

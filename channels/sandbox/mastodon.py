@@ -1,4 +1,4 @@
-"""Mastodon statuses, instance and account, answered as Mastodon answers (``providers.md`` §3).
+"""Mastodon statuses, instance and account, answered as Mastodon answers (docs.joinmastodon.org).
 
 ``POST /api/v1/statuses`` takes form data or JSON (``status``, ``spoiler_text``, ``visibility``,
 ``language``, ``sensitive``) with ``Authorization: Bearer <token>`` (wrong → 401 ``{"error": "The

@@ -1,4 +1,4 @@
-"""SendGrid v3 ``POST /v3/mail/send``, answered as SendGrid answers (``providers.md`` §1).
+"""SendGrid v3 ``POST /v3/mail/send``, answered as SendGrid answers (its API reference).
 
 Auth ``Authorization: Bearer <key>``. The body is validated against the official schema
 (``schemas/sendgrid_mail_send_request.schema.json``, one deviation, see :func:`request_schema`), then
@@ -61,7 +61,7 @@ def request_schema() -> dict[str, Any]:
     """The official request schema, with the one documented deviation patched in."""
     schema: dict[str, Any] = json.loads((SCHEMAS / "sendgrid_mail_send_request.schema.json").read_text())
     # Deviation: the official spec types top-level custom_args as a string, but the real API and
-    # the official SDK send an object of strings (providers.md §1.1, "Schema quirk").
+    # the official SDK send an object of strings (a quirk of its published OpenAPI schema).
     schema["properties"]["custom_args"] = {"type": "object", "additionalProperties": {"type": "string"}}
     return schema
 

@@ -1,4 +1,4 @@
-"""Slack's Web API and incoming webhooks, answered as Slack answers (``providers.md`` §6).
+"""Slack's Web API and incoming webhooks, answered as Slack answers (as docs.slack.dev shows them).
 
 Web API, under ``/slack/api/`` (form-encoded or JSON bodies, as ``slack_sdk`` sends them: JSON for
 ``chat.postMessage``, form for the others). The token comes as ``Authorization: Bearer`` or a

@@ -1,4 +1,4 @@
-"""Twilio ``Messages.json``: create, list and fetch, answered as Twilio answers (``providers.md`` §2).
+"""Twilio ``Messages.json``: create, list and fetch, answered as Twilio answers (its API reference).
 
 Auth is HTTP Basic ``AccountSid:AuthToken`` (:data:`~channels.sandbox.config.TWILIO_SANDBOX_SID` /
 ``TWILIO_SANDBOX_TOKEN`` by default); wrong → 401 code 20003. The form body is coerced (integers,

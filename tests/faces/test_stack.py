@@ -69,6 +69,7 @@ def test_the_sandbox_is_started_only_for_providers_without_credentials(
     monkeypatch.setenv("CLARION_TEAMS_WEBHOOKS", '{"ops": "https://flows.example/x?sig=t"}')
     monkeypatch.setenv("CLARION_WEBHOOK_ENDPOINTS", '{"pager": "https://pager.example/hook"}')
     monkeypatch.setenv("CLARION_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    monkeypatch.setenv("CLARION_SLACK_BOT_TOKEN", "xoxb-0000-test")
     everything = settings(
         tmp_path,
         sendgrid_api_key=SecretStr("SG.x"),

@@ -167,8 +167,9 @@ def test_73_hours_after_awareness_the_gdpr_notice_is_missed_and_escalated(
     assert deadline_check(reference, "gdpr-art33", "initial") == "nothing"
     assert len([n for n, _ in events() if n == "clarion.deadline.missed"]) == 2  # art33 and art34, once each
 
-    # the people inside are told, not only the event bus: every reachable one by email, and by SMS
-    # where they have a number (a missed deadline is urgent); the commander of this test, who is not
+    # the people inside are told, not only the event bus: every reachable one on their internal
+    # channels and by email, and by SMS where they have a number (a missed deadline is urgent); the
+    # commander of this test, who is not
     # in the people file, is named in the run's log instead
     told = responder_notices(reference)
     per_clock = {
@@ -179,6 +180,8 @@ def test_73_hours_after_awareness_the_gdpr_notice_is_missed_and_escalated(
         ("sms", "+14155550101"),
         ("sms", "+14155550102"),
         ("sms", "+14155550103"),
+        ("teams", "legal-room"),
+        ("webhook", "privacy-desk"),
     }
     assert sorted(told) == sorted([*per_clock, *per_clock])  # gdpr-art33 and gdpr-art34, once each
     run_worker(get_settings(), store.get_engine(), name="test-deadline-notices")

@@ -153,11 +153,14 @@ def test_a_notice_goes_once_per_person_and_channel_however_often_it_is_told(sqli
     first = tell(engine=sqlite_engine, people=PEOPLE, reference="INC-0042", telling=telling)
     again = tell(engine=sqlite_engine, people=PEOPLE, reference="INC-0042", telling=telling)
 
-    assert (first.staged, first.already, first.unreachable) == (1, 0, ["nobody@example.com"])
-    assert (again.staged, again.already) == (0, 1)
-    assert staged(sqlite_engine) == [("responder-reminder", "email", "commander@acme.example")]
+    assert (first.staged, first.already, first.unreachable) == (2, 0, ["nobody@example.com"])
+    assert (again.staged, again.already) == (0, 2)
+    assert staged(sqlite_engine) == [  # their internal channel and email; no SMS for a reminder
+        ("responder-reminder", "email", "commander@acme.example"),
+        ("responder-reminder", "slack", "C0INCIDENT1"),
+    ]
     with Session(sqlite_engine) as session:
-        assert len(session.exec(select(Delivery)).all()) == 1
+        assert len(session.exec(select(Delivery)).all()) == 2
 
 
 def test_urgent_notices_also_go_by_sms(sqlite_engine: sa.Engine) -> None:
@@ -166,6 +169,7 @@ def test_urgent_notices_also_go_by_sms(sqlite_engine: sa.Engine) -> None:
     assert staged(sqlite_engine) == [
         ("responder-deadline", "email", "dpo@example.com"),
         ("responder-deadline", "sms", "+14155550103"),
+        ("responder-deadline", "webhook", "privacy-desk"),  # and their internal channel
     ]
 
 
