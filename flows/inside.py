@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.delivery import run_worker
 from clarion.errors import ClarionError, PlaybookError
@@ -30,15 +31,19 @@ def ui_url() -> str:
     """This flow run's page in the Prefect UI, where an approver can answer ("" outside a run)."""
     try:
         return str(flow_run.ui_url or "")
-    except Exception:
+    except Exception:  # a courtesy link: whatever prefect.runtime cannot answer, the notice goes without
         return ""
 
 
 def tell(
-    ctx: IncidentContext, kind: str, topic: str, to: list[str], urgent: bool = False, **params: Any
+    ctx: IncidentContext, kind: str, topic: str, to: list[str], *, urgent: bool = False, **params: Any
 ) -> Told:
     """Stage one notice of ``kind`` for each responder in ``to`` (once per topic, person and channel)."""
     logger = get_run_logger()
+    to = [person for person in to if person]  # an incident declared without a commander names none
+    if not to:
+        logger.warning("%s: nobody inside to tell of %s (nobody is named)", ctx.reference, kind)
+        return Told()
     try:
         people = ctx.people
     except PlaybookError as exc:  # the file broke mid-incident: say so loudly, never block the run
@@ -78,7 +83,7 @@ def _send_now(ctx: IncidentContext, told: Told) -> None:
         run_worker(
             ctx.settings, ctx.engine, name=f"inside-{flow_run.id or 'local'}", channels=channels, max_wait=0
         )
-    except ClarionError as exc:
+    except (ClarionError, SQLAlchemyError) as exc:  # staged and in the ledger: the sweep sends them
         get_run_logger().warning(
             "%s: notices to the people inside wait for the sweep: %s", ctx.reference, exc
         )
