@@ -8,12 +8,15 @@ something asks for it: reading the table imports the adapter modules, not before
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
 from clarion.channel_table.spec import ChannelSpec, Form, Reach
 from clarion.errors import ConfigError
 from clarion.kinds import ENTRY_POINT_GROUP, Channel
+
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")  # stored in 32-character columns, used in paths
 
 
 @functools.cache
@@ -23,6 +26,10 @@ def channel_table() -> dict[Channel, ChannelSpec]:
     found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     table: dict[Channel, ChannelSpec] = {}
     for channel in Channel:
+        if not _NAME.fullmatch(channel.value):
+            raise ConfigError(
+                f"channel {channel.value!r}: a channel's name is a-z, digits, - or _, at most 32 characters"
+            )
         ep = found.get(channel.value)
         if ep is None:
             raise ConfigError(
