@@ -229,11 +229,14 @@ def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -
     one, holding = updates("INC-0001")
     assert (holding.kind, holding.state) == (UpdateKind.HOLDING, UpdateState.PUBLISHED)
     assert holding.next_update_by > one.next_update_by
-    holding_mails = customers(sandbox.inbox("email"))[sent_before:]
-    assert len(holding_mails) == 5
-    assert "No new information" in str(holding_mails[0].as_json()) or "keine neuen" in str(
-        holding_mails[0].as_json()
-    )
+
+    def holding(text: str) -> bool:
+        return "no new information since" in text or "keine neuen" in text
+
+    # told apart by their words, not their place: a message of update 1 a slow provider left for a
+    # retry may arrive after sent_before was counted (the notices' immediate send flushes it)
+    holding_mails = [r for r in customers(sandbox.inbox("email")) if holding(str(r.as_json()))]
+    assert len(holding_mails) == 5 and len(customers(sandbox.inbox("email"))) >= sent_before + 5
     assert len(sandbox.inbox("mastodon")) == 4
     # the holding statement superseded update 1's timers
     runs = scheduled("INC-0001")
