@@ -9,7 +9,7 @@ they are coerced to the schema's types before validating.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
@@ -20,6 +20,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from channels.sandbox import SandboxHandle, running_sandbox
 from clarion.kinds import Channel
 from clarion.outbox.port import Content, OutboundMessage
 from tests.helpers import ROOT
@@ -115,3 +116,21 @@ def assert_valid_twilio(request: httpx.Request) -> dict[str, str]:
     assert "From" in raw or "MessagingServiceSid" in raw
     assert {"Body", "MediaUrl", "ContentSid"} & set(raw)
     return {key: values[0] for key, values in raw.items()}
+
+
+# ── one provider sandbox for the channel tests ──────────────────────────────────────────────────────
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[SandboxHandle]:
+    """The provider sandbox over loopback HTTP, started once for the channel tests."""
+    with running_sandbox() as handle:
+        yield handle
+
+
+@pytest.fixture
+def box(server: SandboxHandle) -> SandboxHandle:
+    """The shared sandbox with its default config and nothing recorded."""
+    server.configure()
+    server.reset()
+    return server

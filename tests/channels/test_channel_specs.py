@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from channels.delivery import run_worker
 from channels.registry import build_senders
-from channels.sandbox import SandboxHandle, running_sandbox
+from channels.sandbox import SandboxHandle
 from clarion import store
 from clarion.channel_table import ChannelSpec, Form, Reach, channel_table, spec_of
 from clarion.consistency import findings
@@ -41,19 +41,6 @@ TABLE = channel_table()
 SENT = [c for c, spec in TABLE.items() if spec.sandbox is not None]
 PIGEON = Channel("pigeon")
 LOCALES = sorted(p.stem for p in (TEMPLATES / "_locale").glob("*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def box(sandbox: SandboxHandle) -> SandboxHandle:
-    sandbox.configure()
-    sandbox.reset()
-    return sandbox
 
 
 @pytest.fixture(scope="module")

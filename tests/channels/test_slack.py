@@ -24,7 +24,7 @@ import pytest
 from slack_sdk.models.blocks import HeaderBlock, SectionBlock
 
 import channels.slack
-from channels.sandbox import SandboxHandle, running_sandbox
+from channels.sandbox import SandboxHandle
 from channels.slack import SANDBOX_TOKEN, SPEC, SlackAdapter, build_payload, check_address
 from clarion.errors import ConfigError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
@@ -139,19 +139,6 @@ def stub() -> Iterator[Stub]:
     yield server
     server.server.shutdown()
     server.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def box(sandbox: SandboxHandle) -> SandboxHandle:
-    sandbox.configure()
-    sandbox.reset()
-    return sandbox
 
 
 def bot(url: str, *, token: str = TOKEN, timeout: float = 5.0) -> SlackAdapter:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.sandbox import SandboxHandle, running_sandbox
+from channels.sandbox import SandboxHandle
 from channels.teams import MAX_BODY_BYTES, MAX_MESSAGE_BYTES, SPEC, TeamsAdapter, check_address, read_settings
 from clarion.errors import ConfigError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
@@ -478,19 +478,6 @@ def test_one_message_per_batch_under_four_a_second() -> None:
 
 
 # ── the sandbox double ────────────────────────────────────────────────────────────────────────────────
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxHandle]:
-    with running_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def box(server: SandboxHandle) -> SandboxHandle:
-    server.configure()
-    server.reset()
-    return server
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from channels.sandbox import SandboxHandle, running_sandbox
+from channels.sandbox import SandboxHandle
 from channels.webhook import (
     MAX_PAYLOAD_BYTES,
     SANDBOX_SECRET,
@@ -580,19 +580,6 @@ def test_reconcile_says_a_resend_is_safe_because_the_receiver_drops_a_repeated_i
 
 
 # ── the sandbox double, over loopback ─────────────────────────────────────────────────────────────
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxHandle]:
-    with running_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def box(server: SandboxHandle) -> SandboxHandle:
-    server.configure()
-    server.reset()
-    return server
 
 
 @pytest.fixture

@@ -273,8 +273,15 @@ def test_listed_approvers_and_the_backup_are_accepted_in_any_case(breach: Playbo
 def test_an_answer_and_a_draft_make_one_decision(
     breach: Playbook, answer: dict[str, object], verdict: approvals.Verdict, reason: str, approver: str
 ) -> None:
-    given = {"role": "legal", "approver": LEGAL, **answer}
-    decision = approvals.decide(breach, ["legal", "dpo"], **given)  # type: ignore[arg-type]
+    decision = approvals.decide(
+        breach,
+        ["legal", "dpo"],
+        role="legal",
+        approver=str(answer.get("approver", LEGAL)),
+        approved=bool(answer["approved"]),
+        reason=str(answer.get("reason", "")),
+        edited=bool(answer.get("edited", False)),
+    )
     assert (decision.verdict, decision.reason, decision.approver) == (verdict, reason, approver)
     if verdict is approvals.Verdict.REFUSED:
         assert decision.problem == approvals.REASON_NEEDED  # a rejection needs a reason, and says so

@@ -1,4 +1,4 @@
-"""One sandbox server for the package's tests, reset before each test; httpx clients against it."""
+"""The shared sandbox server (``tests/channels/conftest.py``), reset before each test; clients on it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from channels.sandbox import SandboxConfig, SandboxHandle, running_sandbox
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[SandboxHandle]:
-    with running_sandbox() as handle:
-        yield handle
+from channels.sandbox import SandboxConfig, SandboxHandle
 
 
 @pytest.fixture
