@@ -45,9 +45,10 @@ SPEC: Final = ChannelSpec(
     form=Form.SHORT,
     fields={"body": "body.txt.j2"},
     one_line=True,
-    # At most two lines on a phone (~125 graphemes a line). It must carry reference, status,
-    # next-update time, link and contact, so one line is not enough.
-    limits=(Limit("body", GRAPHEMES, 250),),
+    # At most three lines on a phone (~100-125 graphemes a line). It carries the reference, status,
+    # next-update time, link and contact, and the four parts, most of them as one pointer to the
+    # status page ("Why, our fix and what we change: <link>"), so two lines are not enough.
+    limits=(Limit("body", GRAPHEMES, 300),),
     adapter=_adapter,
     max_batch=500,
     no_duplicates=True,

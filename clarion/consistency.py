@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from clarion.errors import InconsistentUpdate, LimitExceeded, RenderError
 from clarion.render import Rendition
+from clarion.story.told import untold
 
 CHECKED_FIELDS = ("body", "html")
 
@@ -39,6 +40,18 @@ def findings(renditions: Sequence[Rendition]) -> list[str]:
                 out.append(f"{label(rendition)} carries {key} {value!r} but {theirs}")
     for rendition in renditions:
         out.extend(missing_markers(rendition))
+        out.extend(missing_parts(rendition))
+    return out
+
+
+def missing_parts(rendition: Rendition) -> list[str]:
+    """The parts of the story a rendition's text does not carry (``sms/en: prevention missing``)."""
+    out = []
+    for name, blocks in rendition.told.items():
+        where = label(rendition) if name == "body" else f"{label(rendition)} {name}"
+        pointed = {p.value for p in rendition.pointed}
+        link = rendition.carried.link
+        out.extend(untold(where, blocks, pointed=pointed, expected=rendition.expected, link=link))
     return out
 
 
@@ -57,8 +70,8 @@ def missing_markers(rendition: Rendition) -> list[str]:
 
 
 def consistent(rendition: Rendition, all_findings: Sequence[str]) -> bool:
-    prefix = label(rendition) + " "
-    return not any(f.startswith(prefix) for f in all_findings)
+    prefixes = (label(rendition) + " ", label(rendition) + ":")
+    return not any(f.startswith(prefixes) for f in all_findings)
 
 
 def over_limit(renditions: Sequence[Rendition]) -> list[LimitExceeded]:

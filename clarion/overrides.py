@@ -46,7 +46,7 @@ LINKS = "the facts' links, by name"
 
 Shape = Mapping[str, "Shape"] | str
 
-_PART: Shape = {"text": VALUE, "short": VALUE, "known": VALUE, "brief": VALUE}
+_PART: Shape = {"text": VALUE, "short": VALUE, "known": VALUE, "brief": VALUE, "pointer": VALUE}
 CONTEXT: Mapping[str, Shape] = {
     "organisation": VALUE,
     "channel": VALUE,
@@ -57,6 +57,7 @@ CONTEXT: Mapping[str, Shape] = {
     "next_update": VALUE,
     "started": VALUE,
     "link": VALUE,
+    "pointed": TEXTS,
     "contact": {k: VALUE for k in ("phone", "email", "url", "hours", "primary")},
     "links": LINKS,
     "impact": {"summary": VALUE, "components": TEXTS, "regions": TEXTS, "affected_count": VALUE},

@@ -35,10 +35,19 @@ from clarion.facts import Facts
 from clarion.kinds import Channel, IncidentStatus
 from clarion.limits import Measurement, measure
 from clarion.playbook import Part, Playbook
+from clarion.story.marks import POINTERS, MarksMisused, mark_blocks, split
+from clarion.story.told import as_read
 from clarion.template_env import BoundedEnvironment, LimitReached
 from clarion.text import visible
 
 MACROS = "_macros"
+
+POINTING: tuple[tuple[Part, ...], ...] = (
+    (Part.PREVENTION,),
+    (Part.PREVENTION, Part.CAUSE),
+    (Part.PREVENTION, Part.CAUSE, Part.FIX),
+)
+"""The parts a short channel leaves to its pointer, tried in turn while the story does not fit."""
 
 
 def channel_fields(channel: Channel) -> Mapping[str, str]:
@@ -75,6 +84,17 @@ class Rendition:
     carried: Carried
     markers: Mapping[str, str] = field(default_factory=dict)
     measurements: tuple[Measurement, ...] = ()
+    told: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per field, the text each story block showed, as read (:mod:`clarion.story.marks`)."""
+    pointed: tuple[Part, ...] = ()
+    """The parts left to the pointer to the status page, because the whole story did not fit."""
+    expected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per part the facts tell in this locale, the texts of which one its block must show."""
+
+    @property
+    def can_point(self) -> bool:
+        """Whether the templates have a pointer block, so parts can be left to it."""
+        return any(POINTERS in blocks for blocks in self.told.values())
 
     @property
     def fits(self) -> bool:
@@ -149,11 +169,21 @@ class _OverrideLoader(jinja2.DictLoader):
         )
 
 
-def make_environment(templates_dir: Path, generated: Mapping[str, str] | None = None) -> BoundedEnvironment:
+class _StoryEnvironment(BoundedEnvironment):
+    """Also marks the story's blocks as it parses a template (:mod:`clarion.story.marks`)."""
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return mark_blocks(super()._parse(source, name, filename))
+
+
+def make_environment(
+    templates_dir: Path, generated: Mapping[str, str] | None = None, *, story: bool = False
+) -> BoundedEnvironment:
     """The one Jinja environment: sandboxed, immutable, bounded, strict about undefined names.
 
     ``generated`` templates (playbook overrides) are served by name, so a child of an HTML
-    template is named ``….html.j2`` and is autoescaped like its parent.
+    template is named ``….html.j2`` and is autoescaped like its parent. With ``story``, the four
+    parts' blocks are marked in the output, for :meth:`Renderer.render` to read and take out.
     """
     if not templates_dir.is_dir():
         raise ConfigError(f"templates folder not found: {templates_dir}")
@@ -169,7 +199,8 @@ def make_environment(templates_dir: Path, generated: Mapping[str, str] | None = 
             }
         ),
     ]
-    return BoundedEnvironment(
+    environment = _StoryEnvironment if story else BoundedEnvironment
+    return environment(
         loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=_autoescape
     )
 
@@ -181,7 +212,7 @@ class Renderer:
         self.playbook = playbook
         self.templates_dir = templates_dir
         self._generated = self._overrides(playbook)
-        self.env = make_environment(templates_dir, self._generated)
+        self.env = make_environment(templates_dir, self._generated, story=True)
         self.sms_max_segments = min(sms_max_segments, playbook.sms_max_segments or sms_max_segments)
         self._templates: dict[tuple[Channel, str, str], jinja2.Template] = {}
         self._locales: dict[str, LocaleText] = {}
@@ -207,13 +238,37 @@ class Renderer:
     def render(
         self, facts: Facts, *, next_update_by: datetime, channel: Channel, locale: str, time_zone: str
     ) -> Rendition:
-        """Render every field of ``channel`` in ``locale``, with times shown in ``time_zone``."""
+        """Render every field of ``channel`` in ``locale``, with times shown in ``time_zone``.
+
+        When the whole story does not fit and the templates have a pointer block, the rendition is
+        made again with prevention, then cause, then fix left to the pointer (:data:`POINTING`); the
+        first that fits is kept, else the last one tried, which is reported over its limit.
+        """
+        rendition = self._render(facts, next_update_by, channel, locale, time_zone, ())
+        for pointed in POINTING:
+            if rendition.fits or not rendition.can_point:
+                break
+            rendition = self._render(facts, next_update_by, channel, locale, time_zone, pointed)
+        return rendition
+
+    def _render(
+        self,
+        facts: Facts,
+        next_update_by: datetime,
+        channel: Channel,
+        locale: str,
+        time_zone: str,
+        pointed: tuple[Part, ...],
+    ) -> Rendition:
         text = self.locale_text(locale)
         carried = Carried(facts.reference, facts.status, next_update_by, facts.link)
-        context = self._context(facts, carried, channel, locale, time_zone, text)
-        fields = {
-            name: self._render_field(channel, locale, name, context) for name in channel_fields(channel)
-        }
+        context = self._context(facts, carried, channel, locale, time_zone, text, pointed)
+        fields: dict[str, str] = {}
+        told: dict[str, Mapping[str, str]] = {}
+        for name in channel_fields(channel):
+            fields[name], blocks = self._render_field(channel, locale, name, context)
+            if name != "subject":
+                told[name] = blocks
         markers = {
             "reference": carried.reference,
             "status": text.status[carried.status],
@@ -233,10 +288,34 @@ class Renderer:
                     channel, fields, limits=spec_of(channel).limits, sms_max_segments=self.sms_max_segments
                 )
             ),
+            told=told,
+            pointed=pointed,
+            expected=self._expected(facts, channel, locale),
         )
 
+    def _expected(self, facts: Facts, channel: Channel, locale: str) -> dict[str, tuple[str, ...]]:
+        """Per part the facts tell, its text and short form; a part a playbook override rewrites for
+        this channel's form is left out (the override decides its words)."""
+        form = spec_of(channel).form.value
+        overrides = self.playbook.parts.get(locale, {})
+        story = facts.story[locale]
+        expected = {}
+        for part in Part:
+            told = story.part(part)
+            override = overrides.get(part)
+            if told.known and (override is None or getattr(override, form) is None):
+                expected[part.value] = tuple(t for t in (told.text, told.short) if t)
+        return expected
+
     def _context(
-        self, facts: Facts, carried: Carried, channel: Channel, locale: str, time_zone: str, text: LocaleText
+        self,
+        facts: Facts,
+        carried: Carried,
+        channel: Channel,
+        locale: str,
+        time_zone: str,
+        text: LocaleText,
+        pointed: tuple[Part, ...],
     ) -> dict[str, Any]:
         story = facts.story[locale]
         dumped = facts.model_dump(mode="json")
@@ -257,9 +336,11 @@ class Renderer:
                     **story.part(part).model_dump(),
                     "known": story.part(part).known,
                     "brief": story.part(part).brief,
+                    "pointer": part in pointed,
                 }
                 for part in Part
             },
+            "pointed": [part.value for part in pointed],
             "next_update": text.when(carried.next_update_by, time_zone, locale),
             "started": text.when(facts.started_at, time_zone, locale) if facts.started_at else None,
             "link": carried.link,
@@ -271,7 +352,9 @@ class Renderer:
 
     @staticmethod
     def _overrides(playbook: Playbook) -> dict[str, str]:
-        """Child templates that replace story blocks, one per channel × locale × field overridden."""
+        """Child templates that replace story blocks, one per channel × locale × field overridden.
+
+        An overridden part left to the pointer (:data:`POINTING`) shows nothing, like any other."""
         generated = {}
         for locale, overrides in playbook.parts.items():
             for channel, spec in channel_table().items():
@@ -282,7 +365,7 @@ class Renderer:
                 for file in files.values():
                     parent = f"{channel.value}/{locale}/{file}"
                     generated[f"playbook-{playbook.name}/{parent}"] = f'{{% extends "{parent}" %}}' + "".join(
-                        f"{{% block {part.value} %}}{body}{{% endblock %}}" for part, body in blocks.items()
+                        _override_block(part, body) for part, body in blocks.items()
                     )
         return generated
 
@@ -304,7 +387,10 @@ class Renderer:
                 raise TemplateError.at(exc.name or name, exc.lineno, f"syntax: {exc.message}") from exc
         return self._templates[key]
 
-    def _render_field(self, channel: Channel, locale: str, field_name: str, context: dict[str, Any]) -> str:
+    def _render_field(
+        self, channel: Channel, locale: str, field_name: str, context: dict[str, Any]
+    ) -> tuple[str, Mapping[str, str]]:
+        """The field's text and, per story block, the text it showed as read."""
         template = self._template(channel, locale, field_name)
         macros = f"{MACROS}/{locale}.html.j2" if field_name == "html" else f"{MACROS}/{locale}.j2"
         try:
@@ -324,13 +410,25 @@ class Renderer:
         except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
             message = f"{type(exc).__name__}: {visible(str(exc), limit=200)}"
             raise TemplateError.at(template.name or "?", _line(exc), message) from exc
+        try:
+            raw, blocks = split(raw)
+        except MarksMisused as exc:
+            raise TemplateError.at(template.name or "?", None, str(exc)) from exc
+        markup = _autoescape(template.name)
+        read = {name: as_read(text, markup=markup) for name, text in blocks.items()}
         if field_name == "subject":
-            return " ".join(raw.split())  # one line: no header injection, no stray newlines
+            return " ".join(raw.split()), read  # one line: no header injection, no stray newlines
         if field_name == "html":
-            return raw.strip() + "\n"
+            return raw.strip() + "\n", read
         if spec_of(channel).one_line:
-            return " ".join(raw.split())
-        return _tidy(raw)
+            return " ".join(raw.split()), read
+        return _tidy(raw), read
+
+
+def _override_block(part: Part, body: str) -> str:
+    """A playbook's block for ``part``; it shows nothing when the part is left to the pointer."""
+    name = part.value
+    return f"{{% block {name} %}}{{% if not parts.{name}.pointer %}}{body}{{% endif %}}{{% endblock %}}"
 
 
 def _line(exc: BaseException) -> int | None:

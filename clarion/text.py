@@ -10,7 +10,9 @@ older store) goes through :func:`visible`, which spells every such character out
 
 Allowed: every printable character, the tab and the line feed. Refused: the other C0 and C1 controls
 (category ``Cc``, DEL included) and the bidirectional embeddings, overrides and isolates
-(U+202A–U+202E, U+2066–U+2069). The marks U+200E/U+200F stay allowed: right-to-left text needs them.
+(U+202A–U+202E, U+2066–U+2069), and the noncharacters U+FDD0–U+FDEF, which Unicode keeps for a
+program's internal use (the renderer marks the story's parts with them). The marks U+200E/U+200F stay
+allowed: right-to-left text needs them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import unicodedata
 
 ALLOWED_CONTROLS = frozenset("\t\n")
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+NONCHARACTERS = frozenset(chr(c) for c in range(0xFDD0, 0xFDF0))
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef]")
 SAFE_TEXT_PATTERN = "^[^" + _UNSAFE.pattern[1:-1] + "]*$"
 """A regular expression (Python, JSON Schema and JavaScript alike) that text without unsafe characters
 matches whole: the ``pattern`` of string fields in forms built from JSON schemas."""
@@ -47,6 +50,8 @@ def describe(character: str) -> str:
     code = f"U+{ord(character):04X}"
     if character in BIDI_CONTROLS:
         return f"bidirectional control {code} ({unicodedata.name(character, '?')})"
+    if character in NONCHARACTERS:
+        return f"noncharacter {code}"
     name = _NAMES.get(character)
     return f"control character {code}" + (f" ({name})" if name else "")
 

@@ -69,6 +69,7 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
         "SMS",
         "fits",
         "consistent",
+        "pointer for",
     ):
         table.add_column(column, justify="right" if column in {"length", "limit"} else "left", no_wrap=True)
     for r in renditions:
@@ -87,6 +88,7 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
             sms,
             Text("yes", style="green") if r.fits else Text("NO", style="bold red"),
             Text("yes", style="green") if consistent(r, problems) else Text("NO", style="bold red"),
+            ", ".join(p.value for p in r.pointed) or "–",
         )
     return table
 
@@ -99,6 +101,9 @@ def _print_texts(console: Console, rendition: Rendition, show_html: bool) -> Non
             console.print(Text(f"({len(text)} characters of HTML; --html prints it)", style="dim"))
         else:
             console.print(Text(text))
+    if rendition.pointed:
+        parts = ", ".join(p.value for p in rendition.pointed)
+        console.print(Text(f"(the whole story did not fit: {parts} left to the pointer)", style="dim"))
 
 
 def _print_diff(console: Console, since: Path, playbook: Playbook, facts: Facts) -> None:

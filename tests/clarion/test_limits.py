@@ -322,17 +322,17 @@ COMBINING_HEAVY = ("e" + "\u0301" * 150) * 10  # 10 graphemes, 3010 bytes
         ),
         pytest.param(
             Channel.BANNER,
-            {"body": "👍🏽" * 250},
+            {"body": "👍🏽" * 300},
             3,
-            [m(Channel.BANNER, "body", GRAPHEMES, 250, 250)],
-            id="banner 250",
+            [m(Channel.BANNER, "body", GRAPHEMES, 300, 300)],
+            id="banner 300",
         ),
         pytest.param(
             Channel.BANNER,
-            {"body": "x" * 251},
+            {"body": "x" * 301},
             3,
-            [m(Channel.BANNER, "body", GRAPHEMES, 251, 250)],
-            id="banner 251",
+            [m(Channel.BANNER, "body", GRAPHEMES, 301, 300)],
+            id="banner 301",
         ),
         pytest.param(
             Channel.STATUSPAGE,

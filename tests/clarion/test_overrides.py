@@ -163,7 +163,7 @@ def test_override_data_names_match_what_the_renderer_gives() -> None:
     renderer = Renderer(playbook, get_settings().templates_dir, sms_max_segments=3)
     text = renderer.locale_text("en")
     carried = Carried(facts.reference, facts.status, promised_next_update(playbook, facts), facts.link)
-    given = renderer._context(facts, carried, Channel.EMAIL, "en", "UTC", text)
+    given = renderer._context(facts, carried, Channel.EMAIL, "en", "UTC", text, ())
     assert set(given) == set(CONTEXT)
 
     def same_shape(value: Any, shape: Shape, where: str) -> None:
