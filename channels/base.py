@@ -187,6 +187,21 @@ def transport_error(exc: httpx.TransportError, *, channel: Channel) -> ChannelEr
     return InDoubt(f"transport failure ({what})", channel=channel)
 
 
+def thread_error(error: ChannelError, *, number: int, total: int) -> ChannelError:
+    """``error`` met by reply ``number`` of a ``total``-post thread whose earlier posts are up.
+
+    The message is then partly posted, so nothing about it is certain any more: a refusal stays
+    permanent (someone must look), anything else is in doubt, and the reconcile and the resend, which
+    post each reply under its own key, finish the thread without posting a part twice.
+    """
+    where = f"post {number} of {total} of the thread ({number - 1} posted)"
+    if isinstance(error, PermanentChannelError):
+        return PermanentChannelError(
+            f"{where}: {error}", channel=error.channel, status_code=error.status_code, code=error.code
+        )
+    return InDoubt(f"{where}: {error}", channel=error.channel, status_code=error.status_code, code=error.code)
+
+
 def http_error(
     response: httpx.Response,
     *,

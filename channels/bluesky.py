@@ -17,6 +17,9 @@ with ``refreshSession``, and the call is made once more. Limits: text ≤ 300 gr
 UTF-8 bytes, refused before any request; repo writes cost 3 points of 5000 an hour. Links are made
 clickable with facets. Duplicates: the record key is a TID computed from the delivery
 (:func:`channels.bluesky_post.make_tid`), so a resend of one delivery cannot make a second post.
+Threads: a story too long for one post is the post and its replies, each reply under its own record
+key and pointing at the thread's root and its parent; a resend looks each post up and posts only the
+missing ones, and the reconcile asks for the last one.
 The record itself is built in :mod:`channels.bluesky_post`.
 
 Reference: docs.bsky.app (com.atproto.repo.createRecord, getRecord, rate limits) and the lexicons in
@@ -29,12 +32,21 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final, Self
 
 import httpx
 from pydantic import SecretStr
 
-from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
+from channels.base import (
+    ChannelAdapter,
+    http_error,
+    http_url,
+    require,
+    secret,
+    thread_error,
+    transport_error,
+)
 from channels.bluesky_post import POST, make_tid, post_record
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import (
@@ -84,6 +96,7 @@ SPEC: Final = ChannelSpec(
     reach=Reach.BROADCAST,
     form=Form.SHORT,
     fields={"body": "body.txt.j2"},
+    thread=4,  # the first post, and a reply for each part it leaves to its pointer
     # app.bsky.feed.post text: maxGraphemes 300 and maxLength 3000 (UTF-8 bytes).
     limits=(Limit("body", GRAPHEMES, 300), Limit("body", BYTES, 3000)),
     adapter=_adapter,
@@ -167,13 +180,38 @@ class BlueskyAdapter(ChannelAdapter):
         return error in self._session_failures or super()._ends_batch(error)
 
     def _post(self, message: OutboundMessage) -> SendResult:
-        record = post_record(
-            message.content.text, created_at=message.created_at, locale=message.content.locale
-        )
+        """Post the message, and its thread's replies in order, each a reply to the one before.
+
+        Every record is built (and so checked) before the first is posted. Each post has its own
+        record key (:func:`_rkey`). A resend of a thread looks each post up first and posts only the
+        ones that are not there, so a thread cut short by a crash is finished, never doubled."""
+        texts = (message.content.text, *message.content.thread)
+        records = [
+            post_record(text, created_at=message.created_at, locale=message.content.locale) for text in texts
+        ]
+        root: dict[str, str] | None = None
+        parent: dict[str, str] | None = None
+        for number, record in enumerate(records, 1):
+            if root is not None and parent is not None:
+                record = {**record, "reply": {"root": root, "parent": parent}}
+            try:
+                found = self._find(message, number, texts[number - 1]) if len(texts) > 1 else None
+                parent = found or self._create_post(message, number, record)
+            except (ChannelError, _SessionFailed) as exc:
+                if number == 1:
+                    raise
+                error = exc.error if isinstance(exc, _SessionFailed) else exc
+                raise thread_error(error, number=number, total=len(texts)) from exc
+            root = root or parent
+        assert root is not None
+        return SendResult(message.delivery_id, provider_id=root["uri"])
+
+    def _create_post(self, message: OutboundMessage, number: int, record: dict[str, Any]) -> dict[str, str]:
+        """Create post ``number`` of the message; its strong reference (``uri``, ``cid``)."""
         body = {
             "repo": self._current().did,
             "collection": POST,
-            "rkey": make_tid(message.created_at, message.idempotency_key),
+            "rkey": _rkey(message, number),
             "record": record,
         }
         response = self._authorized(lambda token: self._xrpc("POST", _CREATE_RECORD, token, json=body))
@@ -183,12 +221,48 @@ class BlueskyAdapter(ChannelAdapter):
                 detail += "; the record key may already exist (a resend of this post): reconcile first"
             raise self._error(response, f"createRecord: {detail}", code)
         try:
-            uri = response.json()["uri"]
-            if not isinstance(uri, str):
-                raise TypeError(uri)
+            answer = response.json()
+            ref = {"uri": answer["uri"], "cid": answer["cid"]}
+            if not all(isinstance(value, str) for value in ref.values()):
+                raise TypeError(ref)
         except (ValueError, KeyError, TypeError) as exc:
             raise InDoubt("post created but the answer is unreadable", channel=self.channel) from exc
-        return SendResult(message.delivery_id, provider_id=uri)
+        return ref
+
+    def _find(self, message: OutboundMessage, number: int, text: str) -> dict[str, str] | None:
+        """Post ``number`` of a thread as the PDS holds it (``uri``, ``cid``), or None when it is
+        not there; only on a resend (before the first attempt nothing can be there)."""
+        if not message.attempts:
+            return None
+        found = self._get(_rkey(message, number))
+        if found is None:
+            return None
+        uri, cid, held = found
+        if held != text:
+            raise PermanentChannelError(
+                f"record key {_rkey(message, number)} holds another post ({uri}): TID collision",
+                channel=self.channel,
+                code="RecordKeyTaken",
+            )
+        return {"uri": uri, "cid": cid}
+
+    def _get(self, rkey: str) -> tuple[str, str, object] | None:
+        """(uri, cid, text) of the post under ``rkey``; None on ``RecordNotFound``."""
+        params = {"repo": self._current().did, "collection": POST, "rkey": rkey}
+        response = self._authorized(lambda token: self._xrpc("GET", _GET_RECORD, token, params=params))
+        code, detail = _error_body(response)
+        if response.status_code == 400 and code == "RecordNotFound":
+            return None
+        if response.status_code != 200:
+            raise self._error(response, f"getRecord: {detail}", code)
+        try:
+            found = response.json()
+            uri, cid, text = found["uri"], found.get("cid"), found["value"]["text"]
+            if not isinstance(uri, str):
+                raise TypeError(uri)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InDoubt("getRecord answer is unreadable", channel=self.channel) from exc
+        return uri, cid if isinstance(cid, str) else "", text
 
     # ── reconcile ─────────────────────────────────────────────────────────────────────────────────
 
@@ -202,32 +276,25 @@ class BlueskyAdapter(ChannelAdapter):
         return self._reconcile_each(messages, self._lookup)
 
     def _lookup(self, message: OutboundMessage) -> Reconciled:
+        """A thread is looked up by its last post (posted last, so the thread is whole when it is
+        there); missing, the resend posts what is missing (:meth:`_post`)."""
+        texts = (message.content.text, *message.content.thread)
         try:
-            params = {
-                "repo": self._current().did,
-                "collection": POST,
-                "rkey": make_tid(message.created_at, message.idempotency_key),
-            }
-            response = self._authorized(lambda token: self._xrpc("GET", _GET_RECORD, token, params=params))
+            found = self._get(_rkey(message, len(texts)))
+            if found is None:
+                return Reconciled(message.delivery_id, Presence.ABSENT)
+            uri, _, text = found
+            if text != texts[-1]:
+                raise PermanentChannelError(
+                    f"record key {_rkey(message, len(texts))} holds another post ({uri}): TID collision",
+                    channel=self.channel,
+                    code="RecordKeyTaken",
+                )
+            if len(texts) > 1:
+                uri = f"at://{self._current().did}/{POST}/{_rkey(message, 1)}"
         except _SessionFailed as failed:
             raise failed.error from failed
-        code, detail = _error_body(response)
-        if response.status_code == 400 and code == "RecordNotFound":
-            return Reconciled(message.delivery_id, Presence.ABSENT)
-        if response.status_code != 200:
-            raise self._error(response, f"getRecord: {detail}", code)
-        try:
-            found = response.json()
-            uri, text = found["uri"], found["value"]["text"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InDoubt("getRecord answer is unreadable", channel=self.channel) from exc
-        if text != message.content.text:
-            raise PermanentChannelError(
-                f"record key {params['rkey']} holds another post ({uri}): TID collision",
-                channel=self.channel,
-                code="RecordKeyTaken",
-            )
-        return Reconciled(message.delivery_id, Presence.PRESENT, provider_id=str(uri))
+        return Reconciled(message.delivery_id, Presence.PRESENT, provider_id=uri)
 
     # ── sessions and requests ─────────────────────────────────────────────────────────────────────
 
@@ -302,6 +369,16 @@ class BlueskyAdapter(ChannelAdapter):
 
 
 # ── helpers (the Mastodon adapter keeps its own copies of the first two) ──────────────────────────────
+
+
+def _rkey(message: OutboundMessage, number: int) -> str:
+    """The record key of post ``number`` (from 1) of ``message``: the first under the delivery's own
+    key, each reply a microsecond later under ``<key>/<number>``, so the thread's keys sort in order."""
+    if number == 1:
+        return make_tid(message.created_at, message.idempotency_key)
+    return make_tid(
+        message.created_at + timedelta(microseconds=number - 1), f"{message.idempotency_key}/{number}"
+    )
 
 
 def _parse_session(response: httpx.Response) -> _Session:

@@ -1,4 +1,5 @@
-"""Mastodon: one public status per message, deduplicated by ``Idempotency-Key``.
+"""Mastodon: one public status per message, deduplicated by ``Idempotency-Key``; a story too long for
+one status is a thread (the status, then each reply to the one before, each under its own key).
 
 Setup
 -----
@@ -31,9 +32,17 @@ from typing import Any, Final, Self
 import httpx
 from pydantic import SecretStr
 
-from channels.base import ChannelAdapter, http_error, http_url, require, secret, transport_error
+from channels.base import (
+    ChannelAdapter,
+    http_error,
+    http_url,
+    require,
+    secret,
+    thread_error,
+    transport_error,
+)
 from clarion.channel_table import ChannelSpec, Form, Reach
-from clarion.errors import InDoubt, PermanentChannelError
+from clarion.errors import ChannelError, InDoubt, PermanentChannelError
 from clarion.kinds import Channel
 from clarion.limits import MASTODON_CHARACTERS, MASTODON_URL_CHARS, Limit, mastodon_length
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
@@ -71,6 +80,7 @@ SPEC: Final = ChannelSpec(
     reach=Reach.BROADCAST,
     form=Form.SHORT,
     fields={"body": "body.txt.j2"},
+    thread=4,  # the first post, and a reply for each part it leaves to its pointer
     limits=(Limit("body", MASTODON_CHARACTERS, 500),),  # the instance default; each URL counts 23
     adapter=_adapter,
     max_batch=10,  # one message per locale, posted one after another
@@ -132,23 +142,41 @@ class MastodonAdapter(ChannelAdapter):
         return self._send_each(messages, self._post)
 
     def _post(self, message: OutboundMessage) -> SendResult:
-        text = message.content.text
+        """Post the message, and its thread's replies in order, each a reply to the one before.
+
+        Every post of a thread is checked before the first is posted. Each has its own
+        ``Idempotency-Key`` (the message's, then ``…/2``, ``…/3``), so a resend within the hour
+        gets the posts that are up back from the instance and posts only the rest."""
+        posts = (message.content.text, *message.content.thread)
         limits = self._limits()
-        length = mastodon_length(text, url_chars=limits.url_chars)
-        if length > limits.max_characters:
-            raise PermanentChannelError(
-                f"status is {length} characters as Mastodon counts them, the instance allows "
-                f"{limits.max_characters}; not posted",
-                channel=self.channel,
-            )
-        _check_encodable(text, channel=self.channel)
+        for number, text in enumerate(posts, 1):
+            where = f"reply {number} of the thread" if number > 1 else "status"
+            length = mastodon_length(text, url_chars=limits.url_chars)
+            if length > limits.max_characters:
+                raise PermanentChannelError(
+                    f"{where} is {length} characters as Mastodon counts them, the instance allows "
+                    f"{limits.max_characters}; nothing posted",
+                    channel=self.channel,
+                )
+            _check_encodable(text, channel=self.channel)
+        head = self._post_one(message, posts[0], message.idempotency_key, None)
+        previous = head
+        for number, text in enumerate(posts[1:], 2):
+            try:
+                previous = self._post_one(
+                    message, text, f"{message.idempotency_key}/{number}", previous.provider_id
+                )
+            except ChannelError as exc:
+                raise thread_error(exc, number=number, total=len(posts)) from exc
+        return head
+
+    def _post_one(self, message: OutboundMessage, text: str, key: str, reply_to: str | None) -> SendResult:
         body: dict[str, Any] = {"status": text, "visibility": "public"}
+        if reply_to is not None:
+            body["in_reply_to_id"] = reply_to
         if language := language_code(message.content.locale):
             body["language"] = language
-        headers = {
-            "Authorization": f"Bearer {self._token.get_secret_value()}",
-            "Idempotency-Key": message.idempotency_key,
-        }
+        headers = {"Authorization": f"Bearer {self._token.get_secret_value()}", "Idempotency-Key": key}
         try:
             response = self._client.post(f"{self._base_url}/api/v1/statuses", json=body, headers=headers)
         except httpx.TransportError as exc:
@@ -217,7 +245,9 @@ class MastodonAdapter(ChannelAdapter):
         :data:`IDEMPOTENCY_WINDOW` old, a resend with the same key cannot make a second status:
         ABSENT ("resend is deduped"), and the resend's answer carries the original status id. Older
         than that, the key may have expired: UNKNOWN. (Anchoring on the latest attempt instead would
-        call a key deduped that expired long ago.) The key is stored only after success, so two
+        call a key deduped that expired long ago.) A thread's replies were posted after its first
+        attempt too, so the same window covers their keys: a resend gets the posts that are up back
+        and posts the rest. The key is stored only after success, so two
         concurrent requests with one key could both post; the engine sends a delivery from one worker
         at a time, and looks a row up again only once a request of it can no longer be in flight.
         """

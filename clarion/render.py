@@ -15,6 +15,7 @@ literal text is text: in an HTML template it is escaped like any value.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -90,6 +91,9 @@ class Rendition:
     """The parts left to the pointer to the status page, because the whole story did not fit."""
     expected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Per part the facts tell in this locale, the texts of which one its block must show."""
+    thread: tuple[str, ...] = ()
+    """Replies to the body, in order, on a channel that threads (``ChannelSpec.thread``): one for
+    each part the body leaves to its pointer, telling it as the whole story would have."""
 
     @property
     def can_point(self) -> bool:
@@ -216,6 +220,7 @@ class Renderer:
         self.sms_max_segments = min(sms_max_segments, playbook.sms_max_segments or sms_max_segments)
         self._templates: dict[tuple[Channel, str, str], jinja2.Template] = {}
         self._locales: dict[str, LocaleText] = {}
+        self._pointer_labels: dict[str, Mapping[Part, str]] = {}
 
     def locale_text(self, locale: str) -> LocaleText:
         if locale not in self._locales:
@@ -242,14 +247,55 @@ class Renderer:
 
         When the whole story does not fit and the templates have a pointer block, the rendition is
         made again with prevention, then cause, then fix left to the pointer (:data:`POINTING`); the
-        first that fits is kept, else the last one tried, which is reported over its limit.
+        first that fits is kept, else the last one tried, which is reported over its limit. On a
+        channel that threads, the parts left to the pointer follow as replies when each fits a post.
         """
-        rendition = self._render(facts, next_update_by, channel, locale, time_zone, ())
+        whole = rendition = self._render(facts, next_update_by, channel, locale, time_zone, ())
         for pointed in POINTING:
             if rendition.fits or not rendition.can_point:
                 break
             rendition = self._render(facts, next_update_by, channel, locale, time_zone, pointed)
+        if rendition.pointed and rendition.fits and spec_of(channel).thread > len(rendition.pointed):
+            return self._threaded(rendition, whole)
         return rendition
+
+    def _threaded(self, head: Rendition, whole: Rendition) -> Rendition:
+        """``head`` with a reply for each part it points to, in the story's order, each telling the
+        part as ``whole`` did and numbered (``(2/3) Why: …``); ``head`` alone when a reply would not
+        fit one post, or ``whole`` did not tell the part (the consistency proof then says so)."""
+        told = whole.told.get("body", {})
+        parts = [part for part in Part if part in head.pointed]
+        if not all(told.get(part.value) for part in parts):
+            return head
+        labels = self._labels(head.locale)
+        if not labels:
+            return head
+        total = len(parts) + 1
+        replies = tuple(
+            f"({number}/{total}) {labels[part]} {told[part.value]}" for number, part in enumerate(parts, 2)
+        )
+        spec = spec_of(head.channel)
+        measured = [
+            dataclasses.replace(m, field=f"reply {number}")
+            for number, reply in enumerate(replies, 2)
+            for m in measure(head.channel, {"body": reply}, limits=spec.limits, sms_max_segments=1)
+        ]
+        if not all(m.fits for m in measured):
+            return head
+        return dataclasses.replace(head, thread=replies, measurements=(*head.measurements, *measured))
+
+    def _labels(self, locale: str) -> Mapping[Part, str]:
+        """What the locale's pointer says for each part alone ("Why:", "What we change:"); empty
+        when the locale's macros have no ``pointers``."""
+        if locale not in self._pointer_labels:
+            macros = self.env.get_template(f"{MACROS}/{locale}.j2").module
+            pointers = getattr(macros, "pointers", None)
+            self._pointer_labels[locale] = {
+                part: " ".join(str(pointers({p.value: {"pointer": p is part} for p in Part})).split())
+                for part in Part
+                if part is not Part.APOLOGY and pointers is not None
+            }
+        return self._pointer_labels[locale]
 
     def _render(
         self,

@@ -14,7 +14,7 @@ from clarion.diff import diff_facts
 from clarion.errors import FactsError, Problem
 from clarion.facts import Facts, load_facts
 from clarion.limits import describe
-from clarion.playbook import Playbook, load_playbook, resolve_playbook
+from clarion.playbook import Part, Playbook, load_playbook, resolve_playbook
 from clarion.render import Rendition
 from clarion.settings import get_settings
 
@@ -44,6 +44,9 @@ def run_preview(
     for rendition in renditions:
         _print_texts(console, rendition, show_html)
     console.print(_table(renditions, problems))
+    for rendition in renditions:
+        if rendition.pointed:
+            console.print(Text(f"{label(rendition)}: {_pointed(rendition)}", style="dim"))
     for problem in problems:
         console.print(Text(f"inconsistent: {problem}", style="red"))
     over = [r for r in renditions if not r.fits]
@@ -69,7 +72,6 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
         "SMS",
         "fits",
         "consistent",
-        "pointer for",
     ):
         table.add_column(column, justify="right" if column in {"length", "limit"} else "left", no_wrap=True)
     for r in renditions:
@@ -88,7 +90,6 @@ def _table(renditions: list[Rendition], problems: list[str]) -> Table:
             sms,
             Text("yes", style="green") if r.fits else Text("NO", style="bold red"),
             Text("yes", style="green") if consistent(r, problems) else Text("NO", style="bold red"),
-            ", ".join(p.value for p in r.pointed) or "–",
         )
     return table
 
@@ -101,9 +102,20 @@ def _print_texts(console: Console, rendition: Rendition, show_html: bool) -> Non
             console.print(Text(f"({len(text)} characters of HTML; --html prints it)", style="dim"))
         else:
             console.print(Text(text))
+    for number, reply in enumerate(rendition.thread, 2):
+        console.print(Text(f"reply {number}:", style="bold"))
+        console.print(Text(reply))
     if rendition.pointed:
-        parts = ", ".join(p.value for p in rendition.pointed)
-        console.print(Text(f"(the whole story did not fit: {parts} left to the pointer)", style="dim"))
+        console.print(Text(f"({_pointed(rendition)})", style="dim"))
+
+
+def _pointed(rendition: Rendition) -> str:
+    """``the story did not fit: cause, prevention left to the pointer``, and the thread if any."""
+    parts = ", ".join(p.value for p in Part if p in rendition.pointed)
+    told = f"{parts} left to the pointer to {rendition.carried.link}"
+    if rendition.thread:
+        told += f", and told in a thread of {len(rendition.thread) + 1} posts"
+    return f"the whole story did not fit: {told}"
 
 
 def _print_diff(console: Console, since: Path, playbook: Playbook, facts: Facts) -> None:

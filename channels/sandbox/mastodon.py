@@ -1,11 +1,12 @@
 """Mastodon statuses, instance and account, answered as Mastodon answers (docs.joinmastodon.org).
 
 ``POST /api/v1/statuses`` takes form data or JSON (``status``, ``spoiler_text``, ``visibility``,
-``language``, ``sensitive``) with ``Authorization: Bearer <token>`` (wrong → 401 ``{"error": "The
-access token is invalid"}``). Length is :func:`clarion.limits.mastodon_length` of spoiler_text +
-status (URLs count ``characters_reserved_per_url``, graphemes) against ``max_characters``; over →
-422 ``Validation failed: Text character limit of 500 exceeded``; blank → 422 ``Validation failed:
-Text can't be blank``.
+``language``, ``sensitive``, ``in_reply_to_id``: an unknown one → 404 ``Record not found``) with
+``Authorization: Bearer <token>`` (wrong → 401 ``{"error": "The access token is invalid"}``). Length
+is :func:`clarion.limits.mastodon_length` of spoiler_text + status (URLs count
+``characters_reserved_per_url``, graphemes) against ``max_characters``; over → 422 ``Validation
+failed: Text character limit of 500 exceeded``; blank → 422 ``Validation failed: Text can't be
+blank``.
 
 ``Idempotency-Key``: a replay within 1 h on the same account returns the original Status (200, same
 id) and records nothing; the key is stored only after a success, like ``PostStatusService``. The
@@ -138,8 +139,8 @@ def _status(params: dict[str, Any], status_id: str, now: float, base_url: str) -
     return {
         "id": status_id,
         "created_at": _iso(now),
-        "in_reply_to_id": None,
-        "in_reply_to_account_id": None,
+        "in_reply_to_id": str(reply_to) if (reply_to := params.get("in_reply_to_id")) else None,
+        "in_reply_to_account_id": account(base_url)["id"] if reply_to else None,
         "sensitive": str(params.get("sensitive", "false")).lower() == "true",
         "spoiler_text": str(params.get("spoiler_text") or ""),
         "visibility": params.get("visibility") or "public",
@@ -195,6 +196,9 @@ def router(state: SandboxState) -> APIRouter:
         if length > config.mastodon_max_characters:
             limit = config.mastodon_max_characters
             return mastodon_error(422, f"Validation failed: Text character limit of {limit} exceeded")
+        reply_to = params.get("in_reply_to_id")
+        if reply_to and str(reply_to) not in store.statuses:
+            return mastodon_error(404, "Record not found")  # PostStatusService: Status.find
         if params.get("visibility", "public") not in VISIBILITIES:
             return mastodon_error(422, "Validation failed: Visibility is not included in the list")
         status = _status(params, store.next_id(), now, base(request))

@@ -75,6 +75,11 @@ class ChannelSpec:
     checked with it where it is written (file, line, field)."""
     one_line: bool = False
     """The body is folded to one line (SMS, the banner)."""
+    thread: int = 1
+    """Most posts one message may take. Above 1, a story that does not fit one post is posted as a
+    thread: the first post points to the status page for the parts it leaves out, and a reply to it
+    tells each of those parts (Mastodon, Bluesky). The adapter posts the replies in order, each under
+    its own idempotency key."""
     limits: tuple[Limit, ...] = ()
     """What each field may hold, the most commonly binding first (:mod:`clarion.limits`)."""
     public: bool = False
@@ -118,6 +123,8 @@ class ChannelSpec:
             )
         if self.max_batch < 1:
             raise ValueError(f"channel {self.name!r}: max_batch must be >= 1")
+        if self.thread < 1:
+            raise ValueError(f"channel {self.name!r}: thread must be >= 1")
         if (self.address is not None) != (self.reach is Reach.PERSONAL):
             raise ValueError(
                 f"channel {self.name!r}: a personal channel names the address it sends to, no other"

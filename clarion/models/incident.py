@@ -139,6 +139,11 @@ class Rendition(SQLModel, table=True):
     carried: dict[str, Any] = Field(
         default_factory=dict, sa_type=json_column(), description="Reference, status, next update (ISO), link."
     )
+    thread: list[str] | None = Field(
+        default=None,
+        sa_type=json_column(nullable=True),
+        description="Replies to the body, in order, when the channel posts the story as a thread.",
+    )
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

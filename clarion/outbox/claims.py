@@ -208,6 +208,7 @@ def _messages(
             _rend.c.body,
             _rend.c.html,
             _rend.c.carried,
+            _rend.c.thread,
             _u.c.id.label("update_id"),
             _u.c.status,
             _i.c.id.label("incident_id"),
@@ -224,6 +225,7 @@ def _messages(
         subject=shared.subject,
         html=shared.html,
         link=(shared.carried or {}).get("link"),
+        thread=tuple(shared.thread or ()),
     )
     address_column = {"email": _r.c.email, "phone": _r.c.phone_e164}.get(spec_of(channel).address or "")
     rows = connection.execute(

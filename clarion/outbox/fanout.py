@@ -104,6 +104,7 @@ def store_renditions(
                 "sms_segments": sms.segments if sms is not None else None,
                 "sms_encoding": str(sms.encoding) if sms is not None else None,
                 "carried": r.carried.as_json(),
+                "thread": list(r.thread) or None,
                 "created_at": utcnow(),
             }
         )

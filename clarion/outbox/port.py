@@ -38,6 +38,8 @@ class Content:
     subject: str | None = None
     html: str | None = None
     link: str | None = None
+    thread: tuple[str, ...] = ()
+    """Replies to ``text``, posted in order under it (channels whose spec threads)."""
 
 
 @dataclass(frozen=True, slots=True)

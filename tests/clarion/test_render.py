@@ -133,8 +133,8 @@ def test_unknown_parts_are_told_honestly_not_left_out(tmp_path: Path, breach: Pl
     assert "We do not know the cause yet" in renditions[Channel.STATUSPAGE].fields["html"]
     assert "We are working on a fix now" in renditions[Channel.EMAIL].fields["body"]
     assert "what we will change so it does not happen again" in renditions[Channel.EMAIL].fields["body"]
-    assert "Cause: still investigating." in renditions[Channel.SMS].fields["body"]
-    assert "Cause: still investigating." in renditions[Channel.MASTODON].fields["body"]
+    assert "We are still investigating the cause." in renditions[Channel.SMS].fields["body"]
+    assert "We are still investigating the cause." in renditions[Channel.MASTODON].fields["body"]
     german = by_channel(compose(breach, facts, get_settings()), "de")
     assert "Die Ursache kennen wir noch nicht" in german[Channel.EMAIL].fields["body"]
 

@@ -204,3 +204,30 @@ def test_preview_shows_which_parts_a_rendition_points_to(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "left to the pointer" in result.output
     assert "Why and what we change: https://status.acme.example/incidents/INC-0042" in result.output
+
+
+def test_on_a_threading_channel_the_parts_left_out_follow_as_replies(breach: Playbook, facts: Facts) -> None:
+    rendition = _render(breach, _long_story(facts, 12), Channel.BLUESKY)
+    long = " ".join(["outage"] * 12)
+    assert rendition.thread == (f"(2/3) Why: Cause: {long}.", f"(3/3) What we change: Prevention: {long}.")
+    assert [m.field for m in rendition.measurements if m.field.startswith("reply")] == [
+        "reply 2",
+        "reply 2",
+        "reply 3",
+        "reply 3",
+    ]  # graphemes and bytes, each post
+    assert rendition.fits and findings([rendition]) == []
+
+
+def test_a_reply_too_long_for_a_post_leaves_the_part_to_the_pointer_alone(
+    breach: Playbook, facts: Facts
+) -> None:
+    rendition = _render(breach, _long_story(facts, 60), Channel.BLUESKY)
+    assert rendition.pointed and rendition.thread == ()
+    assert rendition.fits  # the first post, pointing to the status page, is all there is
+
+
+@pytest.mark.parametrize("channel", [Channel.SMS, Channel.BANNER])
+def test_channels_that_do_not_thread_only_point(breach: Playbook, facts: Facts, channel: Channel) -> None:
+    rendition = _render(breach, _long_story(facts, 30), channel)
+    assert rendition.pointed and rendition.thread == ()
