@@ -24,8 +24,8 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from clarion import store
+from clarion.incidents.lifecycle import open_incident
 from clarion.kinds import IncidentStatus
-from clarion.lifecycle import open_incident
 from clarion.playbook import load_playbook
 from clarion.regimes import Clock, due, get_regime, jurisdictions
 

@@ -52,7 +52,7 @@ def cli_figures(runs: int) -> None:
 
 
 def declare_figures(runs: int) -> None:
-    from clarion.audience import copy_csv_to_table
+    from clarion.audiences.audience import copy_csv_to_table
     from clarion.settings import get_settings
     from clarion.store import get_engine, migrate
     from faces.demo import Story, _free_port

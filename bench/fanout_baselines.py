@@ -74,7 +74,7 @@ def rendition_of(plan: dict[str, Any], channel: str) -> Callable[[str, str], dic
 
 
 def unsubscribe_link(plan: dict[str, Any], recipient_id: int) -> str:
-    expires = plan["links_made_at"] + 90 * 86400  # clarion.unsubscribe.UNSUBSCRIBE_TTL
+    expires = plan["links_made_at"] + 90 * 86400  # clarion.audiences.unsubscribe.UNSUBSCRIBE_TTL
     payload = f"v2.{recipient_id}.email.{expires}"
     message = f"clarion unsubscribe\x00{payload}".encode()
     digest = hmac.new(plan["secret"].encode(), message, hashlib.sha256).digest()[:16]

@@ -36,7 +36,9 @@ from pydantic import SecretStr
 from channels.email import SANDBOX_API_KEY, EmailAdapter
 from channels.registry import build_senders, http_client
 from channels.sms import SANDBOX_AUTH_TOKEN, SmsAdapter
-from clarion.audience import AudienceSummary
+from clarion.audiences.audience import AudienceSummary
+from clarion.audiences.sources import Source
+from clarion.audiences.unsubscribe import secret_key, unsubscribe_url
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.models import Rendition
@@ -46,11 +48,9 @@ from clarion.outbox.counts import state_counts
 from clarion.outbox.port import Content, OutboundMessage
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.playbook import load_playbook
-from clarion.publish import stage_update
 from clarion.settings import Settings
-from clarion.sources import Source
 from clarion.store import make_engine, migrate
-from clarion.unsubscribe import secret_key, unsubscribe_url
+from clarion.updates.publish import stage_update
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCE = "affected-customers"

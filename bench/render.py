@@ -5,7 +5,7 @@
 1. compose(): every channel x locale of the data-breach example, building the renderer each time
    (what `clarion preview` does) vs one renderer reused for every update (what per-recipient
    rendering must do), per rendition.
-2. SMS counting: clarion.limits.sms_count vs the obvious approach (encode with the gsm0338 codec,
+2. SMS counting: clarion.updates.limits.sms_count vs the obvious approach (encode with the gsm0338 codec,
    fall back to UTF-16, ceil-divide), on a 1600-character message.
 Medians of --repeat runs; the machine is noisy, so compare the ratios, not absolute times.
 """
@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from clarion.compose import compose, promised_next_update
 from clarion.facts import load_facts
-from clarion.limits import sms_count  # importing clarion.limits registers the gsm03.38 codec
 from clarion.playbook import load_playbook
-from clarion.render import Renderer
 from clarion.settings import get_settings
+from clarion.updates.compose import compose, promised_next_update
+from clarion.updates.limits import sms_count  # importing clarion.updates.limits registers the gsm03.38 codec
+from clarion.updates.render import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,11 +23,11 @@ from channels.base import ChannelAdapter
 from clarion.banner import get_banner, publish_banner
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError, TransientChannelError
-from clarion.limits import GRAPHEMES, Limit
 from clarion.models import Banner
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
 from clarion.store import session_scope
+from clarion.updates.limits import GRAPHEMES, Limit
 
 
 def provider_id(banner: Banner) -> str:

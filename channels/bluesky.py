@@ -56,9 +56,9 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel
-from clarion.limits import BYTES, GRAPHEMES, Limit
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import BYTES, GRAPHEMES, Limit
 
 SANDBOX_IDENTIFIER: Final = "clarion.sandbox.test"
 SANDBOX_APP_PASSWORD: Final = "sand-boxa-ppps-swrd"  # noqa: S105 — the sandbox's, public on purpose

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from clarion.errors import PermanentChannelError
 from clarion.kinds import Channel
-from clarion.limits import bluesky_length
+from clarion.updates.limits import bluesky_length
 
 POST: Final = "app.bsky.feed.post"
 MAX_GRAPHEMES: Final = 300  # app.bsky.feed.post text: maxGraphemes

@@ -14,6 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from channels.registry import build_senders, http_client
+from clarion.audiences.unsubscribe import secret_key, unsubscribe_url
 from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
 from clarion.outbox.notices import NoticeRenderer
@@ -22,7 +23,6 @@ from clarion.responders import notices as responder_notices
 from clarion.settings import Settings
 from clarion.subscriptions import notices as subscription_notices
 from clarion.surveys import notices as survey_notices
-from clarion.unsubscribe import secret_key, unsubscribe_url
 
 IN_FLIGHT_MARGIN = 5.0
 """Seconds beyond the client's timeout that a provider may still be working on an abandoned request."""

@@ -49,14 +49,14 @@ from sendgrid.helpers.mail import (
 from sendgrid.helpers.mail.exceptions import ApiKeyIncludedException
 
 from channels.base import ChannelAdapter, http_error, http_url, require, transport_error
+from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.channel_table import ChannelSpec, Form, Reach
-from clarion.email_address import EmailNotValidError, normalized_email
 from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, TransientChannelError
 from clarion.kinds import Channel
-from clarion.limits import GRAPHEMES, Limit
 from clarion.outbox.port import Content as Rendition
 from clarion.outbox.port import OutboundMessage, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import GRAPHEMES, Limit
 
 SANDBOX_API_KEY: Final = "SG.sandbox"
 """The key :meth:`EmailAdapter.from_settings` presents to the provider sandbox."""

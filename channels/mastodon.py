@@ -44,9 +44,9 @@ from channels.base import (
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError
 from clarion.kinds import Channel
-from clarion.limits import MASTODON_CHARACTERS, MASTODON_URL_CHARS, Limit, mastodon_length
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import MASTODON_CHARACTERS, MASTODON_URL_CHARS, Limit, mastodon_length
 
 SANDBOX_TOKEN: Final = "sandbox-mastodon-token"  # noqa: S105 — the sandbox's, public on purpose
 """The access token the provider sandbox accepts."""

@@ -89,11 +89,11 @@ from clarion.errors import (
     RateLimited,
     TransientChannelError,
 )
+from clarion.files.text import quoted
 from clarion.kinds import Channel
-from clarion.limits import CHARACTERS, Limit
 from clarion.outbox.port import Content, OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
-from clarion.text import quoted
+from clarion.updates.limits import CHARACTERS, Limit
 
 SANDBOX_TOKEN: Final = "xoxb-clarion-sandbox"  # noqa: S105 — the sandbox's, public on purpose
 """The bot token the provider sandbox accepts."""

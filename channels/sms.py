@@ -49,9 +49,9 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel
-from clarion.limits import CONFIGURED, SEGMENTS, Limit
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import CONFIGURED, SEGMENTS, Limit
 
 SANDBOX_ACCOUNT_SID: Final = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN: Final = "sandbox-auth-token"  # noqa: S105 — the sandbox's public test credential

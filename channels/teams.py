@@ -44,9 +44,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from channels.base import ChannelAdapter, http_error, transport_error
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, ConfigError, PermanentChannelError
-from clarion.limits import BYTES, GRAPHEMES, Limit
 from clarion.outbox.port import Content, OutboundMessage, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import BYTES, GRAPHEMES, Limit
 
 SETTING: Final = "CLARION_TEAMS_WEBHOOKS"
 SANDBOX_PATH: Final = "/teams/workflows"

@@ -56,10 +56,10 @@ from standardwebhooks import Webhook
 from channels.base import ChannelAdapter, http_error, http_url, require, transport_error
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, ConfigError, PermanentChannelError
-from clarion.limits import BYTES, GRAPHEMES, Limit
+from clarion.files.text import first_unsafe, quoted, visible
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
-from clarion.text import first_unsafe, quoted, visible
+from clarion.updates.limits import BYTES, GRAPHEMES, Limit
 
 SANDBOX_SECRET: Final = "whsec_Y2xhcmlvbi1zYW5kYm94LXdlYmhvb2stc2VjcmV0ISE="  # noqa: S105 — the sandbox's, public on purpose
 """The sandbox's signing secret: base64 of the 32 bytes ``clarion-sandbox-webhook-secret!!``. The

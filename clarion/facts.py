@@ -26,11 +26,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from clarion import strict
 from clarion.errors import FactsError, Problem, display_path
+from clarion.files.safetext import CheckedText, with_text_patterns
+from clarion.files.yamlfile import read_yaml, validate_with_lines
 from clarion.kinds import IncidentStatus, TimeZoneName
 from clarion.playbook import Part, Playbook, PlaybookKind
-from clarion.safetext import CheckedText, with_text_patterns
 from clarion.statuspage.components import IMPACTED, ComponentStatus, catalogue_at, unknown_components
-from clarion.yamlfile import read_yaml, validate_with_lines
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -208,7 +208,7 @@ class SampleRecipient(Strict):
 
 class Facts(CheckedText, Strict):
     """What we know at one update. Text anywhere in it (keys too) may not carry control characters
-    (:class:`~clarion.safetext.CheckedText`), whichever way it comes: a file, the form, a request."""
+    (:class:`~clarion.files.safetext.CheckedText`), whichever way it comes: a file, the form, a request."""
 
     organisation: Name
     reference: str = Field(pattern=r"^INC-\d{4,}$")

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.channel_table import Reach, channel_table
 from clarion.durations import (
     ApprovalTimeout,
@@ -33,13 +34,12 @@ from clarion.durations import (
     SurveyRetention,
     VerifyFor,
 )
-from clarion.email_address import EmailNotValidError, normalized_email
 from clarion.errors import PlaybookError, Problem, display_path
+from clarion.files.yamlfile import read_yaml, validate_with_lines
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
-from clarion.overrides import check_override, unmet_needs
 from clarion.statuspage.components import IMPACTED, ComponentStatus
 from clarion.strict import Slug, Strict
-from clarion.yamlfile import read_yaml, validate_with_lines
+from clarion.updates.overrides import check_override, unmet_needs
 
 
 class Part(StrEnum):
@@ -267,7 +267,7 @@ def _plain_snippet(value: str | None) -> str | None:
     """An override is text with a few expressions, as Jinja's own parser reads it.
 
     Nothing that loads or defines other templates, no calls but ``super()``, no arithmetic, and
-    only names the templates' data has: ``clarion/overrides.py`` holds the list.
+    only names the templates' data has: ``clarion/updates/overrides.py`` holds the list.
     """
     if value is not None:
         check_override(value)

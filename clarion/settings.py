@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from clarion.email_address import EmailNotValidError, normalized_email
+from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.errors import ConfigError, InputError
-from clarion.inputfile import read_text
+from clarion.files.inputfile import read_text
+from clarion.files.text import first_unsafe, quoted, visible
 from clarion.kinds import TimeZoneName
-from clarion.text import first_unsafe, quoted, visible
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -209,7 +209,7 @@ def main() -> None:
 
 def _unsafe_argument(arguments: list[str]) -> str | None:
     """Why an argument may not be taken ("argument 4 (--reason): control character U+001B…")."""
-    from clarion.text import first_unsafe, quoted
+    from clarion.files.text import first_unsafe, quoted
 
     for index, argument in enumerate(arguments):
         if (problem := first_unsafe(argument)) is not None:

@@ -5,7 +5,7 @@ consoles. Rich would read ``[bold]`` as markup, ``:smile:`` as an emoji (turning
 ``root❌0`` inside an error message) and highlight numbers and URLs; and no console strips the escape
 sequences a hostile value may carry (``ESC [2J`` clears the screen, ``ESC ] 0;…`` retitles the
 window). :class:`SafeConsole` turns markup, emoji and highlighting off and spells out every control
-character of every string it renders (:func:`clarion.text.visible`), in plain prints and table cells
+character of every string it renders (:func:`clarion.files.text.visible`), in plain prints and table cells
 alike.
 """
 
@@ -21,7 +21,7 @@ from rich.segment import Segment
 from rich.text import Text
 
 from clarion.errors import ClarionError, InputError, NotFound
-from clarion.text import visible
+from clarion.files.text import visible
 
 
 class SafeConsole(Console):

@@ -27,7 +27,7 @@ from faces.incident_cli import Reference
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from clarion.clock import IncidentClock
+    from clarion.incidents.clock import IncidentClock
     from clarion.models import Incident
 
 By = Annotated[
@@ -42,7 +42,7 @@ StagePath = Annotated[
 def deadlines(reference: Reference) -> None:
     """An incident's regulatory clocks: due time (UTC and the regime's local time), time left, state."""
     with errors_to_exit(), _incident(reference, write=False) as (session, incident, clock):
-        from clarion import deadlines as clocks
+        from clarion.compliance import deadlines as clocks
         from faces.deadlines_show import print_countdown
 
         now = clock.now()
@@ -66,7 +66,7 @@ def deadline_event(
         except ValueError:
             _refuse("event", f"{event!r} is not one of {', '.join(e.value for e in Event)}")
         with _incident(reference, write=True) as (session, incident, clock):
-            from clarion import deadlines as clocks
+            from clarion.compliance import deadlines as clocks
 
             started = clocks.record_event(
                 session=session,
@@ -91,7 +91,7 @@ def deadline_override(
     with errors_to_exit():
         regime_id, stage_id = split_stage(stage)
         with _incident(reference, write=True) as (session, incident, clock):
-            from clarion import deadlines as clocks
+            from clarion.compliance import deadlines as clocks
 
             row = clocks.override(
                 session=session,
@@ -114,7 +114,7 @@ def deadline_waive(reference: Reference, stage: StagePath, reason: Reason, by: B
     with errors_to_exit():
         regime_id, stage_id = split_stage(stage)
         with _incident(reference, write=True) as (session, incident, _clock):
-            from clarion import deadlines as clocks
+            from clarion.compliance import deadlines as clocks
 
             clocks.waive(
                 session=session,
@@ -175,7 +175,7 @@ def notify_regulator(
                         "the notice is late: give the reasons for the delay (--delay-reason)", markup=False
                     )
                 return
-            from clarion import deadlines as clocks
+            from clarion.compliance import deadlines as clocks
 
             if not by:
                 _refuse("by", "--submitted needs --by: who submitted the notice")
@@ -257,7 +257,7 @@ def _incident(reference: str, *, write: bool) -> Iterator[tuple[Session, Inciden
     """The incident in a session (committed on success when ``write``), and its clock."""
     from sqlmodel import Session
 
-    from clarion.clock import IncidentClock
+    from clarion.incidents.clock import IncidentClock
     from clarion.settings import get_settings
     from clarion.store import get_engine, get_incident, require_current
     from faces.incident_checks import checked_reference

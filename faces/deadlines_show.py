@@ -9,12 +9,12 @@ from rich.table import Column, Table
 from rich.text import Text
 from sqlmodel import Session
 
-from clarion.deadlines import CLOSED, Clockface, clockfaces, running, stage_of
+from clarion.compliance.deadlines import CLOSED, Clockface, clockfaces, running, stage_of
+from clarion.compliance.regulator_notice import Notice, draft_notice, render_markdown
 from clarion.errors import InputError, Problem
-from clarion.lifecycle import facts_of, latest_update
+from clarion.incidents.lifecycle import facts_of, latest_update
+from clarion.incidents.reports import countdown_rows
 from clarion.models import Incident
-from clarion.regulator_notice import Notice, draft_notice, render_markdown
-from clarion.reports import countdown_rows
 from faces.console import out
 
 STYLES = {"missed": "bold red", "at risk": "yellow", "met": "green", "waived": "dim", "pending": "dim"}

@@ -95,7 +95,7 @@ def demo(
 
 
 def _run(home: Path, *, keep: bool, time_scale: float) -> None:
-    from clarion.audience import copy_csv_to_table
+    from clarion.audiences.audience import copy_csv_to_table
     from clarion.settings import PROJECT_ROOT, get_settings
     from clarion.store import get_engine, migrate
     from faces.prefect_api import PrefectApi
@@ -232,10 +232,10 @@ class Story:
         `clarion notify-regulator` does; the watcher is told, as the CLI tells it."""
         from sqlmodel import Session, select
 
-        from clarion import deadlines
-        from clarion.clock import IncidentClock
+        from clarion.compliance import deadlines
+        from clarion.incidents.clock import IncidentClock
+        from clarion.incidents.reports import time_left
         from clarion.models import Incident
-        from clarion.reports import time_left
         from clarion.settings import get_settings
         from faces.deadlines_show import draft_for
         from flows.deployments import WATCH_DEADLINES
@@ -313,7 +313,7 @@ class Story:
         """The first role still to answer for the update a paused run (``INC-… · update N · …``) holds."""
         from sqlmodel import Session, select
 
-        from clarion.approvals import pending_roles
+        from clarion.incidents.approvals import pending_roles
         from clarion.models import Incident, Update
         from clarion.playbook import load_playbook, resolve_playbook
         from clarion.settings import get_settings
@@ -392,11 +392,11 @@ class Story:
         import httpx
         from sqlmodel import Session, select
 
-        from clarion.clock import IncidentClock
-        from clarion.deadlines import clockfaces
+        from clarion.compliance.deadlines import clockfaces
+        from clarion.incidents.clock import IncidentClock
+        from clarion.incidents.reports import delivery_rows, timeline_markdown
         from clarion.models import Incident
         from clarion.outbox.counts import state_counts
-        from clarion.reports import delivery_rows, timeline_markdown
         from clarion.settings import get_settings
         from faces.deadlines_show import print_countdown
 

@@ -15,17 +15,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import Session
 
-from clarion import approvals
-from clarion.deadlines import incident_regimes
+from clarion.compliance.deadlines import incident_regimes
 from clarion.errors import FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
-from clarion.incident_status import incident_report
+from clarion.files.yamlfile import LineMap, problems_from, read_yaml, validate_with_lines
+from clarion.incidents import approvals
+from clarion.incidents.incident_status import incident_report
 from clarion.models import Incident
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 from clarion.settings import get_settings
 from clarion.store import exists as store_exists
 from clarion.store import get_engine, get_incident, reading, require_current
-from clarion.yamlfile import LineMap, problems_from, read_yaml, validate_with_lines
 from faces.console import CommandRefused
 from flows.models import REFERENCE_PATTERN, Declaration, IncidentFacts, UpdateRequest
 

@@ -137,7 +137,7 @@ def approve(
     import json
 
     with errors_to_exit():
-        from clarion import approvals
+        from clarion.incidents import approvals
         from faces.console import CommandRefused, out
         from faces.incident_checks import (
             incident_and_playbook,
@@ -183,7 +183,7 @@ def status(
     """Where incidents stand: updates, promises, deliveries, approvals (read from the store)."""
     with errors_to_exit():
         from clarion.errors import NotFound
-        from clarion.incident_status import incident_report, list_incidents
+        from clarion.incidents.incident_status import incident_report, list_incidents
         from clarion.settings import get_settings
         from clarion.store import describe, exists, get_engine, require_current
         from faces.console import out

@@ -17,7 +17,7 @@ from rich.table import Table
 from faces.console import err, out
 
 if TYPE_CHECKING:
-    from clarion.incident_status import IncidentReport, IncidentSummary
+    from clarion.incidents.incident_status import IncidentReport, IncidentSummary
     from faces.prefect_api import PrefectApi, RunInfo
 
 POLL_SECONDS = 0.5

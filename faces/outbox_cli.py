@@ -50,13 +50,13 @@ def stage(
 
     The same facts staged again are the same update: only messages that are missing are added.
     """
+    from clarion.audiences.sources import Source, playbook_sources
     from clarion.errors import InputError, display_path
     from clarion.facts import load_facts
     from clarion.playbook import load_playbook, resolve_playbook
-    from clarion.publish import stage_update
     from clarion.settings import get_settings
-    from clarion.sources import Source, playbook_sources
     from clarion.store import get_engine, migrate
+    from clarion.updates.publish import stage_update
 
     settings = get_settings()
     try:

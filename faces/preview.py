@@ -8,15 +8,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from clarion.compose import compose
-from clarion.consistency import consistent, findings, label
-from clarion.diff import diff_facts
 from clarion.errors import FactsError, Problem
 from clarion.facts import Facts, load_facts
-from clarion.limits import describe
 from clarion.playbook import Part, Playbook, load_playbook, resolve_playbook
-from clarion.render import Rendition
 from clarion.settings import get_settings
+from clarion.updates.compose import compose
+from clarion.updates.consistency import consistent, findings, label
+from clarion.updates.diff import diff_facts
+from clarion.updates.limits import describe
+from clarion.updates.render import Rendition
 
 
 def run_preview(

@@ -59,8 +59,8 @@ def _prepared_store() -> sa.Engine:
 
 def _check_signing_key(settings: Settings) -> None:
     """Exit 1 with one line when the unsubscribe links' signing key is missing, empty or weak."""
+    from clarion.audiences.unsubscribe import secret_key
     from clarion.errors import ConfigError
-    from clarion.unsubscribe import secret_key
     from faces.console import fail
 
     try:

@@ -45,8 +45,8 @@ def tag(
     """Tag survey answers with trust signals (doubt, cynicism, relief, regained confidence,
     appreciation), a polarity and whether they ask to be contacted; each tag names its words."""
     with errors_to_exit():
+        from clarion.files.text import quoted
         from clarion.surveys.signals import LexiconTagger
-        from clarion.text import quoted
         from faces.console import EXIT_INPUT, fail
 
         if not _LOCALE.fullmatch(locale):
@@ -72,9 +72,9 @@ def tag(
 
 def _from_file(path: Path, column: str, locale: str) -> list[tuple[int, str, str]]:
     """``(line, answer, locale)`` of every row with an answer; every bad row a problem, all at once."""
-    from clarion.csvfile import EXTRA, records
+    from clarion.audiences.csvfile import EXTRA, records
     from clarion.errors import InputError, Problem, display_path
-    from clarion.text import quoted
+    from clarion.files.text import quoted
 
     source = display_path(path)
     header = _header(path)
@@ -111,9 +111,9 @@ def _header(path: Path) -> list[str]:
     when it cannot be read (then reading the file proper says why, with its line)."""
     import csv
 
-    from clarion.csvfile import MAX_LINE
+    from clarion.audiences.csvfile import MAX_LINE
     from clarion.errors import InputError
-    from clarion.inputfile import open_text
+    from clarion.files.inputfile import open_text
 
     try:
         with open_text(path, what="answers file") as handle:
@@ -135,7 +135,7 @@ def _print_table(tagged: list[tuple[int, str, str, Tagged]], where: str) -> None
     from rich.table import Column, Table
     from rich.text import Text
 
-    from clarion.text import visible
+    from clarion.files.text import visible
     from faces.console import out
 
     table = Table(

@@ -12,14 +12,15 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from clarion import approvals, audit
+from clarion import audit
 from clarion.errors import ClarionError
+from clarion.incidents import approvals
+from clarion.incidents.lifecycle import Action, Phase, cadence_action, facts_of, holding_facts
 from clarion.kinds import UpdateKind, UpdateState
-from clarion.lifecycle import Action, Phase, cadence_action, facts_of, holding_facts
 from clarion.models import Incident, utcnow
-from clarion.publish import draft_update
-from clarion.render import Renderer
 from clarion.responders import notices, who
+from clarion.updates.publish import draft_update
+from clarion.updates.render import Renderer
 from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.publish import publish_update
@@ -84,7 +85,11 @@ def cadence_check(reference: str, update_number: int, phase: Phase) -> str:
     elif action is Action.REMIND:
         _audit(ctx, "cadence.reminder", f"update-{update_number}", due=due, commander=ctx.incident.commander)
         timers.emit(
-            ctx, "clarion.cadence.reminder", update=update_number, due=due, commander=ctx.incident.commander
+            ctx,
+            "clarion.incidents.cadence.reminder",
+            update=update_number,
+            due=due,
+            commander=ctx.incident.commander,
         )
         inside.tell(
             ctx,
@@ -143,7 +148,7 @@ def _lapsed(
         command=f"clarion update {ctx.reference} --facts <facts.yaml>",
     )
     if not holding:
-        timers.emit(ctx, "clarion.cadence.lapsed", update=update_number, **details)
+        timers.emit(ctx, "clarion.incidents.cadence.lapsed", update=update_number, **details)
         get_run_logger().error(
             "%s: the promise of %s lapsed and no holding statement went out%s: post an update",
             ctx.reference,

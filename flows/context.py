@@ -9,12 +9,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from clarion.clock import IncidentClock
+from clarion.audiences.sources import Source, playbook_sources
+from clarion.incidents.clock import IncidentClock
 from clarion.models import Incident, Update
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 from clarion.responders.people import People, people_of
 from clarion.settings import Settings, get_settings
-from clarion.sources import Source, playbook_sources
 from clarion.store import get_engine, get_incident, require_current
 
 

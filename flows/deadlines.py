@@ -19,11 +19,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from clarion import deadlines
-from clarion.deadlines import THRESHOLDS, Crossing, threshold_time
+from clarion.compliance import deadlines
+from clarion.compliance.deadlines import THRESHOLDS, Crossing, threshold_time
+from clarion.incidents.reports import countdown_markdown, time_left
 from clarion.kinds import DeadlineState
 from clarion.models import Deadline, Incident
-from clarion.reports import countdown_markdown, time_left
 from clarion.responders import notices, who
 from flows import inside, timers
 from flows.context import IncidentContext, open_context

@@ -5,7 +5,7 @@ artifact while they work, and reports what is left. When a channel's task failed
 went away) or messages still wait for a provider (an outage longer than the worker waits), the
 update is *incomplete*: that is written to the audit log, emitted as
 ``clarion.update.delivery-incomplete``, logged as an error naming the channels and counts, and a
-``retry-delivery`` run is scheduled (:data:`clarion.lifecycle.DELIVERY_RETRIES`), which sends what
+``retry-delivery`` run is scheduled (:data:`clarion.incidents.lifecycle.DELIVERY_RETRIES`), which sends what
 is left and schedules the next one while something is still left. Nothing of this waits for the
 others: the cadence timers of a published update are set whether or not every message went out.
 """
@@ -23,10 +23,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from channels.delivery import run_worker
-from clarion import audit, reports
+from clarion import audit
 from clarion.errors import ClarionError
+from clarion.incidents import reports
+from clarion.incidents.lifecycle import delivery_retry_delay
 from clarion.kinds import Channel
-from clarion.lifecycle import delivery_retry_delay
 from clarion.outbox.counts import state_counts
 from flows import timers
 from flows.context import IncidentContext, open_context

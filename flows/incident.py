@@ -15,10 +15,10 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 from sqlmodel import Session
 
-from clarion.clock import IncidentClock
+from clarion.audiences.sources import playbook_sources
 from clarion.facts import Facts
-from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
-from clarion.lifecycle import (
+from clarion.incidents.clock import IncidentClock
+from clarion.incidents.lifecycle import (
     check_fit,
     facts_of,
     first_facts,
@@ -27,9 +27,9 @@ from clarion.lifecycle import (
     next_facts,
     open_incident,
 )
+from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
 from clarion.models import utcnow
-from clarion.publish import check_draft, draft_update
-from clarion.sources import playbook_sources
+from clarion.updates.publish import check_draft, draft_update
 from flows.context import IncidentContext, load_playbook_named, open_context, store
 from flows.deadlines import watch
 from flows.models import Declaration, UpdateKindChoice, UpdateRequest

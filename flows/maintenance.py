@@ -1,7 +1,7 @@
 """The steps of a scheduled maintenance, as scheduled runs: reminder, started, verifying, completed.
 
 When an update of a maintenance is published, :func:`flows.timers.schedule_maintenance` creates one
-future run of ``maintenance-step`` per step still ahead (:func:`clarion.maintenance.plan`). Each
+future run of ``maintenance-step`` per step still ahead (:func:`clarion.incidents.maintenance.plan`). Each
 run asks the store first: a maintenance already completed, or whose window a correction moved, is
 left alone (the moved window's own runs were scheduled by the correction). Otherwise it drafts the
 step's update (the step's wording as the apology, the next step as the promise) and publishes it
@@ -15,12 +15,12 @@ from datetime import datetime
 from prefect import flow, get_run_logger
 
 from clarion.errors import ClarionError
+from clarion.incidents.lifecycle import facts_of, latest_published
+from clarion.incidents.maintenance import Step, kind_of, plan, step_facts, still_due
 from clarion.kinds import UpdateState
-from clarion.lifecycle import facts_of, latest_published
-from clarion.maintenance import Step, kind_of, plan, step_facts, still_due
 from clarion.models import Incident
-from clarion.publish import draft_update
-from clarion.render import Renderer
+from clarion.updates.publish import draft_update
+from clarion.updates.render import Renderer
 from flows.context import open_context
 from flows.publish import publish_update
 

@@ -19,10 +19,10 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 
 from clarion.errors import PlaybookError
 from clarion.facts import Facts, FactsTime, PartField, PartText
+from clarion.files.safetext import CheckedText, with_text_patterns
 from clarion.kinds import IncidentStatus
 from clarion.playbook import load_playbook, playbook_files
 from clarion.regimes import jurisdictions
-from clarion.safetext import CheckedText, with_text_patterns
 from clarion.settings import get_settings
 
 REFERENCE_PATTERN = r"^INC-\d{4,}$"

@@ -26,16 +26,18 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from sqlmodel import col, select
 
-from clarion import approvals, audit, deadlines, reports
-from clarion.approvals import Verdict
+from clarion import audit
+from clarion.compliance import deadlines
 from clarion.errors import ClarionError
 from clarion.facts import Facts
+from clarion.incidents import approvals, reports
+from clarion.incidents.approvals import Verdict
+from clarion.incidents.lifecycle import facts_of, next_facts
 from clarion.kinds import ApprovalDecision, UpdateState
-from clarion.lifecycle import facts_of, next_facts
 from clarion.models import Incident, Rendition, Update, utcnow
-from clarion.publish import enqueue_update, redraft_update
 from clarion.responders import notices, who
 from clarion.responders.notices import preview_of
+from clarion.updates.publish import enqueue_update, redraft_update
 from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import DeliveryIncomplete, artifact_key, deliver_update, report_incomplete, table

@@ -18,12 +18,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from channels.delivery import run_worker
-from clarion.lifecycle import latest_published
+from clarion.audiences.unsubscribe import secret_key
+from clarion.incidents.lifecycle import latest_published
 from clarion.models import utcnow
 from clarion.surveys import invites
 from clarion.surveys.notices import renderer
 from clarion.surveys.plan import moot
-from clarion.unsubscribe import secret_key
 from flows import timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import artifact_key

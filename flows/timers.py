@@ -28,8 +28,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
 
 from clarion import audit
-from clarion.lifecycle import facts_of, timers
-from clarion.maintenance import ahead, window_key
+from clarion.incidents.lifecycle import facts_of, timers
+from clarion.incidents.maintenance import ahead, window_key
 from clarion.models import Update
 from clarion.surveys.invites import survey_of
 from clarion.surveys.plan import ask_at

@@ -26,8 +26,8 @@ from channels.sandbox.faults import FaultMiddleware
 from channels.sandbox.inbox import channel_named
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
-from clarion import boundedjson
 from clarion.channel_table import channel_table
+from clarion.files import boundedjson
 
 MAX_INBOX_PAGE = 10_000
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")

@@ -39,9 +39,9 @@ from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.lexicon import check, lexicon, record_problem
 from channels.sandbox.responses import json_response, xrpc_error
 from channels.sandbox.state import SandboxState
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
-from clarion.limits import utf8_bytes
+from clarion.updates.limits import utf8_bytes
 
 POST: Final = "app.bsky.feed.post"
 TID: Final = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")

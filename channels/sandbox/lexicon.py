@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any, Final
 
 from channels.sandbox.config import SCHEMAS
-from clarion.limits import graphemes, utf8_bytes
+from clarion.updates.limits import graphemes, utf8_bytes
 
 _FORMATS: Final[dict[str, re.Pattern[str]]] = {
     "datetime": re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),

@@ -3,7 +3,7 @@
 ``POST /api/v1/statuses`` takes form data or JSON (``status``, ``spoiler_text``, ``visibility``,
 ``language``, ``sensitive``, ``in_reply_to_id``: an unknown one → 404 ``Record not found``) with
 ``Authorization: Bearer <token>`` (wrong → 401 ``{"error": "The access token is invalid"}``). Length
-is :func:`clarion.limits.mastodon_length` of spoiler_text + status (URLs count
+is :func:`clarion.updates.limits.mastodon_length` of spoiler_text + status (URLs count
 ``characters_reserved_per_url``, graphemes) against ``max_characters``; over → 422 ``Validation
 failed: Text character limit of 500 exceeded``; blank → 422 ``Validation failed: Text can't be
 blank``.
@@ -33,9 +33,9 @@ from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response, mastodon_error
 from channels.sandbox.state import SandboxState
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
-from clarion.limits import mastodon_length
+from clarion.updates.limits import mastodon_length
 
 IDEMPOTENCY_SECONDS: Final = 3600
 ACCOUNT_ID: Final = "109000000000000001"

@@ -34,7 +34,7 @@ from channels.sandbox.fastcheck import Check, compile_check
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import sendgrid_errors
 from channels.sandbox.state import SandboxState
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
 
 MAX_BODY: Final = 30 * 1024 * 1024

@@ -46,7 +46,7 @@ from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
 from channels.slack import HEADER_CHARACTERS, ID, MAX_BLOCKS, NAME, SANDBOX_TOKEN, SECTION_CHARACTERS
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
 
 MAX_MESSAGES: Final = 5000

@@ -38,7 +38,7 @@ from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
 from channels.teams import ADAPTIVE_CARD, MAX_MESSAGE_BYTES, SANDBOX_PATH
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
 
 ELEMENTS: Final = frozenset(

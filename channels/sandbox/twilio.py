@@ -43,7 +43,7 @@ from channels.sandbox.responses import json_response, twilio_error
 from channels.sandbox.state import SandboxState
 from channels.sandbox.twilio_list import TwilioMessage, TwilioStore, list_page
 from clarion.kinds import Channel
-from clarion.limits import sms_count
+from clarion.updates.limits import sms_count
 
 MAX_BODY_CHARS: Final = 1600
 _E164: Final = re.compile(r"^\+[1-9]\d{1,14}$")

@@ -33,7 +33,7 @@ from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
 from channels.webhook import MAX_PAYLOAD_BYTES, SANDBOX_SECRET, SLUG
-from clarion import boundedjson
+from clarion.files import boundedjson
 from clarion.kinds import Channel
 
 PATH: Final = "/webhook/receive/{name}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from clarion.limits import Limit
+from clarion.updates.limits import Limit
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -81,7 +81,7 @@ class ChannelSpec:
     tells each of those parts (Mastodon, Bluesky). The adapter posts the replies in order, each under
     its own idempotency key."""
     limits: tuple[Limit, ...] = ()
-    """What each field may hold, the most commonly binding first (:mod:`clarion.limits`)."""
+    """What each field may hold, the most commonly binding first (:mod:`clarion.updates.limits`)."""
     public: bool = False
     """A served channel the public sees (the status page), listed under a playbook's
     ``public_channels`` rather than an audience's channels. Broadcast channels are always public."""

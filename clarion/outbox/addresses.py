@@ -31,7 +31,7 @@ _delivery = table_of(Delivery)
 
 def address_key(channel: Channel, address: str) -> str:
     """The digest (32 hex digits) of the address as normalised on input: an E.164 phone; an email as
-    :func:`~clarion.email_address.normalized_email` gives it, lower-cased, since mailboxes ignore
+    :func:`~clarion.audiences.email_address.normalized_email` gives it, lower-cased, since mailboxes ignore
     case in practice."""
     normal = address.lower() if spec_of(channel).address == "email" else address
     return hashlib.blake2b(normal.encode(), digest_size=16).hexdigest()

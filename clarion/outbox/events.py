@@ -17,7 +17,7 @@ withdraws consent) is read by the channel's own module (``channels/email_events.
 
 A change names its delivery by our delivery id or by the provider's id (``by_provider_id``); the
 delivery's channel must match. A change for no known delivery is counted as ``unknown`` and not stored,
-so a retry is counted again. A change that withdraws consent goes through :mod:`clarion.consent`.
+so a retry is counted again. A change that withdraws consent goes through :mod:`clarion.audiences.consent`.
 Each stored event also keeps the ``copy`` it is about (SendGrid: the X-Message-Id of the request): a
 delivery resent after a crash shows two copies once the provider reports both, and
 :func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider really
@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion import consent
+from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, ProviderEvent, utcnow
 

@@ -1,7 +1,7 @@
 """Fan-out: turn one update and its audiences into outbox rows, before any network call.
 
 The order matters for "validate everything before sending anything": the caller checks the whole
-audience first (:func:`clarion.audience.check_csv` gives every locale × time zone it holds), renders
+audience first (:func:`clarion.audiences.audience.check_csv` gives every locale × time zone it holds), renders
 and stores every rendition those need (:func:`store_renditions`, where limits and consistency are
 enforced), and only then streams recipients into Delivery rows (:func:`enqueue_audience`), a chunk
 per transaction. Enqueueing is idempotent: a row's idempotency key names the update, channel and
@@ -28,13 +28,13 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from clarion.audience import RecipientRow, chunks
+from clarion.audiences.audience import RecipientRow, chunks
 from clarion.channel_table import spec_of
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
-from clarion.render import Rendition as RenderedRendition
+from clarion.updates.render import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
 """(channel, locale, time zone)"""

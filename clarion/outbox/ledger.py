@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from clarion import consent
+from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of

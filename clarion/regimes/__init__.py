@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from clarion.errors import Problem, display_path
+from clarion.files.yamlfile import load_model
 from clarion.regimes.arithmetic import due, earliest
 from clarion.regimes.calendars import DATA, RegimeError, business_calendar, calendar_names, calendar_version
 from clarion.regimes.schema import Clock, Event, NoticeField, Regime, Stage, Start
-from clarion.yamlfile import load_model
 
 REGIMES_DIR = DATA / "regimes"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import holidays
 
 from clarion.errors import InputError
+from clarion.files.yamlfile import load_model
 from clarion.regimes.schema import Calendars, HolidayCalendar
-from clarion.yamlfile import load_model
 
 DATA = Path(__file__).parent / "data"
 CALENDARS_FILE = DATA / "calendars.yaml"

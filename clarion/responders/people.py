@@ -24,10 +24,10 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from clarion.channel_table import Reach, spec_of
 from clarion.errors import PlaybookError, Problem, display_path
+from clarion.files.yamlfile import format_loc, read_yaml, validate_with_lines
 from clarion.kinds import Channel
 from clarion.playbook import Playbook
 from clarion.strict import Strict
-from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
 
 ResponderId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")]
 

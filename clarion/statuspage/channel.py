@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from clarion.channel_table.spec import ChannelSpec, Form, Reach
-from clarion.limits import CHARACTERS, Limit
+from clarion.updates.limits import CHARACTERS, Limit
 
 SPEC: Final = ChannelSpec(
     name="statuspage",

@@ -34,8 +34,8 @@ from typing import Annotated
 from pydantic import Field
 
 from clarion.errors import InputError, Problem, display_path
+from clarion.files.yamlfile import format_loc, read_yaml, validate_with_lines
 from clarion.strict import Strict
-from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
 
 ComponentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 """A component's id: lower-case letters, digits and dashes, as facts and links name it."""

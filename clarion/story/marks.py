@@ -4,7 +4,7 @@ Every channel template tells the story in blocks named after the parts (``apolog
 ``fix``, ``prevention``) and, on short channels, a ``pointers`` block that sends the reader to the
 status page for the parts left out. When such a template is compiled, each of those blocks is
 wrapped in two reserved characters (Unicode noncharacters, which no fact may hold:
-:mod:`clarion.text` refuses them), so after rendering the text each block produced can be read back
+:mod:`clarion.files.text` refuses them), so after rendering the text each block produced can be read back
 exactly as the reader sees it, whatever a playbook override put inside it. :func:`split` takes the
 marks out again; nothing marked ever leaves the renderer.
 

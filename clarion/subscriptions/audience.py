@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Sequence
 import sqlalchemy as sa
 
 from clarion import store
-from clarion.audience import AudienceSummary, RecipientRow
+from clarion.audiences.audience import AudienceSummary, RecipientRow
 from clarion.kinds import Channel
 from clarion.models import Subscriber, SubscriberState
 from clarion.models.columns import table_of

@@ -5,7 +5,7 @@ show them all beside their fields. A problem's message is a key (``email-invalid
 turns into words in the reader's language (``subscribe.<locale>.yaml``: ``error.<key>``).
 
 Addresses come back in the form the outbox sends to: an email as
-:func:`~clarion.email_address.normalized_email` gives it, a number in E.164 (it must carry its
+:func:`~clarion.audiences.email_address.normalized_email` gives it, a number in E.164 (it must carry its
 country code: there is no country to guess it from). Components are the catalogue's ids; choosing
 every one is stored as "all" (empty), so a component added later is included too.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from clarion.email_address import EmailNotValidError, normalized_email
+from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.errors import InputError, Problem
+from clarion.files.text import first_unsafe
 from clarion.kinds import Channel
 from clarion.statuspage.components import Catalogue
 from clarion.statuspage.pages import LOCALES
-from clarion.text import first_unsafe
 
 SOURCE = "subscribe form"
 MAX_EMAIL_CHARS = 254

@@ -21,7 +21,8 @@ from enum import StrEnum
 
 from sqlmodel import Session, select
 
-from clarion import audit, consent
+from clarion import audit
+from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState
 from clarion.models import ChannelConsent, Recipient, Subscriber, SubscriberState
 from clarion.outbox.addresses import address_key

@@ -21,7 +21,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from clarion import audit, consent
+from clarion import audit
+from clarion.audiences import consent
 from clarion.kinds import Channel
 from clarion.models import (
     ConfirmationMethod,

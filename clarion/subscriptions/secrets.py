@@ -1,6 +1,6 @@
 """The secrets of subscriptions, all derived from the signing key: links, codes, form tokens, digests.
 
-Links are :mod:`clarion.signing` tokens, each bound to its own purpose (a manage link never passes
+Links are :mod:`clarion.audiences.signing` tokens, each bound to its own purpose (a manage link never passes
 as a confirmation link) and expiring:
 
 * the **confirmation link** names the confirmation and expires with it (:data:`CONFIRM_TTL`);
@@ -29,8 +29,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
+from clarion.audiences.signing import sign, verify
 from clarion.errors import InputError, LinkExpired
-from clarion.signing import sign, verify
 from clarion.subscriptions.refusals import Reason, Refused
 
 CONFIRM_TTL = timedelta(hours=24)

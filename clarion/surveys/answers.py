@@ -24,11 +24,11 @@ from sqlmodel import Session, select
 
 from clarion import audit
 from clarion.errors import Problem
+from clarion.files.text import first_unsafe
 from clarion.models import SurveyInvite, SurveyResponse
 from clarion.models.columns import table_of
 from clarion.playbook import SurveyPolicy
 from clarion.surveys.links import Reason, SurveyRefused
-from clarion.text import first_unsafe
 
 if TYPE_CHECKING:
     from clarion.surveys.signals import Tagged, Tagger

@@ -1,11 +1,11 @@
 """Survey links: one signed token per invitation, of which the store keeps only a hash.
 
-The token is a :mod:`clarion.signing` token bound to the purpose ``survey`` that names the invitation
-and expires with the survey: ``v2.<invite id>.<expires>.<mac>``. It is a pure function of the key, the
-invitation and its expiry, so the worker that sends an invitation (or its reminder) renders the same
-link however often it retries, and nothing that works as a link is stored: the invitation row holds
-the token's SHA-256 (:func:`token_hash`), which a link must match too, so a token signed for an
-invitation whose expiry has changed since does not pass.
+The token is a :mod:`clarion.audiences.signing` token bound to the purpose ``survey`` that names the
+invitation and expires with the survey: ``v2.<invite id>.<expires>.<mac>``. It is a pure function of
+the key, the invitation and its expiry, so the worker that sends an invitation (or its reminder)
+renders the same link however often it retries, and nothing that works as a link is stored: the
+invitation row holds the token's SHA-256 (:func:`token_hash`), which a link must match too, so a
+token signed for an invitation whose expiry has changed since does not pass.
 
 :func:`open_link` says what a link is worth: :class:`SurveyRefused` with a reason the web app maps
 to a page and a status code (garbled or forged: 404, as if the page did not exist; expired: 410),
@@ -22,9 +22,9 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+from clarion.audiences.signing import sign, verify
 from clarion.errors import InputError, LinkExpired, Problem
 from clarion.models import SurveyInvite
-from clarion.signing import sign, verify
 
 PURPOSE = "survey"
 SOURCE = "survey link"

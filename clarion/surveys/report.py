@@ -27,8 +27,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from clarion.incidents.reports import inert
 from clarion.models import Incident, Survey, SurveyFollowup, SurveyInvite, SurveyResponse, utcnow
-from clarion.reports import inert
 from clarion.surveys.signals.tags import Polarity, Signal
 
 SIGNALS = tuple(signal.value for signal in Signal)

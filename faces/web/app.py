@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, engine: sa.Engine | None = N
     security headers (:mod:`faces.web.headers`).
     """
     from clarion import store
-    from clarion.unsubscribe import secret_key
+    from clarion.audiences.unsubscribe import secret_key
     from faces.web import (
         embed,
         feeds,

@@ -44,8 +44,8 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clarion.boundedjson import nested_deeper_than
 from clarion.errors import InputError, Problem
+from clarion.files.boundedjson import nested_deeper_than
 
 SENDGRID_EVENTS_MAX_BYTES = 4 * 1024 * 1024
 """SendGrid Event Webhook batches: SendGrid posts one when it reaches 768 KB; five times that."""

@@ -32,6 +32,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from sqlmodel import Session
 
 from clarion import store
+from clarion.audiences.unsubscribe import secret_key
 from clarion.errors import ConfigError
 from clarion.models import utcnow
 from clarion.outbox.notices import NoticeRenderer
@@ -42,7 +43,6 @@ from clarion.statuspage.snapshot import PageInfo
 from clarion.subscriptions import notices
 from clarion.subscriptions.refusals import Reason, Refused
 from clarion.subscriptions.secrets import form_token, form_token_ok
-from clarion.unsubscribe import secret_key
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")

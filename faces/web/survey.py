@@ -35,7 +35,8 @@ from starlette.concurrency import run_in_threadpool
 
 from clarion import store
 from clarion.errors import Problem
-from clarion.lifecycle import latest_published
+from clarion.files.text import is_unsafe
+from clarion.incidents.lifecycle import latest_published
 from clarion.models import Incident, SurveyInvite, utcnow
 from clarion.outbox.notices import RenderNotice
 from clarion.playbook import SurveyPolicy, load_playbook, resolve_playbook
@@ -44,7 +45,6 @@ from clarion.statuspage.wording import Wording
 from clarion.surveys.answers import MAX_TEXT, read_answer, record_answer, recorded
 from clarion.surveys.followups import open_followup, support_addresses
 from clarion.surveys.links import Reason, SurveyRefused, open_link
-from clarion.text import is_unsafe
 from faces.web.subscribe_pages import (
     Form,
     Reader,

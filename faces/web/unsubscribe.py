@@ -3,13 +3,13 @@
 ``POST /unsubscribe/{token}``
     What a mailbox provider sends for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (body
     ``List-Unsubscribe=One-Click``, form-encoded or multipart, no cookies, no authentication), and what
-    the confirmation page's button sends. The signed token (:mod:`clarion.unsubscribe`) is the only
+    the confirmation page's button sends. The signed token (:mod:`clarion.audiences.unsubscribe`) is the only
     credential: it names the recipient and the channel, and its consent on that channel is withdrawn
     (audited as ``consent.withdrawn`` by actor ``recipient``). The body is not inspected: a POST is
     already something link scanners do not do, and a provider that words the body differently must
     still be honoured. Idempotent: a second POST answers the same and writes no second audit entry.
     A forged or garbled token (or one of the old unversioned form) is 400; a genuine token past its
-    expiry (:data:`clarion.unsubscribe.UNSUBSCRIBE_TTL`, 90 days) is 410, and its page tells how to
+    expiry (:data:`clarion.audiences.unsubscribe.UNSUBSCRIBE_TTL`, 90 days) is 410, and its page tells how to
     unsubscribe otherwise (reply to the message, or write to the sender address). A signing key that
     turned unfit since the app started (the key file truncated or edited) is 503, never a pass.
 
@@ -31,13 +31,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlmodel import Session
 
-from clarion import consent
+from clarion.audiences import consent
+from clarion.audiences.unsubscribe import UNSUBSCRIBE_TTL, read_token, secret_key
 from clarion.errors import ConfigError, InputError, LinkExpired
 from clarion.kinds import Channel
 from clarion.models import Recipient, utcnow
 from clarion.settings import Settings
 from clarion.store import session_scope
-from clarion.unsubscribe import UNSUBSCRIBE_TTL, read_token, secret_key
 
 router = APIRouter(tags=["unsubscribe"])
 logger = logging.getLogger(__name__)

@@ -65,6 +65,7 @@ from channels.signatures import (
     verify_twilio,
 )
 from channels.sms_events import apply_twilio_status
+from clarion.audiences.unsubscribe import secret_key
 from clarion.errors import ConfigError, InputError
 from clarion.models import utcnow
 from clarion.outbox.events import EventSummary
@@ -73,7 +74,6 @@ from clarion.store import session_scope
 from clarion.subscriptions.choices import check_phone
 from clarion.subscriptions.manage import Keyword, KeywordOutcome, keyword_of, sms_keyword
 from clarion.subscriptions.notices import help_reply
-from clarion.unsubscribe import secret_key
 from faces.web.limits import load_json
 from faces.web.subscribe_pages import renderer_of
 

@@ -29,9 +29,9 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel
-from clarion.limits import graphemes, utf8_bytes
 from clarion.outbox.port import Content, OutboundMessage, Presence
 from clarion.settings import Settings
+from clarion.updates.limits import graphemes, utf8_bytes
 
 PDS = "https://pds.example"
 HANDLE = "status.example.com"

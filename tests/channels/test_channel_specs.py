@@ -24,16 +24,16 @@ from channels.delivery import run_worker
 from channels.registry import build_senders
 from channels.sandbox import SandboxHandle
 from clarion import store
+from clarion.audiences.sources import Source
 from clarion.channel_table import ChannelSpec, Form, Reach, channel_table, spec_of
-from clarion.consistency import findings
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.outbox.port import Presence, Sender
 from clarion.playbook import Playbook, load_playbook
-from clarion.publish import stage_update
-from clarion.render import Renderer
 from clarion.settings import Settings
-from clarion.sources import Source
+from clarion.updates.consistency import findings
+from clarion.updates.publish import stage_update
+from clarion.updates.render import Renderer
 from tests.channels.messages import message
 from tests.helpers import EXAMPLES, PLAYBOOKS, ROOT, TEMPLATES
 

@@ -28,9 +28,9 @@ from channels.sandbox import SandboxHandle
 from channels.slack import SANDBOX_TOKEN, SPEC, SlackAdapter, build_payload, check_address
 from clarion.errors import ConfigError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
-from clarion.limits import CHARACTERS, Limit
 from clarion.outbox.port import Content, OutboundMessage, Presence
 from clarion.settings import Settings
+from clarion.updates.limits import CHARACTERS, Limit
 
 SLACK = Channel("slack")
 CHANNEL_ID = "C0123ABCD9"

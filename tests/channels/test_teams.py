@@ -16,9 +16,9 @@ from channels.sandbox import SandboxHandle
 from channels.teams import MAX_BODY_BYTES, MAX_MESSAGE_BYTES, SPEC, TeamsAdapter, check_address, read_settings
 from clarion.errors import ConfigError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
-from clarion.limits import measure
 from clarion.outbox.port import Content, OutboundMessage, Presence
 from clarion.settings import Settings
+from clarion.updates.limits import measure
 
 TEAMS = Channel("teams")
 SIG = "s3cr3tSignatureValue0123456789"

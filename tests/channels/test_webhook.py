@@ -37,9 +37,9 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel
-from clarion.limits import describe, measure, utf8_bytes
 from clarion.outbox.port import Content, OutboundMessage, Presence
 from clarion.settings import Settings
+from clarion.updates.limits import describe, measure, utf8_bytes
 from tests.helpers import ROOT
 
 VECTOR: dict[str, str] = json.loads((ROOT / "tests" / "fixtures" / "provider_test_vectors.json").read_text())[

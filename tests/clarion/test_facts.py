@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from clarion.errors import FactsError
 from clarion.facts import Facts, load_facts
+from clarion.files.yamlfile import format_loc
 from clarion.playbook import Playbook, load_playbook
-from clarion.yamlfile import format_loc
 from tests.helpers import EXAMPLES, PLAYBOOKS, line_of, load_raw, replace_in, write_yaml
 
 BREACH_FACTS = EXAMPLES / "data-breach.yaml"

@@ -1,7 +1,7 @@
 """``clarion deadlines | notify-regulator | deadline-event | deadline-override | deadline-waive``.
 
 Through the real command line (``faces.cli.app``), on a store seeded in this test's own CLARION_HOME:
-a data-breach incident opened with :func:`clarion.lifecycle.open_incident` (so its clocks start as
+a data-breach incident opened with :func:`clarion.incidents.lifecycle.open_incident` (so its clocks start as
 they do in production) and an update carrying the example facts. The Prefect server is a closed local
 port: the commands that hand clocks to the watcher must still save them and say they wait.
 """
@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from clarion import store
 from clarion.facts import Facts, load_facts
+from clarion.incidents.lifecycle import open_incident
 from clarion.kinds import DeadlineState, IncidentStatus, UpdateKind
-from clarion.lifecycle import open_incident
 from clarion.models import AuditEvent, Deadline, Incident, UpdateCreate, utcnow
 from clarion.playbook import Playbook, load_playbook
 from faces.cli import app

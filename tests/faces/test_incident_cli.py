@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from clarion import store
 from faces import incident_show, prefect_api
 from faces.cli import app
-from tests.clarion.test_incident_status import seed_breach
+from tests.clarion.incidents.test_incident_status import seed_breach
 from tests.helpers import EXAMPLES, ROOT, line_of, load_raw, replace_in, write_yaml
 
 runner = CliRunner()

@@ -24,7 +24,7 @@ import httpx
 import sqlalchemy as sa
 import yaml
 
-from clarion.audience import copy_csv_to_table
+from clarion.audiences.audience import copy_csv_to_table
 from clarion.store import make_engine, migrate
 from tests.faces.processes import free_port
 from tests.helpers import ROOT

@@ -26,7 +26,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from channels.sandbox.runner import SandboxHandle, running_sandbox
 from clarion import store
-from clarion.audience import copy_csv_to_table
+from clarion.audiences.audience import copy_csv_to_table
 from clarion.settings import get_settings
 from tests.helpers import ROOT
 

@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 
 from channels.delivery import run_worker
 from channels.sandbox.runner import SandboxHandle
-from clarion import deadlines, store
+from clarion import store
+from clarion.compliance import deadlines
+from clarion.incidents.lifecycle import open_incident
 from clarion.kinds import DeadlineState, IncidentStatus
-from clarion.lifecycle import open_incident
 from clarion.models import AuditEvent, Deadline, Incident, Notice
 from clarion.playbook import load_playbook
 from clarion.settings import get_settings

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 
 from channels.sandbox.runner import SandboxHandle
 from clarion import store
+from clarion.incidents.lifecycle import Phase
 from clarion.kinds import ApprovalDecision, Channel, DeadlineState, DeliveryState, UpdateKind, UpdateState
-from clarion.lifecycle import Phase
 from clarion.models import Approval, AuditEvent, Banner, Deadline, Delivery, Incident, Update
 from clarion.outbox.counts import state_counts
 from flows.cadence import cadence_check

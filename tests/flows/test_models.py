@@ -11,7 +11,7 @@ from prefect.utilities.schema_tools.validation import ValidationError as SchemaR
 from prefect.utilities.schema_tools.validation import validate
 from pydantic import BaseModel, ValidationError
 
-from clarion.yamlfile import format_loc
+from clarion.files.yamlfile import format_loc
 from flows.incident import declare_incident, post_update
 from flows.models import ApprovalAnswer, Declaration, StoryChange, UpdateRequest
 from tests.helpers import EXAMPLES, load_raw

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from sqlmodel import Session, col, select
 
-from clarion.audience import copy_csv_to_table
+from clarion.audiences.audience import copy_csv_to_table
 from clarion.channel_table import internal_channels
 from clarion.kinds import UpdateState
 from clarion.models import Approval, AuditEvent, Banner, Delivery, Incident, Update

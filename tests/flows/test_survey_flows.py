@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from channels.sandbox.runner import SandboxHandle
-from clarion import consent
+from clarion.audiences import consent
 from clarion.kinds import Channel
 from clarion.models import Incident, Recipient, utcnow
 from clarion.settings import get_settings

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from clarion.text import first_unsafe
+from clarion.files.text import first_unsafe
 from tests.helpers import EXAMPLES, ROOT
 
 BREACH_FACTS = (EXAMPLES / "data-breach.yaml").read_text(encoding="utf-8")

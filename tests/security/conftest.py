@@ -52,8 +52,8 @@ BREACH_AWARE_HOURS = 5.5
 
 def _build_store(path: Path) -> None:
     from clarion.facts import load_facts
+    from clarion.incidents.lifecycle import open_incident
     from clarion.kinds import ApprovalDecision, IncidentStatus, UpdateKind, UpdateState
-    from clarion.lifecycle import open_incident
     from clarion.models import Approval, UpdateCreate, utcnow
     from clarion.playbook import load_playbook
 

@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 
 from clarion import store
+from clarion.audiences.unsubscribe import make_token
 from clarion.kinds import Channel
 from clarion.settings import Settings
-from clarion.unsubscribe import make_token
 from faces.web.app import create_app
 from tests.security.cases import AUDIENCE_CSV, FRESH_FACTS, text_file
 from tests.security.conftest import World

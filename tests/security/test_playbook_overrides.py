@@ -1,4 +1,4 @@
-"""Playbook part overrides: what Jinja's parser finds in them decides (``clarion/overrides.py``), so
+"""Playbook part overrides: what Jinja's parser finds in them decides (``clarion/updates/overrides.py``), so
 structural tags however spelt (``{%+ import %}``, ``{% include %}``), calls (``range(100000)``),
 arithmetic (``'A' * 200000000``) and everything else off the short list are refused when the playbook
 loads; and a valid override renders within bounds whatever the facts hold.

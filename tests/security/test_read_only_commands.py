@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from clarion import store
-from clarion.text import first_unsafe
+from clarion.files.text import first_unsafe
 from tests.security.cases import assert_clear, case
 from tests.security.cli_cases import BY, arg, filled
 from tests.security.conftest import World

@@ -19,7 +19,7 @@ from channels.sandbox import (
     TWILIO_SANDBOX_SID,
     TWILIO_SANDBOX_TOKEN,
 )
-from clarion.text import first_unsafe
+from clarion.files.text import first_unsafe
 from tests.security.cases import case
 from tests.security.conftest import World
 

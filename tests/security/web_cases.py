@@ -32,12 +32,12 @@ from pydantic import SecretStr
 from channels.signatures import twilio_signature
 from channels.sms import SANDBOX_AUTH_TOKEN
 from clarion import store
+from clarion.audiences.signing import sign
+from clarion.audiences.unsubscribe import make_token
+from clarion.files.text import first_unsafe
 from clarion.kinds import Channel
 from clarion.models import utcnow
 from clarion.settings import Settings
-from clarion.signing import sign
-from clarion.text import first_unsafe
-from clarion.unsubscribe import make_token
 from faces.web.app import create_app
 from tests.security.cases import case
 from tests.security.conftest import World

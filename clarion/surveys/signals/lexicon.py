@@ -42,10 +42,10 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from clarion.errors import InputError, Problem, display_path
+from clarion.files.yamlfile import format_loc, read_yaml, validate_with_lines
 from clarion.strict import Strict
 from clarion.surveys.signals.matcher import Matcher
 from clarion.surveys.signals.tags import CONTACT, NEGATIVE, POSITIVE, Signal
-from clarion.yamlfile import format_loc, read_yaml, validate_with_lines
 
 LEXICONS = Path(__file__).parent / "lexicons"
 """The shipped lexicons, one ``<locale>.yaml`` each."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clarion.csvfile import EXTRA, records
+from clarion.audiences.csvfile import EXTRA, records
 from clarion.errors import InputError, Problem, display_path
 from clarion.surveys.signals.tags import Polarity, Signal, Tagged, Tagger
 

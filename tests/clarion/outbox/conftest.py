@@ -13,14 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 from channels.base import ChannelAdapter
+from clarion.audiences.sources import Source
 from clarion.errors import ChannelError
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.playbook import load_playbook
-from clarion.publish import Staged, stage_update
 from clarion.settings import Settings
-from clarion.sources import Source
+from clarion.updates.publish import Staged, stage_update
 from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES
 
 Behaviour = Callable[[OutboundMessage], SendResult | ChannelError]

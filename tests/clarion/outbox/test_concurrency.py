@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from clarion.kinds import DeliveryState
 from clarion.outbox.counts import state_counts
-from clarion.publish import Staged
+from clarion.updates.publish import Staged
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.postgres

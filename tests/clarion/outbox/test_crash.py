@@ -42,8 +42,8 @@ from channels.sandbox import SandboxConfig, running_sandbox
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Rendition
 from clarion.outbox.counts import email_copies, state_counts
-from clarion.publish import Staged
 from clarion.store import session_scope
+from clarion.updates.publish import Staged
 from tests.helpers import ROOT
 
 RECIPIENTS = int(os.environ.get("CLARION_CRASH_RECIPIENTS", "1200"))

@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from channels.email_events import apply_sendgrid_events
 from channels.sms_events import apply_twilio_status
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
 from clarion.outbox.events import MAX_KEY_CHARS, EventSummary

@@ -15,16 +15,16 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion import consent
-from clarion.audience import RecipientRow
+from clarion.audiences import consent
+from clarion.audiences.audience import RecipientRow
+from clarion.audiences.sources import Source
 from clarion.facts import load_facts
 from clarion.kinds import Channel, DeliveryState, UpdateState
 from clarion.models import Delivery, Recipient, Rendition
 from clarion.outbox.fanout import AudiencePlan, FanOutCount, enqueue_audience
 from clarion.playbook import Playbook, load_playbook
-from clarion.publish import Staged, draft_update, enqueue_update
 from clarion.settings import Settings
-from clarion.sources import Source
+from clarion.updates.publish import Staged, draft_update, enqueue_update
 from tests.helpers import EXAMPLES, PLAYBOOKS, ROOT, load_raw, write_yaml
 
 AUDIENCE = "affected-customers"

@@ -15,8 +15,8 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.outbox.counts import state_counts
 from clarion.outbox.worker import Worker, WorkerConfig
-from clarion.publish import Staged
 from clarion.settings import Settings
+from clarion.updates.publish import Staged
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "idle_poll": 0.01, "in_flight": timedelta(0)}
 STOPPED = "+4915112000004"  # recipient c4 of the staged audience

@@ -21,10 +21,10 @@ from clarion.outbox import ledger
 from clarion.outbox.notices import NoticeRenderer, stage_notice
 from clarion.outbox.port import OutboundMessage
 from clarion.outbox.worker import Worker, WorkerConfig
-from clarion.publish import Staged
 from clarion.settings import Settings
 from clarion.subscriptions.notices import renderer
 from clarion.subscriptions.secrets import sms_code
+from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
 from tests.helpers import PLAYBOOKS, TEMPLATES
 

@@ -23,7 +23,7 @@ from clarion.models import Delivery, utcnow
 from clarion.outbox import counts, ledger
 from clarion.outbox.port import OutboundMessage, Presence, SendResult
 from clarion.outbox.worker import Worker, WorkerConfig
-from clarion.publish import Staged
+from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
 
 FAST: dict[str, Any] = {

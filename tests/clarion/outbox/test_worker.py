@@ -23,7 +23,7 @@ from clarion.outbox import ledger
 from clarion.outbox.counts import state_counts
 from clarion.outbox.port import OutboundMessage, SendResult
 from clarion.outbox.worker import Worker, WorkerConfig
-from clarion.publish import Staged
+from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
 
 FAST = {"backoff_base": 0.001, "backoff_cap": 0.01, "idle_poll": 0.01, "in_flight": timedelta(0)}

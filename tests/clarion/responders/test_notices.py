@@ -11,13 +11,13 @@ from sqlmodel import Session, select
 
 from clarion.channel_table import Reach, channel_table
 from clarion.kinds import Channel
-from clarion.limits import sms_count
 from clarion.models import Delivery, Notice
 from clarion.outbox.notices import NoticeData, NoticeRenderer
 from clarion.playbook import Playbook
 from clarion.responders import notices, who
 from clarion.responders.notices import Telling, tell
 from clarion.responders.people import People, load_people
+from clarion.updates.limits import sms_count
 from tests.helpers import PLAYBOOKS, TEMPLATES
 
 PEOPLE = load_people(PLAYBOOKS / "people" / "responders.yaml")

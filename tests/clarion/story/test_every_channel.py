@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from clarion.audiences.sources import Source
 from clarion.channel_table import public_channels
-from clarion.compose import compose
-from clarion.consistency import PreflightFailed, findings
 from clarion.errors import TemplateError
 from clarion.facts import Facts, load_facts
 from clarion.kinds import Channel
 from clarion.playbook import Part, Playbook, load_playbook
-from clarion.publish import check_draft
-from clarion.render import Renderer, Rendition
 from clarion.settings import Settings, get_settings
-from clarion.sources import Source
+from clarion.updates.compose import compose
+from clarion.updates.consistency import PreflightFailed, findings
+from clarion.updates.publish import check_draft
+from clarion.updates.render import Renderer, Rendition
 from faces.cli import app
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, shipped_playbooks, write_yaml
 

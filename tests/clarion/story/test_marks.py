@@ -6,7 +6,7 @@ import jinja2
 import pytest
 
 from clarion.story.marks import POINTERS, MarksMisused, mark_blocks, split
-from clarion.template_env import BoundedEnvironment
+from clarion.updates.template_env import BoundedEnvironment
 
 
 class _Marking(BoundedEnvironment):

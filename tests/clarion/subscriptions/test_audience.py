@@ -10,18 +10,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from clarion import store
+from clarion.audiences.sources import playbook_sources
 from clarion.facts import Facts, load_facts
 from clarion.kinds import Channel
 from clarion.models import Delivery, Notice, Recipient, utcnow
 from clarion.outbox.notices import NoticeRenderer
 from clarion.playbook import Playbook, load_playbook
-from clarion.publish import stage_update
 from clarion.settings import Settings
-from clarion.sources import playbook_sources
 from clarion.subscriptions.audience import subscriber_rows, subscriber_summary, wants
 from clarion.subscriptions.choices import Request
 from clarion.subscriptions.manage import unsubscribe
 from clarion.subscriptions.requests import Confirmed, confirm, request_subscription
+from clarion.updates.publish import stage_update
 from tests.clarion.subscriptions.conftest import CLIENT
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
 

@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState
 from clarion.models import AuditEvent, RecipientCreate, Subscriber, SubscriberState, utcnow
 from clarion.outbox.notices import NoticeRenderer

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateState
 from clarion.models import Delivery, Incident, IncidentCreate, Notice, Recipient, SurveyInvite, UpdateCreate
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from clarion.audiences.signing import secret_key
 from clarion.errors import InputError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import AuditEvent, Notice, SurveyFollowup, SurveyResponse
 from clarion.playbook import SurveyPolicy, load_playbook
 from clarion.settings import Settings
-from clarion.signing import secret_key
 from clarion.surveys import invites, notices
 from clarion.surveys.answers import MAX_TEXT, Answer, read_answer, record_answer
 from clarion.surveys.followups import close_followup, followups, open_followup, support_addresses

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from clarion.audiences.signing import secret_key
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Subscriber, SubscriberState, Survey
 from clarion.outbox.notices import NoticeRenderer
 from clarion.playbook import Playbook, load_playbook
 from clarion.settings import Settings
-from clarion.signing import secret_key
 from clarion.surveys import invites, notices
 from clarion.surveys.links import make_token, open_link, token_hash
 from tests.clarion.surveys.invite_world import NOW, InviteWorld, resolved_incident

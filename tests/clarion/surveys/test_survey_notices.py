@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from clarion.audiences.signing import secret_key
 from clarion.kinds import Channel
-from clarion.limits import sms_count
 from clarion.outbox.notices import NoticeData
 from clarion.settings import Settings
-from clarion.signing import secret_key
 from clarion.surveys import notices
 from clarion.surveys.links import make_token
+from clarion.updates.limits import sms_count
 
 EXPIRES = datetime(2026, 12, 20, 12, tzinfo=UTC)
 LONG_TITLE = "Customer contact details exposed through a misconfigured export of the CRM (" + "x" * 100 + ")"

@@ -20,10 +20,10 @@ with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we
 from channels.signatures import twilio_signature
 from channels.sms import SANDBOX_AUTH_TOKEN
 from clarion import store
+from clarion.audiences.unsubscribe import secret_key, unsubscribe_url
 from clarion.kinds import Channel, ConsentState
 from clarion.models import RecipientCreate
 from clarion.settings import Settings
-from clarion.unsubscribe import secret_key, unsubscribe_url
 from faces.web.app import create_app
 from faces.web.headers import secured
 from faces.web.limits import DEFAULT_MAX_BYTES

@@ -22,9 +22,11 @@ with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we
     from fastapi.testclient import TestClient
 
 from channels.signatures import twilio_signature
-from clarion import consent, store
-from clarion.boundedjson import nested_deeper_than
+from clarion import store
+from clarion.audiences import consent
+from clarion.audiences.unsubscribe import secret_key, unsubscribe_url
 from clarion.errors import InputError
+from clarion.files.boundedjson import nested_deeper_than
 from clarion.kinds import Channel, ConsentState, DeliveryState, IncidentStatus
 from clarion.models import (
     AuditEvent,
@@ -36,7 +38,6 @@ from clarion.models import (
     utcnow,
 )
 from clarion.settings import Settings
-from clarion.unsubscribe import secret_key, unsubscribe_url
 from faces.web.app import create_app
 from faces.web.limits import (
     MAX_JSON_DEPTH,

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlmodel import Session
 
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
+from clarion.audiences.unsubscribe import UNSUBSCRIBE_TTL, make_token, secret_key
 from clarion.kinds import Channel, ConsentState
 from clarion.models import RecipientCreate, utcnow
 from clarion.settings import Settings
-from clarion.unsubscribe import UNSUBSCRIBE_TTL, make_token, secret_key
 from faces.web.app import create_app
 from tests.faces.web.browser import VIEWPORTS, chromium, serving
 

@@ -23,13 +23,13 @@ from sqlmodel import Session, select
 from channels.delivery import run_worker
 from channels.sandbox import SandboxHandle, running_sandbox
 from clarion import store
+from clarion.audiences.sources import playbook_sources
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.models import Subscriber, SubscriberState
 from clarion.playbook import load_playbook
-from clarion.publish import stage_update
 from clarion.settings import Settings
-from clarion.sources import playbook_sources
+from clarion.updates.publish import stage_update
 from faces.web.app import create_app
 from tests.faces.web.browser import VIEWPORTS, base_url, loopback_socket, serving
 from tests.faces.web.browser import chromium as chromium  # the browser fixture, for pytest

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from channels.signatures import twilio_signature
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState
 from clarion.models import RecipientCreate, Subscriber, SubscriberState, utcnow
 from clarion.settings import Settings

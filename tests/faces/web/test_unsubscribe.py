@@ -16,12 +16,13 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from clarion import audit, consent, store
+from clarion import audit, store
+from clarion.audiences import consent
+from clarion.audiences.unsubscribe import UNSUBSCRIBE_TTL, make_token, secret_key
 from clarion.errors import ConfigError
 from clarion.kinds import Channel, ConsentState
 from clarion.models import AuditEvent, RecipientCreate, utcnow
 from clarion.settings import Settings
-from clarion.unsubscribe import UNSUBSCRIBE_TTL, make_token, secret_key
 from faces.web.app import create_app
 
 with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we have works the same

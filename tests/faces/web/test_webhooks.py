@@ -24,7 +24,8 @@ with warnings.catch_warnings():  # Starlette 1.x asks for "httpx2"; the httpx we
     from fastapi.testclient import TestClient
 
 from channels.signatures import twilio_signature
-from clarion import consent, store
+from clarion import store
+from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState, DeliveryState, IncidentStatus
 from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
 from clarion.settings import Settings

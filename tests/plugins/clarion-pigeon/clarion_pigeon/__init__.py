@@ -16,9 +16,9 @@ import httpx
 
 from channels.base import ChannelAdapter, http_error, transport_error
 from clarion.channel_table import ChannelSpec, Form, Reach
-from clarion.limits import GRAPHEMES, Limit
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
+from clarion.updates.limits import GRAPHEMES, Limit
 
 COOS = "/pigeon/v1/coos"
 MAX_GRAPHEMES: Final = 600

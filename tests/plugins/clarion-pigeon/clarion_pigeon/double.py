@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.state import SandboxState
 from clarion.kinds import Channel
-from clarion.limits import graphemes
+from clarion.updates.limits import graphemes
 from clarion_pigeon import COOS, MAX_GRAPHEMES
 
 
