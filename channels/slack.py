@@ -218,6 +218,7 @@ SPEC: Final = ChannelSpec(
     fields={"subject": "subject.txt.j2", "body": "body.txt.j2"},
     check_address=check_address,
     limits=(Limit("body", CHARACTERS, SECTION_CHARACTERS), Limit("subject", CHARACTERS, HEADER_CHARACTERS)),
+    payload_problem=lambda content: payload_problem(content),  # defined below, with the message
     adapter=_adapter,
     max_batch=5,  # posted one after another; a batch's notices mostly go to different conversations
     requests_per_second=1.0,  # "1 message per second" per channel, short bursts allowed
@@ -249,7 +250,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_payload(content: Content, *, channel: Channel) -> Payload:
+def build_payload(content: Content, *, channel: str) -> Payload:
     """The Block Kit message for ``content``; PermanentChannelError naming the limit it breaks."""
 
     def refuse(what: str) -> PermanentChannelError:
@@ -282,6 +283,16 @@ def build_payload(content: Content, *, channel: Channel) -> Payload:
         raise refuse(f"Slack would refuse the blocks ({exc})") from exc
     text = "\n\n".join(part for part in (escape(subject), body, link) if part)
     return Payload(text=text, blocks=shaped)
+
+
+def payload_problem(content: Content) -> str | None:
+    """What Slack would refuse in the Block Kit message for ``content`` (a header or section over its
+    characters, more than 50 blocks), or None; built offline, for the preview and for staging."""
+    try:
+        build_payload(content, channel=SPEC.name)
+    except PermanentChannelError as exc:
+        return str(exc).removeprefix(f"{SPEC.name}: ").removesuffix("; not posted")
+    return None
 
 
 def _sections(body: str) -> list[str]:

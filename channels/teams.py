@@ -175,6 +175,7 @@ SPEC: Final = ChannelSpec(
         Limit("body", BYTES, MAX_BODY_BYTES),  # 28 KB less the card around it; see MAX_BODY_BYTES
     ),
     check_address=check_address,
+    payload_problem=lambda content: payload_problem(content),  # defined below, with the card
     adapter=_adapter,
     max_batch=1,
     requests_per_second=4.0,  # Teams throttles webhooks above 4 requests a second
@@ -230,6 +231,39 @@ def card(content: Content) -> dict[str, Any]:
     }
 
 
+def payload(content: Content) -> bytes:
+    """The card as UTF-8 JSON, refused (PermanentChannelError) when over Teams' 28 KB: never cut."""
+    channel = SPEC.name
+    if content.link is not None and not content.link.startswith(("https://", "http://")):
+        raise PermanentChannelError("the link is not an http(s) URL; not posted", channel=channel)
+    built = card(content)
+    if not built["attachments"][0]["content"]["body"]:
+        raise PermanentChannelError("nothing to post: no subject and no text", channel=channel)
+    try:
+        encoded = json.dumps(built, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PermanentChannelError("text is not valid Unicode (lone surrogate)", channel=channel) from exc
+    if len(encoded) > MAX_MESSAGE_BYTES:
+        raise PermanentChannelError(
+            f"the card is {len(encoded)} bytes, Teams takes at most 28 KB ({MAX_MESSAGE_BYTES} bytes) "
+            "per message; not posted",
+            channel=channel,
+        )
+    return encoded
+
+
+def payload_problem(content: Content) -> str | None:
+    """What Teams would refuse in the Adaptive Card for ``content`` (over 28 KB), or None; built
+    offline, for the preview and for staging."""
+    try:
+        payload(content)
+    except PermanentChannelError as exc:
+        return (
+            str(exc).removeprefix(f"{SPEC.name}: ").removesuffix("; not posted").removesuffix(" per message")
+        )
+    return None
+
+
 class TeamsAdapter(ChannelAdapter):
     """Posts each message as one Adaptive Card to the workflow its address names; ``provider_id`` is
     the flow run the workflow started, when it says."""
@@ -276,10 +310,10 @@ class TeamsAdapter(ChannelAdapter):
 
     def _post(self, message: OutboundMessage) -> SendResult:
         name, url = self._destination(message.address)
-        payload = self._payload(message.content)
+        body = payload(message.content)
         try:
             response = self._client.post(
-                url.get_secret_value(), content=payload, headers={"Content-Type": "application/json"}
+                url.get_secret_value(), content=body, headers={"Content-Type": "application/json"}
             )
         except httpx.TransportError as exc:
             raise transport_error(exc, channel=self.channel) from exc
@@ -304,27 +338,6 @@ class TeamsAdapter(ChannelAdapter):
         if url is None:
             raise PermanentChannelError(f"no workflow named {name!r} in {SETTING}", channel=self.channel)
         return name, url
-
-    def _payload(self, content: Content) -> bytes:
-        """The card as UTF-8 JSON, refused when over Teams' 28 KB (never cut)."""
-        if content.link is not None and not content.link.startswith(("https://", "http://")):
-            raise PermanentChannelError("the link is not an http(s) URL; not posted", channel=self.channel)
-        built = card(content)
-        if not built["attachments"][0]["content"]["body"]:
-            raise PermanentChannelError("nothing to post: no subject and no text", channel=self.channel)
-        try:
-            payload = json.dumps(built, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise PermanentChannelError(
-                "text is not valid Unicode (lone surrogate)", channel=self.channel
-            ) from exc
-        if len(payload) > MAX_MESSAGE_BYTES:
-            raise PermanentChannelError(
-                f"the card is {len(payload)} bytes, Teams takes at most 28 KB ({MAX_MESSAGE_BYTES} bytes) "
-                "per message; not posted",
-                channel=self.channel,
-            )
-        return payload
 
     def _error(self, response: httpx.Response, name: str, url: SecretStr) -> ChannelError:
         """A refusal mapped to the error tree, with the workflow's name and never its URL."""

@@ -12,6 +12,7 @@ Raise the leaves, catch the bases. Every error carries the context a person need
     │   └── LinkExpired               a genuine signed link past its expiry (the page says so: 410)
     ├── RenderError                   renditions exist but must not be sent
     │   ├── LimitExceeded             channel, locale, length, limit (never a silent cut)
+    │   ├── PayloadRefused            the provider's payload would break its limits (Block Kit, cards)
     │   └── InconsistentUpdate        renditions disagree on reference/status/next update/link
     ├── StoreError                    persistence
     │   ├── NotFound                  a named row does not exist
@@ -109,6 +110,15 @@ class LimitExceeded(RenderError):
         self.channel, self.locale, self.measure = channel, locale, measure
         self.length, self.limit = length, limit
         super().__init__(f"{channel} [{locale}]: {length} {measure}, limit {limit}")
+
+
+class PayloadRefused(RenderError):
+    """The message a provider would get for a rendition breaks one of its limits (Block Kit, Adaptive
+    Card); names channel, locale and the limit."""
+
+    def __init__(self, *, channel: str, locale: str, problem: str) -> None:
+        self.channel, self.locale, self.problem = channel, locale, problem
+        super().__init__(f"{channel} [{locale}]: {problem}")
 
 
 class InconsistentUpdate(RenderError):

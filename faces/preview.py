@@ -10,7 +10,11 @@ from rich.text import Text
 
 from clarion.errors import FactsError, Problem
 from clarion.facts import Facts, load_facts
+from clarion.outbox.notices import NoticeRenderer
 from clarion.playbook import Part, Playbook, load_playbook, resolve_playbook
+from clarion.responders.checks import approval_problems
+from clarion.responders.notices import notice_contexts
+from clarion.responders.people import people_of
 from clarion.settings import get_settings
 from clarion.updates.compose import compose
 from clarion.updates.consistency import consistent, findings, label
@@ -28,9 +32,11 @@ def run_preview(
     show_html: bool,
     console: Console,
 ) -> bool:
-    """Print the preview; True when every rendition fits and all of them agree."""
+    """Print the preview; True when every rendition fits, all of them agree, and every approver's
+    request to approve them would reach its channels."""
     settings = get_settings()
-    playbook = load_playbook(resolve_playbook(playbook_name, settings.playbooks_dir))
+    path = resolve_playbook(playbook_name, settings.playbooks_dir)
+    playbook = load_playbook(path)
     facts = load_facts(facts_path, playbook)
     if locale is not None and locale not in playbook.locales:
         raise FactsError(
@@ -38,6 +44,7 @@ def run_preview(
         )
     renditions = compose(playbook, facts, settings, locales=[locale] if locale else None)
     problems = findings(renditions)
+    requests, inside = _inside(playbook, path, facts, renditions)
 
     if since is not None:
         _print_diff(console, since, playbook, facts)
@@ -54,10 +61,38 @@ def run_preview(
         for m in rendition.measurements:
             if not m.fits:
                 console.print(Text(f"over limit: {label(rendition)} {m.field}: {describe(m)}", style="red"))
-    ok = not over and not problems
+    for problem in inside:
+        console.print(Text(f"approval request: {problem}", style="red"))
+    if requests and not inside:
+        console.print(
+            Text(f"{requests} approval requests (approvers × channels) would reach them", style="dim")
+        )
+    ok = not over and not problems and not inside
     verdict = "ready to send" if ok else "NOT ready: fix the problems above; nothing would be sent"
     console.print(Text(f"{len(renditions)} renditions, {verdict}", style="bold green" if ok else "bold red"))
     return ok
+
+
+def _inside(
+    playbook: Playbook, path: Path, facts: Facts, renditions: list[Rendition]
+) -> tuple[int, list[str]]:
+    """(requests checked, what would stop this draft's approval requests reaching the approvers);
+    nothing without a people file."""
+    people = people_of(playbook, path)
+    if people is None:
+        return 0, []
+    settings = get_settings()
+    render = NoticeRenderer(
+        settings.templates_dir, notice_contexts(), sms_max_segments=settings.sms_max_segments
+    )
+    return approval_problems(
+        playbook=playbook,
+        people=people,
+        reference=facts.reference,
+        title=facts.title,
+        renditions=renditions,
+        render=render,
+    )
 
 
 def _table(renditions: list[Rendition], problems: list[str]) -> Table:

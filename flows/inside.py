@@ -14,7 +14,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.delivery import run_worker
-from clarion.errors import ClarionError, PlaybookError
+from clarion.errors import ClarionError, PlaybookError, RenderError
 from clarion.kinds import Channel
 from clarion.outbox.notices import NoticeRenderer
 from clarion.responders import notices
@@ -58,9 +58,13 @@ def tell(
     telling = Telling(
         kind=kind, topic=topic, to=to, params={"reference": ctx.reference, **params}, urgent=urgent
     )
-    told = notices.tell(
-        engine=ctx.engine, people=people, reference=ctx.reference, telling=telling, check=check
-    )
+    try:
+        told = notices.tell(
+            engine=ctx.engine, people=people, reference=ctx.reference, telling=telling, check=check
+        )
+    except RenderError as exc:  # a template or a payload `clarion preview` would have refused
+        logger.error("%s: nobody inside is told (%s), nothing staged: %s", ctx.reference, kind, exc)
+        return Told(unreachable=list(to))
     if told.unreachable:
         logger.warning(
             "%s: %s not told (%s): not in %s or no channel for it",

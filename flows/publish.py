@@ -138,13 +138,15 @@ def _request_approvals(
             notices.APPROVAL,
             f"update-{update.number}/{role}",
             who.approvers(ctx.playbook, [role]),
-            title=ctx.incident.title,
-            update=update.number,
-            role=role,
-            preview=preview,
-            command=f"clarion approve {ctx.reference} --as {role}",
-            ui_url=inside.ui_url(),
-            expires=inside.when(windows[role].expires_at),
+            **notices.approval_params(
+                reference=ctx.reference,
+                title=ctx.incident.title,
+                update=update.number,
+                role=role,
+                preview=preview,
+                ui_url=inside.ui_url(),
+                expires=inside.when(windows[role].expires_at),
+            ),
         )
 
 

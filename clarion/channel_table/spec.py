@@ -22,7 +22,7 @@ from clarion.updates.limits import Limit
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from clarion.outbox.port import Sender
+    from clarion.outbox.port import Content, Sender
     from clarion.settings import Settings
 
 
@@ -75,6 +75,10 @@ class ChannelSpec:
     checked with it where it is written (file, line, field)."""
     one_line: bool = False
     """The body is folded to one line (SMS, the banner)."""
+    payload_problem: Callable[[Content], str | None] | None = None
+    """What the provider would refuse in the message it gets for these words (a Block Kit section
+    over 3 000 characters, an Adaptive Card over 28 KB), or None: the real payload built offline, so
+    preview and staging refuse what the adapter would, before anything is sent."""
     thread: int = 1
     """Most posts one message may take. Above 1, a story that does not fit one post is posted as a
     thread: the first post points to the status page for the parts it leaves out, and a reply to it

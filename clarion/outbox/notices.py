@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from clarion.channel_table import Reach, spec_of
-from clarion.errors import LimitExceeded, TemplateError
+from clarion.errors import LimitExceeded, PayloadRefused, TemplateError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Notice, utcnow
 from clarion.models.columns import table_of
@@ -214,7 +214,8 @@ class NoticeRenderer:
 
     def __call__(self, notice: NoticeData) -> Content:
         """The words of ``notice``; :class:`TemplateError` for an unknown kind or a template that
-        fails, :class:`LimitExceeded` for an SMS over its segments or an overlong subject."""
+        fails, :class:`LimitExceeded` for an SMS over its segments or an overlong subject,
+        :class:`PayloadRefused` for words the provider's message could not hold (Block Kit, a card)."""
         context = self.contexts.get(notice.kind)
         if context is None:
             raise TemplateError.at(f"templates/notice/{notice.kind}", None, "no such kind of notice")
@@ -236,13 +237,16 @@ class NoticeRenderer:
                     length=found.length,
                     limit=found.limit,
                 )
-        return Content(
+        content = Content(
             rendition_id=None,
             locale=notice.locale,
             text=fields["body"],
             subject=fields.get("subject"),
             html=fields.get("html"),
         )
+        if spec.payload_problem is not None and (problem := spec.payload_problem(content)) is not None:
+            raise PayloadRefused(channel=notice.channel.value, locale=notice.locale, problem=problem)
+        return content
 
     def _render(self, notice: NoticeData, file: str, values: dict[str, Any], *, optional: bool) -> str | None:
         locales = dict.fromkeys((notice.locale, FALLBACK_LOCALE))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from clarion.channel_table import Form, spec_of
 from clarion.kinds import Channel
-from clarion.models import Notice, Rendition
+from clarion.models import Notice
 from clarion.outbox.notices import NoticeContext, NoticeData, NoticeIn, RenderNotice, stage_notices
 from clarion.responders.people import People
 from clarion.responders.who import channels_for
@@ -116,7 +116,35 @@ def tell(
     return told
 
 
-def preview_of(renditions: Sequence[Rendition], locale: str) -> str:
+class Drafted(Protocol):
+    """A rendition as stored (:class:`clarion.models.Rendition`) or just rendered."""
+
+    @property
+    def channel(self) -> Channel: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def body(self) -> str: ...
+
+
+def approval_params(
+    *, reference: str, title: str, update: int, role: str, preview: str, ui_url: str, expires: str
+) -> dict[str, Any]:
+    """What an approval request says: the draft's preview, the exact command, the Prefect UI link."""
+    return {
+        "title": title,
+        "update": update,
+        "role": role,
+        "preview": preview,
+        "command": f"clarion approve {reference} --as {role}",
+        "ui_url": ui_url,
+        "expires": expires,
+    }
+
+
+def preview_of(renditions: Sequence[Drafted], locale: str) -> str:
     """What a draft says, for an approver's notice: the long subject and the short body of one
     locale (the first short-form rendition's text), at most 1 000 characters."""
     ours = [r for r in renditions if r.locale == locale] or list(renditions)

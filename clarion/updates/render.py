@@ -96,6 +96,14 @@ class Rendition:
     each part the body leaves to its pointer, telling it as the whole story would have."""
 
     @property
+    def subject(self) -> str | None:
+        return self.fields.get("subject")
+
+    @property
+    def body(self) -> str:
+        return self.fields.get("body", "")
+
+    @property
     def can_point(self) -> bool:
         """Whether the templates have a pointer block, so parts can be left to it."""
         return any(POINTERS in blocks for blocks in self.told.values())
