@@ -27,12 +27,11 @@ The message
 Block Kit built with ``slack_sdk.models.blocks``: a header with the subject (plain text, which Slack
 never parses for mentions or links), the body as mrkdwn sections (its paragraphs packed into as few
 sections as fit), and a last section with the link; ``text`` repeats it all as the notification
-fallback. Slack's control characters ``&``, ``<`` and ``>`` are escaped in every mrkdwn text, and the
-sections are ``verbatim``, so a notice can neither ping ``@channel`` nor forge a link. The limits
-(:data:`HEADER_CHARACTERS`, :data:`SECTION_CHARACTERS`, :data:`MAX_BLOCKS`) are checked on the
-payload as built, escapes included, before any request: a notice is refused whole, never cut. Slack
-takes about one message per second per channel (short bursts allowed) and answers more with a 429
-and ``Retry-After``.
+fallback. Slack's control characters ``&``, ``<`` and ``>`` are escaped in every mrkdwn text, and
+the sections are ``verbatim``, so a notice can neither ping ``@channel`` nor forge a link
+(:mod:`channels.slack_blocks`). The Block Kit limits are checked on the payload as built, escapes
+included, before any request: a notice is refused whole, never cut. Slack takes about one message
+per second per channel (short bursts allowed) and answers more with a 429 and ``Retry-After``.
 
 Reconciliation
 --------------
@@ -61,52 +60,40 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from http.client import HTTPException
 from typing import Any, Final, Self
-from urllib.error import URLError
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import SecretStr
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackObjectFormationError
-from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
-from channels.base import ChannelAdapter, http_error, http_url, retry_after, secret
+from channels.base import ChannelAdapter, http_error, http_url, secret
+from channels.slack_blocks import HEADER_CHARACTERS, SECTION_CHARACTERS, Payload, build_payload
+from channels.slack_errors import AUTH_ERRORS, ERROR_CODE, api_error, response_headers, said, transport_error
+from channels.slack_settings import ID, NAME, SLACK_API_URL, SlackSettings, check_address, slack_settings
 from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import (
     ChannelError,
     ConfigError,
     InDoubt,
     PermanentChannelError,
-    RateLimited,
-    TransientChannelError,
 )
-from clarion.files.text import quoted
-from clarion.kinds import Channel
 from clarion.outbox.port import Content, OutboundMessage, Presence, Reconciled, SendResult
 from clarion.settings import Settings
 from clarion.updates.limits import CHARACTERS, Limit
 
 SANDBOX_TOKEN: Final = "xoxb-clarion-sandbox"  # noqa: S105 — the sandbox's, public on purpose
 """The bot token the provider sandbox accepts."""
-SLACK_API_URL: Final = "https://slack.com/api/"
 DEFAULT_WEBHOOK: Final = "default"
 """The webhook a message without an address goes to."""
 EVENT_TYPE: Final = "clarion_notice"
 """The ``event_type`` of the metadata on every bot post; ``reconcile`` looks for it."""
-
-# Block Kit limits, from Slack's reference (docs.slack.dev/reference/block-kit/...), in characters:
-HEADER_CHARACTERS: Final = 150  # blocks/header-block: "Maximum length for the text in this field is 150"
-SECTION_CHARACTERS: Final = 3000  # blocks/section-block: "Maximum length for the text in this field is 3000"
-MAX_BLOCKS: Final = 50  # blocks: "You can include up to 50 blocks in each message"
 
 HISTORY_PAGE: Final = 200
 """Messages one ``conversations.history`` call asks for (Slack allows up to 999)."""
@@ -114,97 +101,6 @@ HISTORY_PAGES: Final = 10
 """Pages one lookup reads at most; past them, the answer is UNKNOWN."""
 LOOKBACK: Final = timedelta(minutes=1)
 """The history is read from this long before the first attempt (clocks differ)."""
-
-ID: Final = re.compile(r"[CGDUW][A-Z0-9]{8,}")
-NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,62}")
-_CODE: Final = re.compile(r"[a-z][a-z0-9_]{1,80}")
-
-_AUTH: Final = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
-_RATE: Final = frozenset({"ratelimited", "rate_limited"})
-_MAYBE_DONE: Final = frozenset({"internal_error", "fatal_error"})  # "some aspect may have succeeded"
-_TRY_AGAIN: Final = frozenset({"service_unavailable", "request_timeout"})
-_HINTS: Final = {  # what a person can do about it
-    "invalid_auth": "check CLARION_SLACK_BOT_TOKEN",
-    "token_revoked": "check CLARION_SLACK_BOT_TOKEN",
-    "not_in_channel": "the app is not in the channel: /invite it",
-    "missing_scope": "the app lacks a scope (see channels.slack Setup)",
-    "no_service": "the webhook was removed: make a new one for CLARION_SLACK_WEBHOOKS",
-}
-
-
-def check_address(value: str) -> str:
-    """A responder's Slack address as stored: a conversation or user ID, or a webhook name. The value
-    is never echoed (a webhook URL pasted here would be a secret)."""
-    address = value.strip()
-    if ID.fullmatch(address) or NAME.fullmatch(address):
-        return address
-    if "://" in address:
-        raise ValueError("a webhook URL is a secret: name it in CLARION_SLACK_WEBHOOKS and use the name")
-    raise ValueError(
-        "not a Slack conversation or user ID (C…, G…, D…, U…, W…: capitals and digits) nor a webhook "
-        "name (lowercase letters, digits and '-', starting with a letter)"
-    )
-
-
-class SlackSettings(BaseSettings):
-    """``CLARION_SLACK_*``: read when an adapter is built, never cached."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="CLARION_SLACK_",
-        env_file=".env",
-        env_ignore_empty=True,  # set but empty: unset
-        extra="ignore",
-        hide_input_in_errors=True,
-    )
-
-    bot_token: SecretStr | None = None
-    webhooks: dict[str, SecretStr] = Field(default_factory=dict)
-    api_url: str = SLACK_API_URL
-
-    @field_validator("bot_token")
-    @classmethod
-    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token (xoxb-…)")
-        return value
-
-    @field_validator("webhooks")
-    @classmethod
-    def _webhooks(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        for name, url in value.items():
-            if not NAME.fullmatch(name):
-                raise ValueError(
-                    f"webhook name {quoted(name, limit=40)} is not lowercase letters, digits and '-'"
-                )
-            if not _web_url(url.get_secret_value()):
-                raise ValueError(f"webhook {name!r} is not an http(s) URL")
-        return value
-
-    @property
-    def configured(self) -> bool:
-        return self.bot_token is not None or bool(self.webhooks)
-
-
-def slack_settings() -> SlackSettings:
-    """The settings now, or ConfigError naming the variable (never its value)."""
-    try:
-        return SlackSettings()
-    except ValidationError as exc:
-        problems = [
-            f"CLARION_SLACK_{str(e['loc'][0]).upper()}: {str(e['msg']).removeprefix('Value error, ')}"
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ConfigError("slack: " + "; ".join(problems)) from None
-    except SettingsError:  # the JSON did not parse
-        raise ConfigError("slack: CLARION_SLACK_WEBHOOKS must be a JSON object of name → URL") from None
-
-
-def _web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _adapter(settings: Settings, *, client: httpx.Client, engine: object) -> SlackAdapter:
@@ -234,57 +130,6 @@ SPEC: Final = ChannelSpec(
 )
 
 
-# ── the message ───────────────────────────────────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """What one post carries: the notification fallback and the blocks (as dicts)."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters as entities: no ``<!channel>``, no ``<url|forged>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def build_payload(content: Content, *, channel: str) -> Payload:
-    """The Block Kit message for ``content``; PermanentChannelError naming the limit it breaks."""
-
-    def refuse(what: str) -> PermanentChannelError:
-        return PermanentChannelError(f"{what}; not posted", channel=channel)
-
-    blocks: list[Block] = []
-    subject = (content.subject or "").strip()
-    if subject:
-        if len(subject) > HEADER_CHARACTERS:
-            raise refuse(f"subject is {len(subject)} characters, a Slack header holds {HEADER_CHARACTERS}")
-        blocks.append(HeaderBlock(text=PlainTextObject(text=subject, emoji=True)))
-    body = escape(content.text.strip())
-    for section in _sections(body):
-        if len(section) > SECTION_CHARACTERS:
-            raise refuse(
-                f"a paragraph is {len(section)} characters once escaped for Slack, a section holds "
-                f"{SECTION_CHARACTERS}"
-            )
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=section, verbatim=True)))
-    link = f"<{escape(content.link).replace('|', '%7C')}>" if content.link else ""
-    if link:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=link, verbatim=True)))
-    if not blocks:
-        raise refuse("nothing to post: no subject, body or link")
-    if len(blocks) > MAX_BLOCKS:
-        raise refuse(f"the message needs {len(blocks)} blocks, Slack takes {MAX_BLOCKS}")
-    try:
-        shaped = [block.to_dict() for block in blocks]  # the SDK checks each block again
-    except SlackObjectFormationError as exc:
-        raise refuse(f"Slack would refuse the blocks ({exc})") from exc
-    text = "\n\n".join(part for part in (escape(subject), body, link) if part)
-    return Payload(text=text, blocks=shaped)
-
-
 def payload_problem(content: Content) -> str | None:
     """What Slack would refuse in the Block Kit message for ``content`` (a header or section over its
     characters, more than 50 blocks), or None; built offline, for the preview and for staging."""
@@ -293,19 +138,6 @@ def payload_problem(content: Content) -> str | None:
     except PermanentChannelError as exc:
         return str(exc).removeprefix(f"{SPEC.name}: ").removesuffix("; not posted")
     return None
-
-
-def _sections(body: str) -> list[str]:
-    """The body's paragraphs packed into as few sections as fit; an overlong one stays whole."""
-    sections: list[str] = []
-    for paragraph in (p.strip("\n") for p in body.split("\n\n")):
-        if not paragraph.strip():
-            continue
-        if sections and len(sections[-1]) + 2 + len(paragraph) <= SECTION_CHARACTERS:
-            sections[-1] += "\n\n" + paragraph
-        else:
-            sections.append(paragraph)
-    return sections
 
 
 # ── the adapter ───────────────────────────────────────────────────────────────────────────────────
@@ -386,7 +218,7 @@ class SlackAdapter(ChannelAdapter):
         return f"{self._api_url} bot token {'set' if self._web else 'unset'}, webhooks: {hooks}"
 
     def _ends_batch(self, error: ChannelError) -> bool:
-        return super()._ends_batch(error) or error.code in _AUTH
+        return super()._ends_batch(error) or error.code in AUTH_ERRORS
 
     # ── send ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -457,12 +289,12 @@ class SlackAdapter(ChannelAdapter):
         if 200 <= status < 300:
             return SendResult(message.delivery_id, provider_id=f"webhook:{hook.name}")
         body = (response.body or "").strip()
-        code = body if _CODE.fullmatch(body) else None  # Slack answers a plain-text code
-        headers = _headers(response.headers)
+        code = body if ERROR_CODE.fullmatch(body) else None  # Slack answers a plain-text code
+        headers = response_headers(response.headers)
         raise http_error(
             httpx.Response(status, headers=headers),
             channel=self.channel,
-            message=_said(f"webhook {hook.name!r}", code, status),
+            message=said(f"webhook {hook.name!r}", code, status),
             code=code,
         )
 
@@ -521,60 +353,3 @@ def _carries(item: Any, key: str) -> bool:
         return False
     payload = metadata.get("event_payload")
     return isinstance(payload, dict) and payload.get("idempotency_key") == key
-
-
-# ── failures ──────────────────────────────────────────────────────────────────────────────────────
-
-
-def _headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
-    """Once each (the SDK copies Retry-After under two spellings, which httpx would join)."""
-    return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-
-
-def _said(where: str, code: str | None, status: int) -> str:
-    what = code or f"HTTP {status}"
-    hint = _HINTS.get(code or "")
-    return f"{where}: {what}" + (f" ({hint})" if hint else "")
-
-
-def api_error(exc: SlackApiError, *, method: str, channel: Channel) -> ChannelError:
-    """A Web API failure. Slack answers its own errors ``200 {"ok": false, "error": code}``: those
-    are permanent unless the code says otherwise; other statuses go through ``http_error``."""
-    response = exc.response
-    status = int(response.status_code)
-    data = response.data if isinstance(response.data, dict) else {}
-    error = data.get("error")
-    code = error if isinstance(error, str) and _CODE.fullmatch(error) else None
-    headers = _headers(response.headers)
-    message = _said(method, code, status)
-    if status != 200:
-        return http_error(
-            httpx.Response(status, headers=headers), channel=channel, message=message, code=code
-        )
-    if code in _RATE:
-        return RateLimited(
-            message, channel=channel, status_code=None, code=code, retry_after=retry_after(headers)
-        )
-    if code in _MAYBE_DONE:
-        return InDoubt(message, channel=channel, code=code)
-    if code in _TRY_AGAIN:
-        return TransientChannelError(message, channel=channel, code=code)
-    return PermanentChannelError(message, channel=channel, code=code)
-
-
-_BROKEN: Final = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
-
-
-def transport_error(exc: OSError | HTTPException, *, channel: Channel) -> ChannelError:
-    """A urllib failure. urllib raises ``URLError`` while it connects and writes the request: the
-    request did not go out (refused, no such host, TLS refused, connect timeout), unless the
-    connection broke during the write. Anything else came while waiting for the answer: in doubt."""
-    if isinstance(exc, URLError):
-        reason = exc.reason
-        what = reason if isinstance(reason, str) else type(reason).__name__
-        if isinstance(reason, _BROKEN):
-            return InDoubt(f"the connection broke while the request went out ({what})", channel=channel)
-        return TransientChannelError(f"request not sent ({what})", channel=channel)
-    if isinstance(exc, TimeoutError):  # the provider may still be working on it
-        return InDoubt("no answer after the request went out (timed out)", channel=channel, in_flight=True)
-    return InDoubt(f"no answer after the request went out ({type(exc).__name__})", channel=channel)

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from faces.console import console
+from faces.demo_facts import COMMANDER, FIX_DE, FIX_EN, PREVENTION_DE, PREVENTION_EN, declaration
 from faces.demo_inside import listed, wait_received
+from faces.demo_summary import print_summary
 
 TIME_SCALE = 120.0
 """An hour of incident time in 30 s: a promised hourly update lapses (with its grace) in 35 s, after
@@ -33,7 +34,6 @@ the demo has posted its own second update, so the holding statement comes where 
 STEP_TIMEOUT = 180.0
 DPO = "dpo@example.com"
 LEGAL = "legal-on-call@example.com"
-COMMANDER = "commander@acme.example"
 COMMANDER_SLACK = "C0INCIDENT1"  # the commander's Slack channel in playbooks/people/responders.yaml
 """The data-breach playbook's DPO, who files the GDPR notice in the demo."""
 
@@ -142,7 +142,7 @@ class Story:
         from flows.deployments import DECLARE, POST_UPDATE, RESOLVE
 
         declared = time.monotonic()
-        run = self.api.create_run(DECLARE.full_name, {"declaration": _declaration()})
+        run = self.api.create_run(DECLARE.full_name, {"declaration": declaration()})
         _say(f"declared a data breach: run {run.id} ({self.api.ui}/runs/flow-run/{run.id})")
         asked = wait_received(
             self.stack.sandbox,
@@ -160,8 +160,8 @@ class Story:
                 "request": {
                     "reference": self.reference,
                     "story": {
-                        "en": {"fix": {"text": _FIX_EN, "short": "Access closed."}},
-                        "de": {"fix": {"text": _FIX_DE, "short": "Zugang gesperrt."}},
+                        "en": {"fix": {"text": FIX_EN, "short": "Access closed."}},
+                        "de": {"fix": {"text": FIX_DE, "short": "Zugang gesperrt."}},
                     },
                 }
             },
@@ -206,13 +206,13 @@ class Story:
                     "story": {
                         "en": {
                             "prevention": {
-                                "text": _PREVENTION_EN,
+                                "text": PREVENTION_EN,
                                 "short": "Second reviews.",
                             }
                         },
                         "de": {
                             "prevention": {
-                                "text": _PREVENTION_DE,
+                                "text": PREVENTION_DE,
                                 "short": "Zweite Prüfung.",
                             }
                         },
@@ -386,89 +386,5 @@ class Story:
                 raise TimeoutError(f"{what} did not come within {STEP_TIMEOUT:.0f} s")
             time.sleep(0.5)
 
-    # ── the summary ──────────────────────────────────────────────────────────────────────────────
-
     def summary(self) -> None:
-        import httpx
-        from sqlmodel import Session, select
-
-        from clarion.compliance.deadlines import clockfaces
-        from clarion.incidents.clock import IncidentClock
-        from clarion.incidents.reports import delivery_rows, timeline_markdown
-        from clarion.models import Incident
-        from clarion.outbox.counts import state_counts
-        from clarion.settings import get_settings
-        from faces.deadlines_show import print_countdown
-
-        with Session(self.engine) as session:
-            incident = session.exec(select(Incident).where(Incident.reference == self.reference)).one()
-            timeline = timeline_markdown(session=session, incident=incident)
-            now = IncidentClock(incident.declared_at, get_settings().time_scale).now()
-            faces = clockfaces(session=session, incident=incident, now=now)
-        out.print("")
-        out.print(timeline, markup=False)
-        out.print("")
-        print_countdown(incident, faces, now=now)
-        table = Table(
-            "channel", "accepted", "failed", "pending", "suppressed", title="deliveries, all updates"
-        )
-        for row in delivery_rows(state_counts(self.engine)):
-            table.add_row(*(str(row[k]) for k in ("channel", "accepted", "failed", "pending", "suppressed")))
-        out.print(table)
-        stats = httpx.get(f"{self.stack.sandbox}/_sandbox/stats", timeout=2).json()
-        out.print(f"the provider sandbox accepted: {stats.get('accepted')}", markup=False)
-        if self.first_accepted is not None:
-            out.print(
-                f"from declaring to the first message accepted by a provider: {self.first_accepted:.1f} s "
-                "(two approvals included)",
-                markup=False,
-            )
-        out.print("")
-        page = httpx.get(f"{self.stack.web}/incidents/{self.reference}", timeout=10)
-        told = (
-            "shows it resolved" if page.status_code == 200 and "resolved" in page.text.lower() else "FAILED"
-        )
-        out.print(
-            f"status page       {self.stack.web}/  ({self.reference} {told}: /incidents/{self.reference})",
-            markup=False,
-        )
-        out.print(f"Prefect UI        {self.stack.prefect_ui}/runs", markup=False)
-        out.print(f"banner feed       {self.stack.web}/banner.json?audience=all-customers", markup=False)
-        out.print(f"sandbox inbox     {self.stack.sandbox}/_sandbox/inbox", markup=False)
-        from clarion.store import describe
-
-        out.print(f"store             {describe(self.engine.url)}", markup=False)
-
-
-def _declaration() -> dict[str, Any]:
-    import yaml
-
-    from clarion.settings import PROJECT_ROOT
-    from flows.models import Declaration
-
-    facts = yaml.safe_load(
-        (PROJECT_ROOT / "examples" / "facts" / "data-breach.yaml").read_text(encoding="utf-8")
-    )
-    for key in ("reference", "as_of", "aware_at", "next_update_by"):
-        facts.pop(key, None)  # a new incident, aware now, published now, on the playbook's cadence
-    declaration = Declaration(playbook="data-breach", facts=facts, commander=COMMANDER)
-    return declaration.model_dump(mode="json", exclude_none=True)
-
-
-_FIX_EN = (
-    "We closed access at 08:05 UTC, rotated every credential of the export and reviewed its access logs: "
-    "the file was downloaded twice, from two addresses we have reported to the police."
-)
-_FIX_DE = (
-    "Wir haben den Zugang um 09:05 Uhr MEZ gesperrt, alle Zugangsdaten des Exports erneuert und die "
-    "Zugriffsprotokolle geprüft: Die Datei wurde zweimal geladen, von zwei Adressen, die wir der Polizei "
-    "gemeldet haben."
-)
-_PREVENTION_EN = (
-    "Every change to storage permissions now needs a second reviewer, and an alarm fires within a minute "
-    "when any bucket becomes public."
-)
-_PREVENTION_DE = (
-    "Jede Änderung an Speicherberechtigungen braucht jetzt eine zweite Prüfung, und ein Alarm meldet "
-    "binnen einer Minute, wenn ein Speicher öffentlich wird."
-)
+        print_summary(self.engine, self.stack, self.reference, first_accepted=self.first_accepted)

@@ -45,7 +45,9 @@ from channels.sandbox.config import MAX_JSON_DEPTH
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
-from channels.slack import HEADER_CHARACTERS, ID, MAX_BLOCKS, NAME, SANDBOX_TOKEN, SECTION_CHARACTERS
+from channels.slack import SANDBOX_TOKEN
+from channels.slack_blocks import HEADER_CHARACTERS, MAX_BLOCKS, SECTION_CHARACTERS
+from channels.slack_settings import ID, NAME
 from clarion.files import boundedjson
 from clarion.kinds import Channel
 

@@ -25,7 +25,9 @@ from slack_sdk.models.blocks import HeaderBlock, SectionBlock
 
 import channels.slack
 from channels.sandbox import SandboxHandle
-from channels.slack import SANDBOX_TOKEN, SPEC, SlackAdapter, build_payload, check_address
+from channels.slack import SANDBOX_TOKEN, SPEC, SlackAdapter
+from channels.slack_blocks import build_payload
+from channels.slack_settings import check_address
 from clarion.errors import ConfigError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
 from clarion.outbox.port import Content, OutboundMessage, Presence
