@@ -1,4 +1,5 @@
-"""The provider sandbox: SendGrid, Twilio, Mastodon and Bluesky, locally, over real HTTP.
+"""The provider sandbox: SendGrid, Twilio, Mastodon, Bluesky, Slack, Teams and signed webhooks, locally,
+over real HTTP (and the double of any channel a package adds).
 
 One server speaks each provider's API the way the real service does — auth, the official request
 schemas, the documented limits the schemas leave out, the providers' own error bodies and rate-limit

@@ -1,4 +1,7 @@
-"""The sandbox as one ASGI app: the four providers, the control endpoints, the fault layer in front.
+"""The sandbox as one ASGI app: every channel's double, the control endpoints, the fault layer in front.
+
+The fault layer knows a double by the first segment of its routes (``/v3/``, ``/xrpc/``, ``/slack/``),
+so a package's double is delayed, rate-limited and faulted like clarion's own.
 
 Control endpoints (never subject to faults, rate limits or latency):
 
@@ -22,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from channels.sandbox.config import MAX_JSON_DEPTH
-from channels.sandbox.faults import FaultMiddleware
+from channels.sandbox.faults import FaultMiddleware, route_prefixes
 from channels.sandbox.inbox import channel_named
 from channels.sandbox.responses import json_response
 from channels.sandbox.state import SandboxState
@@ -108,14 +111,21 @@ def create_app(state: SandboxState | None = None) -> ASGIApp:
     state = state or SandboxState()
     app = FastAPI(
         title="clarion provider sandbox",
-        description="SendGrid, Twilio, Mastodon and Bluesky, locally.",
+        description="Every channel's provider, locally: SendGrid, Twilio, Mastodon, Bluesky, Slack, Teams…",
         openapi_url="/_sandbox/openapi.json",
         docs_url="/_sandbox/docs",
         redoc_url=None,
     )
     doubles = {spec.provider: spec.sandbox for spec in channel_table().values() if spec.sandbox}
-    for double in doubles.values():  # each channel's sandbox double, another package's too
-        app.include_router(pkgutil.resolve_name(double)(state))
+    prefixes: dict[str, str] = {}
+    for provider, double in doubles.items():  # each channel's sandbox double, another package's too
+        router = pkgutil.resolve_name(double)(state)
+        app.include_router(router)
+        for prefix in route_prefixes(router):
+            if prefixes.setdefault(prefix, str(provider)) != provider:
+                raise ValueError(
+                    f"the doubles of {prefixes[prefix]} and {provider} both answer under {prefix}"
+                )
     app.include_router(_control(state))
 
     @app.get("/", include_in_schema=False)
@@ -126,4 +136,4 @@ def create_app(state: SandboxState | None = None) -> ASGIApp:
             "control": "/_sandbox/docs",
         }
 
-    return FaultMiddleware(app, state)
+    return FaultMiddleware(app, state, prefixes)

@@ -19,18 +19,39 @@ Faults (``fault_rate`` > 0) apply to provider endpoints only, never to ``/_sandb
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Provider = Literal["sendgrid", "twilio", "mastodon", "bluesky"]
+Provider = str
+"""A provider the sandbox stands in for: the ``provider`` of a channel spec with a sandbox double."""
 FaultKind = Literal["503", "500_after_accept", "timeout", "drop"]
 
 SCHEMAS: Final = Path(__file__).resolve().parent / "schemas"
 """The official schemas and lexicons the sandbox validates against (do not edit them)."""
 
 PROVIDERS: Final[tuple[Provider, ...]] = ("sendgrid", "twilio", "mastodon", "bluesky")
+"""The providers whose error bodies and rate-limit headers the sandbox speaks in their own shape;
+every other double (Slack, Teams, the signed webhook, a package's) gets ``Retry-After`` and a plain
+answer (:mod:`channels.sandbox.responses`)."""
+
+
+def known_providers() -> tuple[Provider, ...]:
+    """Every provider with a sandbox double in the channel table, another package's too."""
+    from clarion.channel_table import channel_table
+
+    found = {spec.provider for spec in channel_table().values() if spec.provider and spec.sandbox}
+    return tuple(sorted(found))
+
+
+def _known(names: Iterable[str]) -> None:
+    unknown = sorted(set(names) - set(known_providers()))
+    if unknown:
+        raise ValueError(f"unknown provider {', '.join(unknown)}; known: {', '.join(known_providers())}")
+
+
 FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("503", "500_after_accept", "timeout", "drop")
 
 SENDGRID_SANDBOX_KEY: Final = "SG.sandbox"
@@ -87,7 +108,22 @@ class SandboxConfig(BaseModel):
     fault_kinds: tuple[FaultKind, ...] = Field(default=("503",), min_length=1)
     hang_seconds: float = Field(default=60.0, ge=0, le=3_600)
     seed: int | None = None
-    providers: tuple[Provider, ...] = Field(default=PROVIDERS, description="Where faults apply.")
+    providers: tuple[Provider, ...] | None = Field(
+        default=None, description="Where faults apply (None: every provider)."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limited_providers(cls, value: dict[Provider, int]) -> dict[Provider, int]:
+        _known(value)
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _faulted_providers(cls, value: tuple[Provider, ...] | None) -> tuple[Provider, ...] | None:
+        if value is not None:
+            _known(value)
+        return value
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:
         """A validated copy with ``changes`` applied (unknown keys are refused)."""

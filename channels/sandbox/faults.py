@@ -13,21 +13,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Final
+from collections.abc import Mapping
 
+from fastapi import APIRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.sandbox.config import Provider
 from channels.sandbox.responses import rate_headers, rate_limited, server_error
 from channels.sandbox.state import SandboxState
-
-_PREFIXES: Final[tuple[tuple[str, Provider], ...]] = (
-    ("/v3/", "sendgrid"),
-    ("/2010-04-01/", "twilio"),
-    ("/api/v1/", "mastodon"),
-    ("/api/v2/", "mastodon"),
-    ("/xrpc/", "bluesky"),
-)
 
 
 class DroppedConnection(Exception):
@@ -52,22 +45,31 @@ def silence_deliberate_drops() -> None:
         logger.addFilter(_QuietDrops())
 
 
-def provider_of(path: str) -> Provider | None:
-    for prefix, provider in _PREFIXES:
-        if path.startswith(prefix):
-            return provider
-    return None
+def route_prefixes(router: APIRouter) -> set[str]:
+    """The first path segment of every route of a double (``/v3/``, ``/xrpc/``, ``/slack/``)."""
+    prefixes = set()
+    for route in router.routes:
+        segment = str(getattr(route, "path", "")).split("/")[1:2]
+        if segment and segment[0]:
+            prefixes.add(f"/{segment[0]}/")
+    return prefixes
 
 
 class FaultMiddleware:
-    """Wraps the sandbox app; see the module docstring."""
+    """Wraps the sandbox app; see the module docstring. ``prefixes`` maps the first path segment of
+    each double's routes to its provider: every double, another package's too, is faulted alike."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, state: SandboxState, prefixes: Mapping[str, Provider]) -> None:
         self.app = app
         self.state = state
+        self.prefixes = dict(prefixes)
+
+    def provider_of(self, path: str) -> Provider | None:
+        segment = path.split("/")[1:2]
+        return self.prefixes.get(f"/{segment[0]}/") if segment else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        provider = provider_of(scope["path"]) if scope["type"] == "http" else None
+        provider = self.provider_of(scope["path"]) if scope["type"] == "http" else None
         if provider is None:
             await self.app(scope, receive, send)
             return

@@ -7,6 +7,8 @@ Error bodies (as each provider's documentation shows them):
 * Mastodon ``{"error": "..."}``; every answer carries ``X-RateLimit-*`` with an ISO-8601 reset.
 * Bluesky ``{"error": "<Name>", "message": "..."}``; every answer carries ``RateLimit-*`` (epoch s)
   and ``RateLimit-Policy``.
+* Every other double (Slack, Teams, the signed webhook, another package's): Slack's Web API shape
+  ``{"ok": false, "error": "ratelimited"}``, else a short text; a 429 carries ``Retry-After``.
 
 Without a configured limit, Mastodon and Bluesky headers advertise the providers' usual windows
 (300 per 5 min; 3000 per 5 min) and never run down: the sandbox does not enforce them.
@@ -15,12 +17,13 @@ Without a configured limit, Mastodon and Bluesky headers advertise the providers
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from starlette.responses import Response
 
-from channels.sandbox.config import Provider
+from channels.sandbox.config import PROVIDERS, Provider
 from channels.sandbox.state import RateWindow
 
 _DEFAULT_WINDOW: Final[dict[str, tuple[int, int]]] = {"mastodon": (300, 300), "bluesky": (3000, 300)}
@@ -85,12 +88,16 @@ def rate_headers(provider: Provider, window: RateWindow, now: float) -> dict[str
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": str(int(reset) + (reset % 1 > 0)),
         }
+    if provider not in PROVIDERS and not window.allowed:  # Slack, Teams, webhooks: Retry-After
+        return {"Retry-After": str(max(1, math.ceil(reset - now)))}
     return {}
 
 
 def rate_limited(provider: Provider, window: RateWindow, now: float) -> Response:
     """The provider's 429."""
-    if provider == "sendgrid":
+    if provider not in PROVIDERS:
+        response = _plain(provider, 429, "ratelimited", "Too Many Requests")
+    elif provider == "sendgrid":
         response = sendgrid_errors(429, [("too many requests", None)])
     elif provider == "twilio":
         response = twilio_error(429, 20429, "Too Many Requests")
@@ -113,6 +120,8 @@ _SERVER_ERRORS: Final[dict[int, tuple[str, int, str]]] = {
 def server_error(provider: Provider, status: int) -> Response:
     """The provider's 500, 503 or 504."""
     message, code, name = _SERVER_ERRORS[status]
+    if provider not in PROVIDERS:
+        return _plain(provider, status, "internal_error" if status == 500 else "service_unavailable", message)
     if provider == "sendgrid":
         return sendgrid_errors(status, [(message.lower(), None)])
     if provider == "twilio":
@@ -120,3 +129,12 @@ def server_error(provider: Provider, status: int) -> Response:
     if provider == "mastodon":
         return mastodon_error(status, message)
     return xrpc_error(status, name, message)
+
+
+def _plain(provider: Provider, status: int, code: str, message: str) -> Response:
+    """A failure of a double without a shape of its own here: Slack's Web API answers
+    ``{"ok": false, "error": code}``; webhooks (Slack's incoming ones, Teams, a signed endpoint, a
+    package's double) a short text."""
+    if provider == "slack":
+        return json_response(status, {"ok": False, "error": code})
+    return Response(message, status_code=status, media_type="text/plain")

@@ -89,7 +89,7 @@ class SandboxState:
     def fault_for(self, provider: Provider) -> FaultKind | None:
         """Roll the dice for one request: which fault to inject, if any."""
         config = self._config
-        if config.fault_rate <= 0 or provider not in config.providers:
+        if config.fault_rate <= 0 or (config.providers is not None and provider not in config.providers):
             return None
         with self._lock:
             if self._dice.random() >= config.fault_rate:

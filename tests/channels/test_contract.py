@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from channels.base import ChannelAdapter
 from channels.registry import build_senders
 from channels.sandbox import SandboxConfig, SandboxHandle, running_sandbox
-from channels.sandbox.config import PROVIDERS
+from channels.sandbox.config import PROVIDERS, known_providers
 from clarion.channel_table import channel_table
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited, TransientChannelError
 from clarion.kinds import Channel
@@ -26,10 +26,15 @@ from clarion.outbox.port import OutboundMessage, Presence, SendResult
 from clarion.settings import Settings
 from tests.channels.messages import message
 
-# The channels whose providers the sandbox can fault (the generic contract every channel keeps,
-# another package's too, is tests/channels/test_channel_specs.py).
-PROVIDER = {c: spec.provider for c, spec in channel_table().items() if spec.provider in PROVIDERS}
+# Every channel sent through a double of the sandbox (the generic contract every channel keeps,
+# another package's too, is tests/channels/test_channel_specs.py); the faults reach them all.
+PROVIDER = {
+    c: str(spec.provider)
+    for c, spec in channel_table().items()
+    if spec.provider in known_providers() and spec.adapter is not None
+}
 CHANNELS = list(PROVIDER)
+BUILT_IN = [c for c in CHANNELS if PROVIDER[c] in PROVIDERS]  # whose credentials the sandbox checks
 
 
 def outcome(adapter: ChannelAdapter, messages: Sequence[OutboundMessage]) -> list[SendResult]:
@@ -76,7 +81,10 @@ def test_success_is_accepted_with_the_providers_id(
     assert result.accepted, result.error
     assert result.provider_id
     [record] = box.inbox(channel.value)
-    assert record.provider_id in result.provider_id or result.provider_id in record.provider_id
+    if result.provider_id.startswith("webhook:"):  # a Slack incoming webhook answers "ok", no id
+        assert result.provider_id == f"webhook:{record.address}"
+    else:
+        assert record.provider_id in result.provider_id or result.provider_id in record.provider_id
 
 
 WRONG_CREDENTIALS = {
@@ -100,7 +108,7 @@ BASE_URL_SETTING = {
 }
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("channel", BUILT_IN)
 def test_refused_credentials_are_permanent(
     channel: Channel, box: SandboxHandle, client: httpx.Client, tmp_path: Path
 ) -> None:
@@ -157,7 +165,10 @@ def test_no_answer_leaves_the_message_in_doubt(
 
     [result] = outcome(adapter, [message(channel, 2)])
 
-    assert isinstance(result.error, InDoubt)
+    if result.error is None:  # the answer's status came before the cut (a 204 has no body to cut)
+        assert kind == "drop" and len(box.inbox(channel.value)) == 2
+    else:
+        assert isinstance(result.error, InDoubt)
 
 
 EXPECTED_PRESENCE = {
@@ -165,6 +176,10 @@ EXPECTED_PRESENCE = {
     Channel.SMS: Presence.PRESENT,  # Twilio: the message list shows it
     Channel.MASTODON: Presence.ABSENT,  # a resend inside the hour replays the same status
     Channel.BLUESKY: Presence.PRESENT,  # getRecord by our deterministic record key
+    Channel("slack"): Presence.UNKNOWN,  # to a webhook name: no lookup (by bot token: the history)
+    Channel("teams"): Presence.UNKNOWN,  # a Workflows webhook: no idempotency key, no lookup
+    Channel("webhook"): Presence.ABSENT,  # the receiver drops a repeated webhook-id: resend
+    Channel("pigeon"): Presence.PRESENT,  # another package's: GET by the idempotency key
 }
 
 

@@ -22,8 +22,20 @@ def test_config_is_read_and_changed_in_part(client: httpx.Client, sandbox: Sandb
 
 
 def test_a_bad_config_is_422_and_changes_nothing(client: httpx.Client, sandbox: SandboxHandle) -> None:
-    for bad in ({"fault_rate": 2}, {"fault_kinds": ["explode"]}, {"no_such_field": 1}, [1]):
+    bad_configs = (
+        {"fault_rate": 2},
+        {"fault_kinds": ["explode"]},
+        {"no_such_field": 1},
+        [1],
+        {"providers": ["fax"]},  # a provider no double answers for
+        {"rate_limit": {"fax": 1}},
+    )
+    for bad in bad_configs:
         assert client.post("/_sandbox/config", json=bad).status_code == 422
+    answer = client.post("/_sandbox/config", json={"providers": ["fax"]}).json()
+    assert "unknown provider fax; known: bluesky, mastodon, pigeon, sendgrid, slack, teams, twilio" in str(
+        answer
+    )
 
     assert sandbox.config.fault_rate == 0
 
