@@ -141,3 +141,40 @@ def test_the_banner_shows_on_another_origin_dismisses_and_returns_for_a_new_upda
     assert page.locator(BAR).count() == 0
     assert failed == []  # no request was refused (CORS, CORP) on the way
     context.close()
+
+
+def test_the_whole_story_banner_reads_well_on_a_phone(chromium: Any, sites: Sites, tmp_path: Path) -> None:
+    """The banner now tells all four parts, most by a pointer: the German one, the longest of the
+    example's, at 300 graphemes' worth of room, wraps inside a phone's width and passes axe-core."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from clarion.facts import load_facts
+    from clarion.kinds import Channel
+    from clarion.playbook import load_playbook
+    from clarion.settings import get_settings
+    from clarion.updates.compose import compose
+    from tests.helpers import EXAMPLES, PLAYBOOKS
+
+    playbook = load_playbook(PLAYBOOKS / "data-breach.yaml")
+    facts = load_facts(EXAMPLES / "data-breach.yaml", playbook)
+    [banner] = [
+        r
+        for r in compose(playbook, facts, get_settings())
+        if r.channel is Channel.BANNER and r.locale == "de"
+    ]
+    update = sites.world.tell(sites.incident, "identified", at=utcnow() - timedelta(minutes=1))
+    assert update.id is not None
+    _publish(sites.engine, sites.incident, update.id, banner.body)
+    page = chromium.new_page(viewport=shared.VIEWPORTS["phone"])
+    page.goto(sites.customer)
+    bar = page.locator(BAR)
+    bar.wait_for(timeout=10_000)
+    assert bar.locator("span").inner_text() == banner.body
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= shared.VIEWPORTS["phone"]["width"], f"the banner scrolls sideways: {width}px"
+    box = bar.bounding_box()
+    assert box is not None and box["height"] < shared.VIEWPORTS["phone"]["height"] / 3
+    page.screenshot(path=str(tmp_path / "banner-whole-story-phone.png"))
+    violations = [f"{v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]]
+    assert violations == []
+    page.close()
