@@ -255,6 +255,8 @@ UNSAFE_TEXT = [
         "control character U+009B (CSI) at character 4",
     ),
     (("contact", "hours"), "24/7\x00", "contact.hours", "control character U+0000 (NUL) at character 5"),
+    # the renderer marks the story's parts with noncharacters: facts cannot forge a part's presence
+    (("story", "en", "cause"), "A \ufdd2bad change", "story.en.cause", "noncharacter U+FDD2 at character 3"),
 ]
 
 
