@@ -238,6 +238,8 @@ class BlueskyAdapter(ChannelAdapter):
         if found is None:
             return None
         uri, cid, held = found
+        if not cid:  # a reply needs the post's cid, which the PDS always gives: ask again later
+            raise InDoubt(f"getRecord of post {number} gave no cid to reply to", channel=self.channel)
         if held != text:
             raise PermanentChannelError(
                 f"record key {_rkey(message, number)} holds another post ({uri}): TID collision",

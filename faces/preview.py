@@ -20,7 +20,7 @@ from clarion.updates.compose import compose
 from clarion.updates.consistency import consistent, findings, label
 from clarion.updates.diff import diff_facts
 from clarion.updates.limits import describe
-from clarion.updates.render import Rendition
+from clarion.updates.rendition import Rendition
 
 
 def run_preview(

@@ -34,7 +34,7 @@ from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
-from clarion.updates.render import Rendition as RenderedRendition
+from clarion.updates.rendition import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
 """(channel, locale, time zone)"""

@@ -33,8 +33,8 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Notice, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.port import Content
+from clarion.updates.environment import make_environment
 from clarion.updates.limits import measure
-from clarion.updates.render import make_environment
 
 OPTIONAL = frozenset({"html"})
 """Fields a notice's templates may leave out; the others are its channel's spec's fields."""

@@ -10,7 +10,8 @@ from clarion.facts import Facts
 from clarion.incidents.cadence import next_update_due
 from clarion.playbook import Playbook
 from clarion.settings import Settings
-from clarion.updates.render import Renderer, Rendition
+from clarion.updates.render import Renderer
+from clarion.updates.rendition import Rendition
 
 
 def promised_next_update(playbook: Playbook, facts: Facts) -> datetime:

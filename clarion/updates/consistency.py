@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from clarion.errors import InconsistentUpdate, LimitExceeded, RenderError
 from clarion.story.told import untold
-from clarion.updates.render import Rendition
+from clarion.updates.rendition import Rendition
 
 CHECKED_FIELDS = ("body", "html")
 

@@ -45,7 +45,8 @@ from clarion.settings import Settings
 from clarion.updates import drafts
 from clarion.updates.compose import promised_next_update
 from clarion.updates.consistency import preflight
-from clarion.updates.render import Renderer, Rendition
+from clarion.updates.render import Renderer
+from clarion.updates.rendition import Rendition
 
 
 @dataclass

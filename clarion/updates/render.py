@@ -11,15 +11,21 @@ over a limit is reported, never shortened. Rendering itself is bounded too (time
 iterations: ``clarion/updates/template_env.py``); a template that goes over a bound is a ``TemplateError``.
 A playbook's overrides are checked before they get here (``clarion/updates/overrides.py``), and their
 literal text is text: in an HTML template it is escaped like any value.
+
+What each story block showed is read back out of the text (:mod:`clarion.story.marks`), so the
+consistency proof can name a missing part. A short channel whose whole story is over its limit
+leaves prevention, then cause, then fix to a pointer to the status page (:data:`POINTING`); a channel
+that threads (Mastodon, Bluesky) also tells those parts in replies. The templates' environment is
+:mod:`clarion.updates.environment`; what comes out, :mod:`clarion.updates.rendition`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,21 +33,20 @@ from zoneinfo import ZoneInfo
 import jinja2
 import yaml
 from babel.dates import format_datetime
-from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
 from clarion.channel_table import channel_table, spec_of
-from clarion.errors import ConfigError, TemplateError, display_path
+from clarion.errors import TemplateError, display_path
 from clarion.facts import Facts
 from clarion.files.text import visible
 from clarion.kinds import Channel, IncidentStatus
 from clarion.playbook import Part, Playbook
-from clarion.story.marks import POINTERS, MarksMisused, mark_blocks, split
+from clarion.story.marks import MarksMisused, split
 from clarion.story.told import as_read
-from clarion.updates.limits import Measurement, measure
-from clarion.updates.template_env import BoundedEnvironment, LimitReached
-
-MACROS = "_macros"
+from clarion.updates.environment import MACROS, autoescaped, make_environment
+from clarion.updates.limits import measure
+from clarion.updates.rendition import Carried, Rendition
+from clarion.updates.template_env import LimitReached
 
 POINTING: tuple[tuple[Part, ...], ...] = (
     (Part.PREVENTION,),
@@ -57,69 +62,6 @@ def channel_fields(channel: Channel) -> Mapping[str, str]:
 
 
 @dataclass(frozen=True)
-class Carried:
-    """The key facts every rendition of one update must carry, identically."""
-
-    reference: str
-    status: IncidentStatus
-    next_update_by: datetime
-    link: str
-
-    def as_json(self) -> dict[str, str]:
-        return {
-            "reference": self.reference,
-            "status": self.status.value,
-            "next_update_by": self.next_update_by.astimezone(UTC).isoformat(),
-            "link": self.link,
-        }
-
-
-@dataclass(frozen=True)
-class Rendition:
-    """One channel × locale × time zone rendering of an update, measured against its limits."""
-
-    channel: Channel
-    locale: str
-    time_zone: str
-    fields: Mapping[str, str]
-    carried: Carried
-    markers: Mapping[str, str] = field(default_factory=dict)
-    measurements: tuple[Measurement, ...] = ()
-    told: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Per field, the text each story block showed, as read (:mod:`clarion.story.marks`)."""
-    pointed: tuple[Part, ...] = ()
-    """The parts left to the pointer to the status page, because the whole story did not fit."""
-    expected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Per part the facts tell in this locale, the texts of which one its block must show."""
-    thread: tuple[str, ...] = ()
-    """Replies to the body, in order, on a channel that threads (``ChannelSpec.thread``): one for
-    each part the body leaves to its pointer, telling it as the whole story would have."""
-
-    @property
-    def subject(self) -> str | None:
-        return self.fields.get("subject")
-
-    @property
-    def body(self) -> str:
-        return self.fields.get("body", "")
-
-    @property
-    def can_point(self) -> bool:
-        """Whether the templates have a pointer block, so parts can be left to it."""
-        return any(POINTERS in blocks for blocks in self.told.values())
-
-    @property
-    def fits(self) -> bool:
-        return all(m.fits for m in self.measurements)
-
-    @property
-    def binding(self) -> Measurement | None:
-        """The measurement that matters most: the first one over its limit, else the first one."""
-        over = [m for m in self.measurements if not m.fits]
-        return over[0] if over else (self.measurements[0] if self.measurements else None)
-
-
-@dataclass(frozen=True)
 class LocaleText:
     """Per-locale strings the renderer itself needs (status labels, date format)."""
 
@@ -132,89 +74,6 @@ class LocaleText:
 
     def when(self, instant: datetime, time_zone: str, locale: str) -> str:
         return str(format_datetime(instant, self.datetime_format, tzinfo=ZoneInfo(time_zone), locale=locale))
-
-
-def _autoescape(name: str | None) -> bool:
-    return bool(name and name.endswith(".html.j2"))
-
-
-def _html_macros(templates_dir: Path, name: str) -> tuple[str, str, Callable[[], bool]] | None:
-    """``_macros/en.html.j2`` is ``_macros/en.j2`` compiled again with autoescape.
-
-    Jinja marks a macro's result safe when an autoescaped template calls it, so macros called from
-    HTML must themselves be compiled with autoescape, or the text they interpolate would pass
-    unescaped. Templates import ``macros`` (set by the renderer), never a file name.
-    """
-    if not (name.startswith(MACROS + "/") and name.endswith(".html.j2")):
-        return None
-    path = templates_dir / name.removesuffix(".html.j2")
-    path = path.with_name(path.name + ".j2")
-    if not path.is_file():
-        return None
-    return path.read_text(encoding="utf-8"), str(path), lambda: True
-
-
-class _OverrideLoader(jinja2.DictLoader):
-    """Serves the generated child templates, their literal text turned into text values.
-
-    Literal text in a template is markup: an autoescaped template passes it through as written.
-    An override's literal text is the playbook's prose, shared by the plain and the HTML forms, so
-    in an HTML child each piece of it becomes a constant, which autoescape escapes like any value.
-    """
-
-    def load(
-        self, environment: jinja2.Environment, name: str, globals: MutableMapping[str, Any] | None = None
-    ) -> jinja2.Template:
-        source, filename, uptodate = self.get_source(environment, name)
-        tree = environment.parse(source, name, filename)
-        if _autoescape(name):
-            for output in tree.find_all(nodes.Output):
-                output.nodes = [
-                    nodes.Const(child.data, lineno=child.lineno, environment=environment)
-                    if isinstance(child, nodes.TemplateData)
-                    else child
-                    for child in output.nodes
-                ]
-        code = environment.compile(tree, name, filename)
-        return environment.template_class.from_code(
-            environment, code, environment.make_globals(globals), uptodate
-        )
-
-
-class _StoryEnvironment(BoundedEnvironment):
-    """Also marks the story's blocks as it parses a template (:mod:`clarion.story.marks`)."""
-
-    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        return mark_blocks(super()._parse(source, name, filename))
-
-
-def make_environment(
-    templates_dir: Path, generated: Mapping[str, str] | None = None, *, story: bool = False
-) -> BoundedEnvironment:
-    """The one Jinja environment: sandboxed, immutable, bounded, strict about undefined names.
-
-    ``generated`` templates (playbook overrides) are served by name, so a child of an HTML
-    template is named ``….html.j2`` and is autoescaped like its parent. With ``story``, the four
-    parts' blocks are marked in the output, for :meth:`Renderer.render` to read and take out.
-    """
-    if not templates_dir.is_dir():
-        raise ConfigError(f"templates folder not found: {templates_dir}")
-    loaders = [
-        _OverrideLoader(dict(generated or {})),
-        jinja2.FunctionLoader(lambda name: _html_macros(templates_dir, name)),
-        jinja2.FileSystemLoader(templates_dir),
-        jinja2.PrefixLoader(
-            {
-                c.value: jinja2.FileSystemLoader(spec.templates)
-                for c, spec in channel_table().items()
-                if spec.templates
-            }
-        ),
-    ]
-    environment = _StoryEnvironment if story else BoundedEnvironment
-    return environment(
-        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=_autoescape
-    )
 
 
 class Renderer:
@@ -468,7 +327,7 @@ class Renderer:
             raw, blocks = split(raw)
         except MarksMisused as exc:
             raise TemplateError.at(template.name or "?", None, str(exc)) from exc
-        markup = _autoescape(template.name)
+        markup = autoescaped(template.name)
         read = {name: as_read(text, markup=markup) for name, text in blocks.items()}
         if field_name == "subject":
             return " ".join(raw.split()), read  # one line: no header injection, no stray newlines

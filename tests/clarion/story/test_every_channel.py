@@ -18,7 +18,8 @@ from clarion.settings import Settings, get_settings
 from clarion.updates.compose import compose
 from clarion.updates.consistency import PreflightFailed, findings
 from clarion.updates.publish import check_draft
-from clarion.updates.render import Renderer, Rendition
+from clarion.updates.render import Renderer
+from clarion.updates.rendition import Rendition
 from faces.cli import app
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, shipped_playbooks, write_yaml
 

@@ -13,7 +13,7 @@ from clarion.playbook import Playbook, load_playbook
 from clarion.settings import get_settings
 from clarion.updates.compose import compose
 from clarion.updates.consistency import PreflightFailed, findings, preflight
-from clarion.updates.render import Rendition
+from clarion.updates.rendition import Rendition
 from tests.helpers import EXAMPLES, PLAYBOOKS
 
 

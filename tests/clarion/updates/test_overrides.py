@@ -17,7 +17,8 @@ from clarion.playbook import Part, Playbook, lint, load_playbook
 from clarion.settings import get_settings
 from clarion.updates.compose import compose, promised_next_update
 from clarion.updates.overrides import CONTEXT, LINKS, MAX_OVERRIDE_CHARS, TEXTS, VALUE, Shape, check_override
-from clarion.updates.render import Carried, Renderer
+from clarion.updates.render import Renderer
+from clarion.updates.rendition import Carried
 from tests.clarion.updates.test_render import SANDBOX_ESCAPES
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
 

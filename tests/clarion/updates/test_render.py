@@ -13,7 +13,7 @@ from clarion.playbook import Part, PartOverride, Playbook, load_playbook
 from clarion.settings import get_settings
 from clarion.updates import template_env
 from clarion.updates.compose import compose, promised_next_update
-from clarion.updates.render import Rendition
+from clarion.updates.rendition import Rendition
 from tests.helpers import EXAMPLES, PLAYBOOKS, load_raw, write_yaml
 
 SANDBOX_ESCAPES = [
