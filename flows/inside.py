@@ -14,7 +14,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.delivery import run_worker
-from clarion.errors import ClarionError, PlaybookError, RenderError
+from clarion.errors import ClarionError, PlaybookError, RenderError, TemplateError
 from clarion.kinds import Channel
 from clarion.outbox.notices import NoticeRenderer
 from clarion.responders import notices
@@ -62,7 +62,7 @@ def tell(
         told = notices.tell(
             engine=ctx.engine, people=people, reference=ctx.reference, telling=telling, check=check
         )
-    except RenderError as exc:  # a template or a payload `clarion preview` would have refused
+    except (TemplateError, RenderError) as exc:  # what `clarion preview` would have refused
         logger.error("%s: nobody inside is told (%s), nothing staged: %s", ctx.reference, kind, exc)
         return Told(unreachable=list(to))
     if told.unreachable:

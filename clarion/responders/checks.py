@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from clarion.errors import LimitExceeded, PayloadRefused, RenderError
+from clarion.errors import LimitExceeded, PayloadRefused, RenderError, TemplateError
 from clarion.incidents.approvals import required_steps
 from clarion.kinds import UpdateKind
 from clarion.outbox.notices import NoticeData, RenderNotice
@@ -68,13 +68,13 @@ def approval_problems(
                 checked += 1
                 try:
                     render(notice)
-                except RenderError as exc:
+                except (TemplateError, RenderError) as exc:
                     where = f"{channel.value}/{person.locale} {APPROVAL} to {person.id}"
                     problems.append(f"{where}: {_why(exc)}")
     return checked, problems
 
 
-def _why(error: RenderError) -> str:
+def _why(error: TemplateError | RenderError) -> str:
     """The error without the channel and locale it repeats."""
     if isinstance(error, LimitExceeded):
         return f"{error.length} {error.measure}, limit {error.limit}"

@@ -100,3 +100,14 @@ def test_preview_fails_naming_the_request_and_the_limit(own_templates: Path, pla
     assert f"approval request: slack/en responder-approval to {LEGAL}: a paragraph is" in result.output
     assert "a section holds 3000" in result.output
     assert "NOT ready" in result.output
+
+
+def test_a_template_that_fails_is_a_problem_of_each_request_not_a_crash(
+    own_templates: Path, playbooks: Path
+) -> None:
+    _approval_body(own_templates, "{{ no_such_value }}")
+    checked, problems = _problems(playbooks)
+    assert checked == 5
+    internal = ("slack/en", "teams/en", "webhook/en")  # email has templates of its own
+    assert sorted(p.split(" ", 1)[0] for p in problems) == sorted(internal)
+    assert all("'no_such_value' is undefined" in p for p in problems)
