@@ -157,6 +157,8 @@ class UpdateKind(StrEnum):
     HOLDING = "holding"
     RESOLUTION = "resolution"
     CORRECTION = "correction"
+    BUILT = "built"
+    """"You asked, we built it": a prevention commitment shipped, told to the same audience."""
 
 
 class UpdateState(StrEnum):
@@ -185,6 +187,15 @@ class DeadlineState(StrEnum):
     MET = "met"
     MISSED = "missed"
     WAIVED = "waived"
+
+
+class CommitmentState(StrEnum):
+    """Where a prevention commitment stands; shipped and dropped are final."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    SHIPPED = "shipped"
+    DROPPED = "dropped"
 
 
 class ConsentState(StrEnum):

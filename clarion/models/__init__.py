@@ -39,6 +39,7 @@ from clarion.models.columns import (
     UTCTimestamp,
     utcnow,
 )
+from clarion.models.commitment import Commitment
 from clarion.models.deadline import Deadline
 from clarion.models.delivery import Delivery, Notice, ProviderEvent
 from clarion.models.incident import (
@@ -71,6 +72,7 @@ __all__ = [
     "AuditEvent",
     "Banner",
     "ChannelConsent",
+    "Commitment",
     "ConfirmationMethod",
     "Deadline",
     "Delivery",

@@ -149,3 +149,12 @@ class ProviderEvent(SQLModel, table=True):
         "two copy ids for one delivery mean the provider received it twice.",
     )
     received_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    state: DeliveryState | None = Field(
+        default=None,
+        sa_type=enum_column(DeliveryState),
+        description="What the event said of the delivery (None: nothing, e.g. an unsubscribe).",
+    )
+    provider_status: str | None = Field(default=None, max_length=64, description="The provider's word.")
+    occurred_at: UTCTimestamp | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the provider says it happened."
+    )

@@ -200,6 +200,9 @@ def apply_changes(
                 "delivery_id": delivery.id,
                 "received_at": now,
                 "copy_id": change.copy,
+                "state": change.state,
+                "provider_status": (change.provider_status or None) and change.provider_status[:64],
+                "occurred_at": change.at,
             }
             for key in change.keys
         )

@@ -53,6 +53,7 @@ def test_every_table_of_the_product_is_modelled() -> None:
         "subscriber",
         "subscription_confirmation",
         "rate_hit",
+        "commitment",
     }
     assert set(SQLModel.metadata.tables) == expected
 
@@ -64,7 +65,7 @@ def test_a_new_store_has_no_revision(bare_engine: sa.Engine) -> None:
 def test_upgrade_head_builds_every_table(bare_engine: sa.Engine) -> None:
     store.migrate(bare_engine)
 
-    assert store.current_revision(bare_engine) == _head() == "0009"
+    assert store.current_revision(bare_engine) == _head() == "0010"
     assert set(sa.inspect(bare_engine).get_table_names()) == MODEL_TABLES | {"alembic_version"}
 
 
