@@ -79,3 +79,4 @@ SurveyReminder = Annotated[Duration, _between(timedelta(hours=1), timedelta(days
 SurveyRetention = Annotated[Duration, _between(timedelta(days=1), timedelta(days=3 * 365))]
 MaintenanceLead = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=30))]
 VerifyFor = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]
+CommitmentLead = Annotated[Duration, _between(timedelta(hours=1), timedelta(days=90))]

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from clarion import strict
+from clarion.commitments.promises import Promises, locale_problems, repeated
 from clarion.errors import FactsError, Problem, display_path
 from clarion.files.safetext import CheckedText, with_text_patterns
 from clarion.files.yamlfile import read_yaml, validate_with_lines
@@ -230,6 +231,10 @@ class Facts(CheckedText, Strict):
     maintenance: Window | None = Field(
         default=None, description="The window of planned work (scheduled-maintenance playbooks need it)."
     )
+    commitments: Promises = Field(
+        default_factory=list,
+        description="What we promise to change, trackable: id, owner, due day, public text per locale.",
+    )
     recipient: SampleRecipient = SampleRecipient()
 
     @model_validator(mode="after")
@@ -242,6 +247,20 @@ class Facts(CheckedText, Strict):
             for field, value, message in _misordered(
                 self.started_at, self.aware_at, as_of, self.next_update_by
             )
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    @model_validator(mode="after")
+    def _commitments_once(self) -> Facts:
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("repeated", "commitment {key} is listed twice", {"key": key}),
+                loc=("commitments", index, "id"),
+                input=key,
+            )
+            for index, key in repeated(self.commitments)
         ]
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
@@ -288,7 +307,7 @@ def load_facts(path: Path, playbook: Playbook, components_file: Path | None = No
     source = display_path(path)
     facts = validate_with_lines(Facts, data or {}, lines, source, FactsError)
     problems = [
-        Problem(source, lines.line_for(loc), ".".join(loc), msg)
+        Problem(source, lines.line_for(loc), ".".join(map(str, loc)), msg)
         for loc, msg in fit_problems(facts, playbook, components_file)
     ]
     if problems:
@@ -298,10 +317,10 @@ def load_facts(path: Path, playbook: Playbook, components_file: Path | None = No
 
 def fit_problems(
     facts: Facts, playbook: Playbook, components_file: Path | None = None
-) -> list[tuple[tuple[str, ...], str]]:
+) -> list[tuple[tuple[str | int, ...], str]]:
     """What keeps valid facts from fitting ``playbook`` (and the status page's components, when a
     components file is given), as (location, message) pairs."""
-    problems: list[tuple[tuple[str, ...], str]] = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     if facts.severity not in playbook.severities:
         known = ", ".join(playbook.severities)
         problems.append(
@@ -328,6 +347,7 @@ def fit_problems(
                 f"playbook {playbook.name} needs the window: maintenance.starts_at and ends_at",
             )
         )
+    problems += locale_problems(facts.commitments, playbook.locales)
     problems += _component_problems(facts, components_file)
     return problems
 

@@ -26,6 +26,7 @@ from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.channel_table import Reach, channel_table
 from clarion.durations import (
     ApprovalTimeout,
+    CommitmentLead,
     HoldingGrace,
     MaintenanceLead,
     SurveyDelay,
@@ -284,6 +285,20 @@ class PartOverride(Strict):
     short: Snippet = None
 
 
+class CommitmentPolicy(Strict):
+    """Prevention commitments: when owners are reminded, who hears when one is overdue, and whether
+    a shipped one is told to the audience ("you asked, we built it")."""
+
+    remind_before: CommitmentLead = Field(
+        default=timedelta(days=3), description="How long before the end of its due day the owner is reminded."
+    )
+    escalate_to: list[Annotated[str, Field(min_length=1, max_length=254)]] = Field(
+        default_factory=list,
+        description="Responders told of an overdue commitment, besides its owner (default: the commander).",
+    )
+    follow_up: bool = Field(default=True, description="Tell the affected audience when one ships.")
+
+
 class Playbook(Strict):
     name: Slug
     kind: PlaybookKind
@@ -312,6 +327,7 @@ class Playbook(Strict):
         default=None, description="Steps of a scheduled maintenance (its kind only; defaults apply)."
     )
     sms_max_segments: int | None = Field(default=None, ge=1, le=10)
+    commitments: CommitmentPolicy = CommitmentPolicy()
     parts: dict[str, dict[Part, PartOverride]] = Field(default_factory=dict)
 
     @field_validator("regimes")

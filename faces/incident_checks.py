@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import Session
 
+from clarion.commitments.record import problems as commitment_problems
 from clarion.compliance.deadlines import incident_regimes
 from clarion.errors import FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
 from clarion.files.yamlfile import LineMap, problems_from, read_yaml, validate_with_lines
 from clarion.incidents import approvals
 from clarion.incidents.incident_status import incident_report
-from clarion.models import Incident
+from clarion.models import Incident, utcnow
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 from clarion.settings import get_settings
 from clarion.store import exists as store_exists
@@ -53,9 +55,13 @@ def declaration(
     data, lines = read_yaml(facts, FactsError)
     source = display_path(facts)
     checked = validate_with_lines(IncidentFacts, data or {}, lines, source, FactsError)
+    today = (checked.as_of or utcnow()).astimezone(UTC).date()
     problems = [
-        Problem(source, lines.line_for(loc), ".".join(loc), message)
-        for loc, message in fit_problems(checked, book)
+        Problem(source, lines.line_for(loc), ".".join(map(str, loc)), message)
+        for loc, message in [
+            *fit_problems(checked, book),
+            *commitment_problems(checked.commitments, {}, today=today),
+        ]
     ]
     if checked.reference is not None and incident_exists(checked.reference):
         problems.append(

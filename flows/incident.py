@@ -7,6 +7,7 @@ the update to the :func:`~flows.publish.publish_update` subflow.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -16,6 +17,7 @@ from prefect.runtime import flow_run
 from sqlmodel import Session
 
 from clarion.audiences.sources import playbook_sources
+from clarion.commitments import record as commitments
 from clarion.facts import Facts
 from clarion.incidents.clock import IncidentClock
 from clarion.incidents.lifecycle import (
@@ -75,6 +77,9 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
     given = declaration.facts
     provisional = given.complete(reference=given.reference or "INC-0000", as_of=utcnow())
     check_fit(provisional, playbook, "declaration")
+    commitments.check(
+        provisional.commitments, {}, today=provisional.as_of.astimezone(UTC).date(), source="declaration"
+    )
     # Every audience and rendition is checked before the incident exists: a declaration that could
     # not draft its first update must not leave an incident behind that cannot be declared again.
     check_draft(

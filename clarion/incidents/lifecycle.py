@@ -54,7 +54,9 @@ def latest_update(*, session: Session, incident_id: int) -> Update | None:
 
 def check_fit(facts: Facts, playbook: Playbook, source: str) -> None:
     """Raise InputError naming every way ``facts`` do not fit ``playbook``."""
-    problems = [Problem(source, None, ".".join(loc), msg) for loc, msg in fit_problems(facts, playbook)]
+    problems = [
+        Problem(source, None, ".".join(map(str, loc)), msg) for loc, msg in fit_problems(facts, playbook)
+    ]
     if problems:
         raise InputError(problems)
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from clarion.commitments import record as commitments
 from clarion.errors import InputError, Problem
 from clarion.facts import Facts
 from clarion.kinds import UpdateKind, UpdateState
@@ -100,6 +101,14 @@ def store_update(
         update = add_update(session=session, incident=incident, update_in=UpdateCreate.model_validate(values))
         update.state = state
         update.content_hash = key
+        commitments.record(
+            session=session,
+            incident=incident,
+            promises=list(facts.commitments),
+            today=facts.as_of.astimezone(UTC).date(),
+            actor=commander or "clarion",
+            source=source,
+        )
         session.add_all([incident, update])
         session.commit()
         assert incident.id is not None and update.id is not None
