@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from faces.commitments_cli import commitments
 from faces.console import EXIT_INPUT, err, fail, out
 from faces.deadlines_cli import (
     deadline_event,
@@ -63,6 +64,7 @@ for clock_command in (
 app.command()(serve)
 app.command()(web)
 app.command()(demo)
+app.command()(commitments)
 
 
 @app.command()

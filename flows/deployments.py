@@ -103,6 +103,17 @@ SURVEY_PURGE = DeploymentSpec(
     "Every day: remove survey answers' free text older than the playbook's retention.",
     interval_seconds=86_400,
 )
+COMMITMENT_CHECK = DeploymentSpec(
+    "commitment-check",
+    "flows/commitments.py:commitment_check",
+    "Scheduled by each publish for every open commitment: remind its owner before its day, and escalate "
+    "when the day passed and it is still open.",
+)
+COMMITMENT_SHIPPED = DeploymentSpec(
+    "commitment-shipped",
+    "flows/commitments.py:commitment_shipped",
+    "Run by `clarion commitments ship`: tell the incident's audience that a promised change is built.",
+)
 SPECS = (
     DECLARE,
     POST_UPDATE,
@@ -117,6 +128,8 @@ SPECS = (
     SEND_SURVEY,
     SURVEY_STEP,
     SURVEY_PURGE,
+    COMMITMENT_CHECK,
+    COMMITMENT_SHIPPED,
 )
 
 

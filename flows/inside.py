@@ -19,6 +19,7 @@ from clarion.kinds import Channel
 from clarion.outbox.notices import NoticeRenderer
 from clarion.responders import notices
 from clarion.responders.notices import Telling, Told
+from clarion.responders.people import People
 from flows.context import IncidentContext
 
 
@@ -36,16 +37,24 @@ def ui_url() -> str:
 
 
 def tell(
-    ctx: IncidentContext, kind: str, topic: str, to: list[str], *, urgent: bool = False, **params: Any
+    ctx: IncidentContext,
+    kind: str,
+    topic: str,
+    to: list[str],
+    *,
+    urgent: bool = False,
+    people: People | None = None,
+    **params: Any,
 ) -> Told:
-    """Stage one notice of ``kind`` for each responder in ``to`` (once per topic, person and channel)."""
+    """Stage one notice of ``kind`` for each responder in ``to`` (once per topic, person and channel);
+    ``people`` replaces the playbook's people file (a file with someone added who is not in it)."""
     logger = get_run_logger()
     to = [person for person in to if person]  # an incident declared without a commander names none
     if not to:
         logger.warning("%s: nobody inside to tell of %s (nobody is named)", ctx.reference, kind)
         return Told()
     try:
-        people = ctx.people
+        people = people or ctx.people
     except PlaybookError as exc:  # the file broke mid-incident: say so loudly, never block the run
         logger.error("%s: nobody inside is told (%s): %s", ctx.reference, kind, exc)
         return Told(unreachable=list(to))

@@ -344,6 +344,7 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     timers.schedule_cadence(ctx, update)
     timers.schedule_maintenance(ctx, update)
     timers.schedule_survey(ctx, update)
+    timers.schedule_commitments(ctx)
     if ctx.settings.statuspage_export_dir is not None:
         refresh_export(reference)
     timers.emit(ctx, "clarion.update.published", update=update_number, kind=update.kind.value)

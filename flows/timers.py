@@ -28,6 +28,8 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled
 
 from clarion import audit
+from clarion.commitments.record import stored
+from clarion.commitments.tracking import checks, is_open
 from clarion.incidents.lifecycle import facts_of, timers
 from clarion.incidents.maintenance import ahead, window_key
 from clarion.models import Update
@@ -37,6 +39,7 @@ from flows.context import IncidentContext
 from flows.deployments import (
     APPROVAL_ESCALATION,
     CADENCE_CHECK,
+    COMMITMENT_CHECK,
     MAINTENANCE_STEP,
     SEND_SURVEY,
     DeploymentSpec,
@@ -156,6 +159,29 @@ def schedule_survey(ctx: IncidentContext, update: Update) -> bool:
         key=f"u{update.number}:survey",
         name="survey",
     )
+
+
+def schedule_commitments(ctx: IncidentContext) -> int:
+    """The reminder and the overdue check of every open commitment (once per commitment and day)."""
+    with ctx.session() as session:
+        rows = [row for row in stored(session, ctx.incident.id or 0).values() if is_open(row)]
+    lead = ctx.playbook.commitments.remind_before
+    for row in rows:
+        for phase, at in checks(row, lead):
+            schedule(
+                ctx,
+                COMMITMENT_CHECK,
+                {
+                    "reference": ctx.reference,
+                    "key": row.key,
+                    "phase": phase.value,
+                    "due": row.due_on.isoformat(),
+                },
+                at=at,
+                key=f"commitment:{row.key}:{row.due_on.isoformat()}:{phase.value}",
+                name=f"commitment {row.key} · {phase.value}",
+            )
+    return len(rows)
 
 
 def schedule_escalation(ctx: IncidentContext, update: Update, role: str, *, at: datetime) -> None:

@@ -8,7 +8,9 @@ words):
   command and the Prefect UI link;
 * ``responder-escalation``: a role has not answered half-way through its window; you are its backup;
 * ``responder-reminder``: the next update is due soon; ``responder-lapse``: its promise lapsed;
-* ``responder-deadline``: a regulatory clock passed a threshold, or its deadline.
+* ``responder-deadline``: a regulatory clock passed a threshold, or its deadline;
+* ``commitment-reminder``: a prevention commitment you own is due soon; ``commitment-overdue``: it is
+  past its day and still open (to its owner and whom the playbook escalates to).
 
 Internal notices may say what is not public yet (a draft's words); they go only to the addresses of the
 people file, never to an audience. Each (incident, kind, topic, person, channel) is staged once: the
@@ -38,7 +40,9 @@ ESCALATION = "responder-escalation"
 REMINDER = "responder-reminder"
 LAPSE = "responder-lapse"
 DEADLINE = "responder-deadline"
-KINDS = (APPROVAL, ESCALATION, REMINDER, LAPSE, DEADLINE)
+COMMITMENT_REMINDER = "commitment-reminder"
+COMMITMENT_OVERDUE = "commitment-overdue"
+KINDS = (APPROVAL, ESCALATION, REMINDER, LAPSE, DEADLINE, COMMITMENT_REMINDER, COMMITMENT_OVERDUE)
 PREVIEW_CHARS = 1000
 """A preview in a notice is a glimpse (the whole draft is the Prefect artifact and `clarion status`)."""
 

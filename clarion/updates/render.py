@@ -71,6 +71,8 @@ class LocaleText:
     """``text`` and ``short`` of the holding statement's apology part (``{title}`` is filled in)."""
     maintenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per maintenance step, ``text`` and ``short`` of its apology (``{title}``, ``{starts}``, ``{ends}``)."""
+    built: Mapping[str, Any] = field(default_factory=dict)
+    """"You asked, we built it": ``apology`` and ``prevention`` (``text``, ``short``) and ``asked``."""
 
     def when(self, instant: datetime, time_zone: str, locale: str) -> str:
         return str(format_datetime(instant, self.datetime_format, tzinfo=ZoneInfo(time_zone), locale=locale))
@@ -102,6 +104,7 @@ class Renderer:
                         str(step): {k: str(words[k]) for k in ("text", "short")}
                         for step, words in (data.get("maintenance") or {}).items()
                     },
+                    built=_built(data.get("built")),
                 )
             except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
                 raise TemplateError.at(display_path(path), None, f"locale strings unusable: {exc!r}") from exc
@@ -363,3 +366,14 @@ def _tidy(text: str) -> str:
     """Plain text: single spaces, no trailing spaces, at most one blank line in a row."""
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _built(data: Any) -> dict[str, Any]:
+    """The locale's "you asked, we built it" wording, checked for its keys (empty when it has none)."""
+    if data is None:
+        return {}
+    return {
+        "apology": {k: str(data["apology"][k]) for k in ("text", "short")},
+        "prevention": {k: str(data["prevention"][k]) for k in ("text", "short")},
+        "asked": str(data["asked"]),
+    }

@@ -65,6 +65,24 @@ PARAMS: dict[str, dict[str, Any]] = {
         "left": "18 h",
         "command": "clarion notify-regulator INC-0042 --regime gdpr-art33 --stage authority",
     },
+    notices.COMMITMENT_REMINDER: {
+        "title": "Customer contact details exposed",
+        "key": "C1",
+        "text": "Every change to storage permissions gets a second reviewer.",
+        "owner": "platform-lead@example.com",
+        "due": "2026-12-20",
+        "state": "planned",
+        "command": 'clarion commitments ship INC-0042 C1 --note "…"',
+    },
+    notices.COMMITMENT_OVERDUE: {
+        "title": "Customer contact details exposed",
+        "key": "C2",
+        "text": "Public-bucket alarms on every storage account.",
+        "owner": "platform-lead@example.com",
+        "due": "2026-12-20",
+        "state": "in progress",
+        "command": 'clarion commitments ship INC-0042 C2 --note "…"',
+    },
 }
 
 
@@ -105,6 +123,13 @@ def test_an_approval_request_carries_the_preview_the_exact_command_and_the_ui_li
     assert "We exposed some contact details. Sorry." in content.text
     assert "http://127.0.0.1:4200/runs/flow-run/0b7f" in content.text
     assert content.subject == "[INC-0042] Approval needed from legal: update 2"
+
+
+def test_an_overdue_commitment_says_so_and_names_its_owner_and_promise() -> None:
+    content = RENDER(notice(notices.COMMITMENT_OVERDUE, Channel.EMAIL))
+    assert content.subject == "[INC-0042] OVERDUE: commitment C2 was due 2026-12-20"
+    assert "platform-lead@example.com" in content.text and "Public-bucket alarms" in content.text
+    assert "still in progress" in content.text
 
 
 def test_a_missed_deadline_says_missed_and_at_risk_says_what_is_left() -> None:
