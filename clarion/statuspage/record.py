@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col
 
-from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
-from clarion.models import Incident, Update
+from clarion.kinds import CommitmentState, IncidentStatus, UpdateKind, UpdateState
+from clarion.models import Commitment, Incident, Update
 from clarion.statuspage.components import ComponentStatus
 
 PARTS = ("apology", "cause", "fix", "prevention")
@@ -98,6 +98,19 @@ class PublishedUpdate:
 
 
 @dataclass(frozen=True)
+class PublicCommitment:
+    """A prevention commitment as the public may see it: no owner (a person inside), its promise per
+    locale, its day, its state and the public note of what became of it."""
+
+    key: str
+    texts: Mapping[str, str]
+    due_on: date
+    state: CommitmentState
+    note: str | None
+    changed_at: datetime | None
+
+
+@dataclass(frozen=True)
 class PublicIncident:
     """An incident (or a maintenance) and every update the public received, oldest first."""
 
@@ -111,6 +124,7 @@ class PublicIncident:
     resolved_at: datetime | None
     time_zone: str
     updates: tuple[PublishedUpdate, ...] = field(default_factory=tuple)
+    commitments: tuple[PublicCommitment, ...] = field(default_factory=tuple)
 
     @property
     def latest(self) -> PublishedUpdate:
@@ -195,12 +209,36 @@ def load_record(connection: sa.Connection) -> Record:
             col(Incident.resolved_at), col(Incident.public_time_zone),
         ).where(col(Incident.id).in_(list(by_incident)))
     ).all()  # fmt: skip
+    promised = _commitments(connection, list(by_incident))
     out = [
-        PublicIncident(*row, updates=tuple(by_incident[row.id]))  # type: ignore[arg-type]
+        PublicIncident(
+            *row,  # type: ignore[arg-type]
+            updates=tuple(by_incident[row.id]),
+            commitments=promised.get(row.id, ()),
+        )
         for row in incidents
     ]
     out.sort(key=lambda i: (i.first.published_at, i.id), reverse=True)
     return Record(tuple(out))
+
+
+def _commitments(
+    connection: sa.Connection, incident_ids: list[int]
+) -> dict[int, tuple[PublicCommitment, ...]]:
+    rows = connection.execute(
+        sa.select(
+            col(Commitment.incident_id), col(Commitment.key), col(Commitment.texts), col(Commitment.due_on),
+            col(Commitment.state), col(Commitment.note), col(Commitment.changed_at),
+        )
+        .where(col(Commitment.incident_id).in_(incident_ids))
+        .order_by(col(Commitment.incident_id), col(Commitment.due_on), col(Commitment.key))
+    ).all()  # fmt: skip
+    found: dict[int, list[PublicCommitment]] = {}
+    for incident_id, key, texts, due_on, state, note, changed_at in rows:
+        found.setdefault(incident_id, []).append(
+            PublicCommitment(key, texts or {}, due_on, CommitmentState(state), note, changed_at)
+        )
+    return {incident_id: tuple(items) for incident_id, items in found.items()}
 
 
 def generation(connection: sa.Connection) -> tuple[Any, ...]:
@@ -214,4 +252,7 @@ def generation(connection: sa.Connection) -> tuple[Any, ...]:
     resolved = connection.execute(
         sa.select(sa.func.max(col(Incident.resolved_at)), sa.func.count(col(Incident.resolved_at)))
     ).one()
-    return (*published, *resolved)
+    promised = connection.execute(
+        sa.select(sa.func.max(col(Commitment.updated_at)), sa.func.count(col(Commitment.id)))
+    ).one()  # a commitment shipped or dropped changes the page without a new update
+    return (*published, *resolved, *promised)

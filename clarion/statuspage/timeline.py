@@ -19,6 +19,7 @@ from datetime import datetime
 
 from clarion.kinds import IncidentStatus, UpdateKind
 from clarion.statuspage.components import Catalogue, ComponentStatus
+from clarion.statuspage.promises import CommitmentView, commitment_views
 from clarion.statuspage.record import PARTS, PublicIncident, PublishedUpdate
 from clarion.statuspage.state import (
     STATUS_IMPACT,
@@ -135,6 +136,8 @@ class IncidentView:
     """Newest first, as on Statuspage: the reader comes for the latest word."""
     promise: Promise | None
     contact: ContactView
+    commitments: tuple[CommitmentView, ...] = ()
+    """What we promised to change, with where each stands."""
 
     @property
     def is_open(self) -> bool:
@@ -304,4 +307,5 @@ def incident_view(
         if incident.resolved
         else Promise(words.moment(latest.next_update_by), latest.next_update_by <= now),
         contact=contact_view(latest),
+        commitments=commitment_views(incident.commitments, now, words),
     )

@@ -48,6 +48,10 @@ from clarion.updates.consistency import preflight
 from clarion.updates.render import Renderer
 from clarion.updates.rendition import Rendition
 
+VOLUNTARY = frozenset({UpdateKind.BUILT})
+"""Kinds of update no law or safety requires: they honour every unsubscribe, even to an audience whose
+messages are otherwise mandatory ("you asked, we built it" is a courtesy, not a breach notice)."""
+
 
 @dataclass
 class Staged:
@@ -142,6 +146,7 @@ def enqueue_update(
                 ]
             )
         incident_id = update.incident_id
+        required = update.kind not in VOLUNTARY
         touched = _touched(update.facts)
         ids = {
             (r.channel, r.locale, r.time_zone): r.id
@@ -174,7 +179,7 @@ def enqueue_update(
                 renditions=ids,
                 locales=playbook.locales,
                 default_time_zone=public_zone,
-                mandatory_reason=spec.mandatory,
+                mandatory_reason=spec.mandatory if required else None,
             )
             staged.audiences[name] = enqueue_audience(
                 engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark
