@@ -344,6 +344,12 @@ class Playbook(Strict):
         return value
 
     @model_validator(mode="after")
+    def _escalation_needs_people(self) -> Playbook:
+        if self.commitments.escalate_to and self.responders is None:
+            raise ValueError("commitments.escalate_to names responders: the playbook needs a people file")
+        return self
+
+    @model_validator(mode="after")
     def _maintenance_policy_for_maintenance(self) -> Playbook:
         if self.maintenance is not None and self.kind is not PlaybookKind.SCHEDULED_MAINTENANCE:
             raise ValueError("maintenance steps are for kind scheduled-maintenance only")

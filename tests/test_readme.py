@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import ROOT
+import yaml
+
+from clarion.facts import Facts, fit_problems
+from clarion.playbook import load_playbook
+from tests.helpers import EXAMPLES, PLAYBOOKS, ROOT, load_raw
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CLARION = str(Path(sys.executable).with_name("clarion"))
@@ -44,6 +48,15 @@ def test_deadline_example_prints_what_it_says() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+def test_commitments_example_is_valid_facts() -> None:
+    block = re.search(r"<!-- readme-example: commitments -->\n```yaml\n(.*?)```", README, re.S)
+    assert block is not None
+    facts = load_raw(EXAMPLES / "data-breach.yaml") | yaml.safe_load(block.group(1))
+    checked = Facts.model_validate(facts)
+    assert [c.id for c in checked.commitments] == ["C1"]
+    assert fit_problems(checked, load_playbook(PLAYBOOKS / "data-breach.yaml")) == []
 
 
 def test_survey_tag_example_prints_what_it_says() -> None:

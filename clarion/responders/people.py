@@ -114,8 +114,8 @@ def checked_address(channel: Channel, address: str) -> str:
 
 def people_of(playbook: Playbook, playbook_path: Path) -> People | None:
     """The people file ``playbook`` names (None when it names none), checked against it: every
-    approver and backup must be in it, or they would never be told. PlaybookError otherwise, naming
-    the playbook's line."""
+    approver, backup and commitment escalation must be in it, or they would never be told.
+    PlaybookError otherwise, naming the playbook's line."""
     if playbook.responders is None:
         return None
     _, lines = read_yaml(playbook_path, PlaybookError)
@@ -133,6 +133,9 @@ def people_of(playbook: Playbook, playbook_path: Path) -> People | None:
         named += [(("approvals", i, "approvers", j), who) for j, who in enumerate(step.approvers)]
         if step.backup is not None:
             named.append((("approvals", i, "backup"), step.backup))
+    named += [
+        (("commitments", "escalate_to", j), who) for j, who in enumerate(playbook.commitments.escalate_to)
+    ]
     missing = [
         Problem(where, lines.line_for(loc), format_loc(loc), f"{who!r} is not in {people.source}")
         for loc, who in named
