@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from faces.console import console
+from faces.demo_commitments import promised, ship_and_tell
 from faces.demo_facts import COMMANDER, FIX_DE, FIX_EN, PREVENTION_DE, PREVENTION_EN, declaration
 from faces.demo_inside import listed, wait_received
 from faces.demo_summary import print_summary
@@ -217,15 +218,17 @@ class Story:
                             }
                         },
                     },
+                    "changes": {"commitments": promised(self.engine, self.reference)},
                 }
             },
         )
-        _say(f"resolved the incident: run {run.id}")
+        _say(f"resolved the incident, promising two changes as commitments: run {run.id}")
         self._approve_and_finish(run.id)
 
         from faces.demo_survey import play_survey
 
         play_survey(self.api, self.stack, self.engine, self.reference)
+        ship_and_tell(self.api, self.stack, self.engine, self.reference)
 
     def _notify_regulator(self) -> None:
         """The DPO drafts the GDPR Art. 33 notice from the facts and records its submission, as

@@ -32,8 +32,8 @@ from clarion.errors import ClarionError
 from clarion.facts import Facts
 from clarion.incidents import approvals, reports
 from clarion.incidents.approvals import Verdict
-from clarion.incidents.lifecycle import facts_of, next_facts
-from clarion.kinds import ApprovalDecision, UpdateState
+from clarion.incidents.lifecycle import facts_of, next_facts, superseded_by
+from clarion.kinds import ApprovalDecision, UpdateKind, UpdateState
 from clarion.models import Incident, Rendition, Update, utcnow
 from clarion.responders import notices, who
 from clarion.responders.notices import preview_of
@@ -316,6 +316,15 @@ def publish_update(reference: str, update_number: int) -> dict[str, Any]:
     assert update.id is not None
     if update.state is UpdateState.REJECTED:
         return {"reference": reference, "update": update_number, "state": update.state.value}
+    if update.kind is UpdateKind.HOLDING and update.state is not UpdateState.PUBLISHED:
+        with ctx.session() as session:
+            newer = superseded_by(session=session, update=update)
+        if newer is not None:  # its facts are older than what people heard since: never send it
+            _set_state(ctx, update, UpdateState.REJECTED, audit_action="update.superseded")
+            logger.warning(
+                "%s: holding statement %s superseded by update %s", reference, update_number, newer.number
+            )
+            return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
     if update.state is not UpdateState.PUBLISHED:
         if not await_approval(ctx, update):
             timers.cancel_escalations(ctx, update_number)

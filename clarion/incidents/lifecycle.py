@@ -47,6 +47,21 @@ def latest_published(*, session: Session, incident_id: int) -> Update | None:
     return session.exec(statement).first()
 
 
+def superseded_by(*, session: Session, update: Update) -> Update | None:
+    """The update published since ``update`` was drafted, if any. A holding statement repeats the facts
+    last told when it was drafted; once another update went out meanwhile (the resolution its approvers
+    answered while the holding statement was drafted), those facts are stale and it must not go out:
+    it would set the status back (a resolved incident "reopened" by its own holding statement)."""
+    statement = (
+        select(Update)
+        .where(Update.incident_id == update.incident_id, Update.state == UpdateState.PUBLISHED)
+        .where(Update.id != update.id, col(Update.published_at) > update.created_at)
+        .order_by(col(Update.published_at).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
 def latest_update(*, session: Session, incident_id: int) -> Update | None:
     statement = select(Update).where(Update.incident_id == incident_id).order_by(col(Update.number).desc())
     return session.exec(statement.limit(1)).first()

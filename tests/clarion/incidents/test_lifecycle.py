@@ -27,6 +27,7 @@ from clarion.incidents.lifecycle import (
     next_facts,
     open_incident,
     reminder_lead,
+    superseded_by,
     timers,
 )
 from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
@@ -594,6 +595,23 @@ def test_an_update_published_after_a_holding_statement_numbered_later_is_the_lat
     assert consecutive_holdings(session=session, incident_id=incident.id) == 0
     assert action(session, incident, 2, phase, breach) is expected
     assert action(session, incident, 3, phase, breach) is Action.NOTHING
+
+
+def test_a_holding_statement_is_superseded_by_an_update_published_after_it_was_drafted(
+    session: Session, incident: Incident
+) -> None:
+    """The demo's race: the resolution waits for approval, the lapse drafts a holding statement from the
+    facts last told, the resolution goes out first; the holding statement must not follow it."""
+    add(session, incident, UpdateKind.INITIAL)
+    resolution = add(session, incident, UpdateKind.RESOLUTION, UpdateState.PENDING_APPROVAL)
+    holding = add(session, incident, UpdateKind.HOLDING, UpdateState.DRAFT)
+    holding.created_at = T0 + timedelta(hours=1)
+    assert superseded_by(session=session, update=holding) is None  # nothing went out since: it may
+    publish(session, resolution, timedelta(hours=1, minutes=1))
+
+    newer = superseded_by(session=session, update=holding)
+
+    assert newer is not None and newer.number == resolution.number
 
 
 def test_holdings_published_after_the_last_real_update_are_counted_whatever_their_numbers(

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
+from sqlmodel import Session
 
 from clarion import store
-from clarion.models import utcnow
+from clarion.kinds import CommitmentState
+from clarion.models import Commitment, utcnow
 from clarion.settings import Settings
 from faces.web.app import create_app
 from tests.faces.web import test_pages_browser as shared
@@ -68,6 +70,7 @@ def seed(engine: sa.Engine, now: datetime) -> tuple[str, str, str]:
         fix="We freed space and restarted the scheduler; queued builds ran in order.",
         prevention="We now alert at 70 % disk use and clean old layers every night.",
     )  # fmt: skip
+    promise(engine, builds.id, now)
     slow = world.incident(
         "Slow dashboard", at=now - timedelta(days=3), components={"dashboard": "degraded_performance"},
         severity="sev3", apology="The dashboard was slow to load. Sorry for the wait.",
@@ -98,6 +101,29 @@ def seed(engine: sa.Engine, now: datetime) -> tuple[str, str, str]:
         fix="We are rolling the change back. Retry failed requests; they are safe to repeat.",
     )  # fmt: skip
     return api.reference, builds.reference, coming.reference
+
+
+PROMISED = {
+    "C1": ("We alert at 70 % disk use on every build machine.", CommitmentState.SHIPPED, -40, "Alerts live."),
+    "C2": ("Old image layers are cleaned every night.", CommitmentState.IN_PROGRESS, -2, None),
+    "C3": ("A second scheduler takes over within a minute.", CommitmentState.DROPPED, 20, "Replaced by C1."),
+}
+
+
+def promise(engine: sa.Engine, incident_id: int | None, now: datetime) -> None:
+    """The resolved incident's commitments: one built, one overdue (two days past), one dropped."""
+    assert incident_id is not None
+    with Session(engine) as session:
+        for key, (text, state, days, note) in PROMISED.items():
+            final = state in (CommitmentState.SHIPPED, CommitmentState.DROPPED)
+            session.add(
+                Commitment(
+                    incident_id=incident_id, key=key, texts={"en": text}, owner="owner@acme.example",
+                    due_on=(now + timedelta(days=days)).date(), state=state, note=note,
+                    changed_at=now - timedelta(days=10) if final else None,
+                )
+            )  # fmt: skip
+        session.commit()
 
 
 @pytest.fixture
@@ -246,3 +272,19 @@ def test_the_dark_scheme_keeps_its_contrast(chromium: Any, scene: Scene, tmp_pat
         violations = Axe().run(page).response["violations"]
         assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == [], name
         page.close()
+
+
+def test_the_commitments_say_where_each_promise_stands(chromium: Any, scene: Scene, tmp_path: Path) -> None:
+    url = scene.base + f"/incidents/{scene.resolved_reference}"
+    text, page = _main_text(chromium, url, viewport=VIEWPORTS["phone"])
+    page.screenshot(path=str(tmp_path / "commitments.png"), full_page=True)
+    assert "What we promised" in text
+    items = page.locator(".commitment").all_inner_texts()
+    assert len(items) == 3
+    built, overdue, dropped = sorted(
+        items, key=lambda item: next(k for k, v in PROMISED.items() if v[0] in item)
+    )
+    assert "Built" in built and "Alerts live." in built
+    assert "Overdue" in overdue and "Due by" in overdue
+    assert "Dropped" in dropped and "Replaced by C1." in dropped
+    assert "owner@acme.example" not in page.content()
