@@ -24,7 +24,7 @@ from clarion.updates.compose import compose
 from clarion.updates.consistency import preflight
 from clarion.updates.drafts import store_update
 from clarion.updates.render import Renderer
-from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES, load_raw, write_yaml
+from tests.helpers import EXAMPLES, PLAYBOOKS, TEMPLATES, load_raw, shipped_playbooks, write_yaml
 
 BREACH = load_playbook(PLAYBOOKS / "data-breach.yaml")
 AS_OF = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -207,3 +207,28 @@ def test_the_follow_up_tells_the_promise_what_was_built_and_that_people_asked_on
     renditions = compose(BREACH, built, Settings(templates_dir=TEMPLATES))
     preflight(renditions)  # every rendition fits its channel and they all agree
     assert {r.channel.value for r in renditions} >= {"email", "sms", "banner"}
+
+
+@pytest.mark.parametrize("name", shipped_playbooks())
+def test_every_playbook_tells_a_shipped_commitment_within_every_channels_limits(name: str) -> None:
+    """The longest wording: a long promise and note, in every locale the playbook ships."""
+    playbook = load_playbook(PLAYBOOKS / f"{name}.yaml")
+    facts = Facts.model_validate(load_raw(EXAMPLES / f"{name}.yaml"))
+    row = Commitment(
+        incident_id=1,
+        key="C1",
+        texts={
+            locale: "Every change to storage permissions gets a second reviewer, " * 3
+            for locale in playbook.locales
+        },
+        owner="x@example.com",
+        due_on=date(2026, 12, 20),
+        state=CommitmentState.SHIPPED,
+        note="Storage permission changes now need two reviewers, enforced by the deployment pipeline.",
+        asked=True,
+        changed_at=datetime(2026, 12, 6, 12, 0, tzinfo=UTC),
+    )
+    renderer = Renderer(playbook, TEMPLATES, sms_max_segments=3)
+    wording = {locale: renderer.locale_text(locale).built for locale in playbook.locales}
+    built = built_facts(facts, row, wording=wording, declared=AS_OF, others=[row])
+    preflight(compose(playbook, built, Settings(templates_dir=TEMPLATES)))
