@@ -13,10 +13,12 @@ from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from sqlmodel import Session
 
+from clarion.commitments.promises import Promises, locale_problems
 from clarion.commitments.record import problems as commitment_problems
+from clarion.commitments.record import stored as stored_commitments
 from clarion.compliance.deadlines import incident_regimes
 from clarion.errors import FactsError, NotFound, PlaybookError, Problem, display_path
 from clarion.facts import Facts, fit_problems
@@ -148,9 +150,9 @@ def changes_model() -> type[BaseModel]:
 
 
 def _fit_incident(request: UpdateRequest, lines: LineMap, source: str) -> list[Problem]:
-    """Severity and story locales of an update must fit the incident's playbook."""
-    _, book = incident_and_playbook(request.reference)
-    problems = []
+    """Severity, story locales and commitments of an update must fit the incident and its playbook."""
+    incident, book = incident_and_playbook(request.reference)
+    problems = _commitment_problems(incident, book, request.changes.get("commitments"), lines, source)
     if request.severity is not None and request.severity not in book.severities:
         known = ", ".join(book.severities)
         message = f"{request.severity!r} is not one of {known} (playbook {book.name})"
@@ -159,6 +161,20 @@ def _fit_incident(request: UpdateRequest, lines: LineMap, source: str) -> list[P
         message = f"locale {locale!r} is not in playbook {book.name}'s locales"
         problems.append(Problem(source, lines.line_for(("story", locale)), f"story.{locale}", message))
     return problems
+
+
+def _commitment_problems(
+    incident: Incident, book: Playbook, given: Any, lines: LineMap, source: str
+) -> list[Problem]:
+    """Commitments an update names: text in every locale, none created or moved to a past day."""
+    if not given:
+        return []
+    promises = TypeAdapter(Promises).validate_python(given)  # checked with the other changes already
+    with reading(get_engine()) as connection, Session(bind=connection) as session:
+        known = stored_commitments(session, incident.id or 0)
+    today = utcnow().astimezone(UTC).date()
+    found = [*locale_problems(promises, book.locales), *commitment_problems(promises, known, today=today)]
+    return [Problem(source, lines.line_for(loc), ".".join(map(str, loc)), message) for loc, message in found]
 
 
 # ── the store ─────────────────────────────────────────────────────────────────────────────────────

@@ -223,6 +223,46 @@ def test_declare_of_facts_that_do_not_fit_the_playbook_sends_nothing(
     assert prefect.requests == []
 
 
+PAST_DUE = {
+    "id": "C1",
+    "owner": "platform-lead@acme.example",
+    "due": "2026-11-01",
+    "text": {"en": "Second reviews.", "de": "Zweite Prüfung."},
+}
+
+
+def test_declare_of_a_commitment_due_before_the_update_sends_nothing(
+    prefect: FakePrefect, tmp_path: Path
+) -> None:
+    bad = write_yaml(tmp_path / "f.yaml", {**load_raw(BREACH), "commitments": [PAST_DUE]})
+
+    code, output = run("declare", "data-breach", "--facts", str(bad))
+
+    assert code == 2
+    line = line_of(bad, "2026-11-01")
+    assert (
+        f"{bad}:{line}: commitments.0.due: 2026-11-01 is before 2026-11-23, the day of this update" in output
+    )
+    assert prefect.requests == []
+
+
+def test_an_update_naming_a_commitment_due_in_the_past_sends_nothing(
+    prefect: FakePrefect, breach: sa.Engine, tmp_path: Path
+) -> None:
+    bad = write_yaml(
+        tmp_path / "u.yaml", {"commitments": [PAST_DUE, {**PAST_DUE, "id": "C2", "text": {"en": "x"}}]}
+    )
+
+    code, output = run("update", "INC-0042", "--facts", str(bad))
+
+    assert code == 2
+    said = " ".join(output.split())
+    assert "commitments.0.due: 2026-11-01 is before" in said
+    assert "a new commitment cannot be due in the past" in said
+    assert "commitments.1.text: no text in de for C2" in output
+    assert prefect.requests == []
+
+
 def test_declare_of_a_taken_reference_says_to_post_an_update(prefect: FakePrefect, breach: sa.Engine) -> None:
     code, output = run("declare", "data-breach", "--facts", str(BREACH))
 
