@@ -114,8 +114,11 @@ def cadence_check(reference: str, update_number: int, phase: Phase) -> str:
         except ClarionError as exc:  # e.g. the holding wording does not fit a channel: say so loudly
             _lapsed(ctx, update_number, due, late, holding=False, problem=str(exc))
             return Action.ESCALATE.value
+        published = publish_update(reference, number, holding_for=update_number)
+        if published["state"] != "published":  # another update went out meanwhile: it kept the promise
+            logger.info("%s: holding statement %s superseded; nothing more to do", reference, number)
+            return Action.NOTHING.value
         _lapsed(ctx, update_number, due, late, holding=True)
-        publish_update(reference, number)
         logger.warning("%s: promise of %s lapsed; holding statement %s published", reference, due, number)
     else:
         _lapsed(ctx, update_number, due, late, holding=False)

@@ -33,7 +33,7 @@ from clarion.facts import Facts
 from clarion.incidents import approvals, reports
 from clarion.incidents.approvals import Verdict
 from clarion.incidents.lifecycle import facts_of, next_facts, superseded_by
-from clarion.kinds import ApprovalDecision, UpdateKind, UpdateState
+from clarion.kinds import ApprovalDecision, UpdateState
 from clarion.models import Incident, Rendition, Update, utcnow
 from clarion.responders import notices, who
 from clarion.responders.notices import preview_of
@@ -102,6 +102,22 @@ def _decide(
         session.commit()
         session.refresh(row)
         return row
+
+
+def _superseded(ctx: IncidentContext, update: Update, base: int) -> bool:
+    """Reject a holding statement for ``base`` when another update went out since (its facts are stale)."""
+    with ctx.session() as session:
+        newer = superseded_by(session=session, incident_id=ctx.incident.id or 0, base=base)
+    if newer is None:
+        return False
+    _set_state(ctx, update, UpdateState.REJECTED, audit_action="update.superseded")
+    get_run_logger().warning(
+        "%s: holding statement %s not sent: update %s went out since",
+        ctx.reference,
+        update.number,
+        newer.number,
+    )
+    return True
 
 
 def _set_state(
@@ -308,28 +324,24 @@ def enqueue(reference: str, update_id: int) -> int:
 
 
 @flow(name="publish-update", flow_run_name="{reference} · update {update_number} · publish", log_prints=True)
-def publish_update(reference: str, update_number: int) -> dict[str, Any]:
-    """Approve (when the playbook asks), send on every channel, report, and set the next timers."""
+def publish_update(reference: str, update_number: int, holding_for: int | None = None) -> dict[str, Any]:
+    """Approve (when the playbook asks), send on every channel, report, and set the next timers.
+
+    ``holding_for``: the update whose lapsed promise this holding statement keeps; if another update
+    went out since, the holding statement is stale and is rejected instead of sent."""
     logger = get_run_logger()
     ctx = open_context(reference)
     update = ctx.update(update_number)
     assert update.id is not None
     if update.state is UpdateState.REJECTED:
         return {"reference": reference, "update": update_number, "state": update.state.value}
-    if update.kind is UpdateKind.HOLDING and update.state is not UpdateState.PUBLISHED:
-        with ctx.session() as session:
-            newer = superseded_by(session=session, update=update)
-        if newer is not None:  # its facts are older than what people heard since: never send it
-            _set_state(ctx, update, UpdateState.REJECTED, audit_action="update.superseded")
-            logger.warning(
-                "%s: holding statement %s superseded by update %s", reference, update_number, newer.number
-            )
-            return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
     if update.state is not UpdateState.PUBLISHED:
         if not await_approval(ctx, update):
             timers.cancel_escalations(ctx, update_number)
             return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
         timers.cancel_escalations(ctx, update_number)
+        if holding_for is not None and _superseded(ctx, update, holding_for):
+            return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
         planned = enqueue(reference, update.id)
         logger.info("%s update %s: %s messages in the outbox", reference, update_number, planned)
     delivered = deliver_update(ctx, update.id, update_number)

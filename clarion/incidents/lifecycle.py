@@ -47,19 +47,14 @@ def latest_published(*, session: Session, incident_id: int) -> Update | None:
     return session.exec(statement).first()
 
 
-def superseded_by(*, session: Session, update: Update) -> Update | None:
-    """The update published since ``update`` was drafted, if any. A holding statement repeats the facts
-    last told when it was drafted; once another update went out meanwhile (the resolution its approvers
-    answered while the holding statement was drafted), those facts are stale and it must not go out:
-    it would set the status back (a resolved incident "reopened" by its own holding statement)."""
-    statement = (
-        select(Update)
-        .where(Update.incident_id == update.incident_id, Update.state == UpdateState.PUBLISHED)
-        .where(Update.id != update.id, col(Update.published_at) > update.created_at)
-        .order_by(col(Update.published_at).desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
+def superseded_by(*, session: Session, incident_id: int, base: int) -> Update | None:
+    """The update published after ``base``, if any. A holding statement repeats the facts of the update
+    whose promise lapsed (``base``); once another update has gone out (the resolution its approvers
+    answered while the lapse was being handled), those facts are stale and the holding statement must
+    not go out: it would set the status back (a resolved incident "reopened" by its own holding
+    statement)."""
+    latest = latest_published(session=session, incident_id=incident_id)
+    return latest if latest is not None and latest.number != base else None
 
 
 def latest_update(*, session: Session, incident_id: int) -> Update | None:
