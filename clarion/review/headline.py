@@ -38,7 +38,7 @@ def promises(r: Review) -> str:
     if not p.due:
         return "no promise due yet"
     worst = f", worst lateness {duration(p.worst_late_by)}" if p.worst_late_by is not None else ""
-    return f"{p.kept} of {p.due} kept ({percent(p.share)}){worst}"
+    return f"{p.kept} of {p.due} ({percent(p.share)}){worst}"
 
 
 def reach(r: Review) -> str:
