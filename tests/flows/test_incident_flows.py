@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.settings import PREFECT_API_URL
@@ -275,6 +276,10 @@ def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -
         incident = s.exec(select(Incident)).one()
         assert incident.resolved_at is not None
         assert s.exec(select(Banner).where(col(Banner.cleared_at).is_(None))).all() == []
+    # the resolution published the post-incident report, as its figures stood then
+    report = str(Artifact.get("inc-0001-report").data)  # type: ignore[union-attr]
+    assert report.startswith("# INC-0001 post-incident report: ")
+    assert "- **Promises kept**: 3 of 3 (100 %)" in report  # the holding statement kept update 1's
 
 
 def test_holding_statements_stop_at_the_playbook_limit(sandbox: SandboxHandle) -> None:
