@@ -9,9 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
 from prefect.settings import PREFECT_API_URL
 from sqlmodel import Session, col, select
 
@@ -277,7 +281,13 @@ def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -
         assert incident.resolved_at is not None
         assert s.exec(select(Banner).where(col(Banner.cleared_at).is_(None))).all() == []
     # the resolution published the post-incident report, as its figures stood then
-    report = str(Artifact.get("inc-0001-report").data)  # type: ignore[union-attr]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=["inc-0001-report"])
+            )
+        )
+    report = str(artifacts[0].data)
     assert report.startswith("# INC-0001 post-incident report: ")
     assert "- **Promises kept**: 3 of 3 (100 %)" in report  # the holding statement kept update 1's
 
