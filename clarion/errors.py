@@ -5,6 +5,7 @@ Raise the leaves, catch the bases. Every error carries the context a person need
 
     ClarionError
     ├── ConfigError                   settings or environment are unusable
+    │   └── PdfUnavailable            the system lacks what a PDF needs (Pango): says what to install
     ├── InputError                    something a person wrote is wrong; nothing was sent
     │   ├── PlaybookError             playbooks/x.yaml:12: severities.sev1.cadence: ...
     │   ├── FactsError                facts file: same shape as PlaybookError
@@ -39,6 +40,10 @@ class ClarionError(Exception):
 
 class ConfigError(ClarionError):
     """Settings or environment are unusable (a missing file, a bad URL, a missing secret)."""
+
+
+class PdfUnavailable(ConfigError):
+    """A PDF cannot be drawn here: a system library it needs is missing (the message names the packages)."""
 
 
 @dataclass(frozen=True)

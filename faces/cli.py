@@ -27,6 +27,7 @@ from faces.demo import demo
 from faces.followups_cli import followups_app
 from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
+from faces.report_cli import report
 from faces.sandbox_cli import sandbox_app
 from faces.serve_cli import serve, web
 from faces.statuspage_cli import statuspage_app
@@ -65,6 +66,7 @@ app.command()(serve)
 app.command()(web)
 app.command()(demo)
 app.command()(commitments)
+app.command()(report)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""What the demo prints at the end: the timeline, the clocks, the deliveries, and where to look.
+"""What the demo prints at the end: the timeline, the clocks, the deliveries, the post-incident
+report's headline and PDF, and where to look.
 
 Each figure is read back from where a person would see it: the store's timeline and ledger, the
 provider sandbox's inbox and counts, the status page.
@@ -12,6 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from faces.console import console
+from faces.demo_report import print_report
 
 out = console()
 _REPLY = re.compile(r"\((\d+)/(\d+)\) ")
@@ -54,6 +56,7 @@ def print_summary(engine: Any, stack: Any, reference: str, *, first_accepted: fl
         )
     if (thread := thread_line(stack.sandbox)) is not None:
         out.print(thread, markup=False)
+    print_report(engine, reference)
     out.print("")
     page = httpx.get(f"{stack.web}/incidents/{reference}", timeout=10)
     told = "shows it resolved" if page.status_code == 200 and "resolved" in page.text.lower() else "FAILED"

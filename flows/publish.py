@@ -8,8 +8,9 @@ number to :func:`publish_update`, which
    and an escalation run is scheduled half-way through each role's window;
 2. writes the outbox rows (one task) and sends them with one task per channel, while a progress
    artifact counts what has been accepted;
-3. publishes the delivery table and the incident's timeline, and schedules the cadence timers
-   (reminder and lapse) as Prefect runs, cancelling the ones this update supersedes.
+3. publishes the delivery table and the incident's timeline (and, with the resolution, the
+   post-incident report), and schedules the cadence timers (reminder and lapse) as Prefect runs,
+   cancelling the ones this update supersedes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from clarion.facts import Facts
 from clarion.incidents import approvals, reports
 from clarion.incidents.approvals import Verdict
 from clarion.incidents.lifecycle import facts_of, next_facts, superseded_by
-from clarion.kinds import ApprovalDecision, UpdateState
+from clarion.kinds import ApprovalDecision, UpdateKind, UpdateState
 from clarion.models import Incident, Rendition, Update, utcnow
 from clarion.responders import notices, who
 from clarion.responders.notices import preview_of
@@ -42,6 +43,7 @@ from flows import inside, timers
 from flows.context import IncidentContext, open_context
 from flows.delivery import DeliveryIncomplete, artifact_key, deliver_update, report_incomplete, table
 from flows.models import ApprovalAnswer
+from flows.review import report_artifact
 from flows.statuspage import refresh_export
 
 APPROVAL_POLL_SECONDS = 2
@@ -366,6 +368,15 @@ def publish_update(reference: str, update_number: int, holding_for: int | None =
     timers.schedule_maintenance(ctx, update)
     timers.schedule_survey(ctx, update)
     timers.schedule_commitments(ctx)
+    if update.kind is UpdateKind.RESOLUTION:  # the record of how it was told; never a reason to fail
+        made = report_artifact(reference, return_state=True)
+        if made.is_failed():
+            logger.error(
+                "%s: the post-incident report artifact failed (%s); `clarion report %s` gives it",
+                reference,
+                made.message,
+                reference,
+            )
     if ctx.settings.statuspage_export_dir is not None:
         refresh_export(reference)
     timers.emit(ctx, "clarion.update.published", update=update_number, kind=update.kind.value)

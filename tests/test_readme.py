@@ -79,3 +79,29 @@ def test_the_channel_entry_point_example_is_the_test_packages_own() -> None:
     pyproject = (ROOT / "tests" / "plugins" / "clarion-pigeon" / "pyproject.toml").read_text(encoding="utf-8")
     assert block.group(1) in pyproject
     assert spec_of("pigeon").name == "pigeon"
+
+
+def test_report_example_prints_what_it_says(tmp_path: Path) -> None:
+    """The report of the incident of known timings, in a store of the test's own; only the moment
+    the figures are as of differs from the README's."""
+    import os
+
+    from clarion import store
+    from tests.clarion.review.review_world import known_incident
+
+    block = re.search(r"<!-- readme-example: report -->\n```console\n\$ (.*?)\n(.*?)```", README, re.S)
+    assert block is not None
+    command, expected = block.group(1), block.group(2)
+    args = shlex.split(command)
+    assert args[0] == "clarion"
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'clarion.db'}")
+    store.migrate(engine)
+    known_incident(engine)
+    engine.dispose()
+    environment = {**os.environ, "CLARION_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [CLARION, *args[1:]], cwd=ROOT, capture_output=True, text=True, check=False, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    as_of = re.compile(r"as of \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert as_of.sub("as of …", done.stdout).startswith(as_of.sub("as of …", expected))

@@ -11,6 +11,9 @@
     rates per channel, the score distributions, NPS, trust signals, polarity and the quotes their
     writers allowed.
 
+``GET /staff/reports/{reference}``
+    The post-incident report of one incident (:mod:`clarion.review`), the same document as its PDF.
+
 They sit behind HTTP Basic auth, user ``staff`` and the password ``CLARION_STAFF_TOKEN``, both
 compared in constant time; a wrong or missing pair is 401 with a challenge. Without a staff token
 (or with one shorter than :data:`MIN_TOKEN`, which is logged) the pages do not exist: 404, the
@@ -35,7 +38,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
+from clarion.incidents.clock import IncidentClock
 from clarion.models import Incident, utcnow
+from clarion.review.figures import review
+from clarion.review.page import review_page
 from clarion.settings import STAFF_TOKEN_MIN
 from clarion.statuspage.pages import render_page
 from clarion.statuspage.wording import Wording
@@ -159,3 +165,26 @@ async def report_page(reference: str, request: Request) -> Response:
     if report is None:
         return staff_page("missing.html.j2", status_code=404, reference=reference[:100])
     return staff_page("report.html.j2", report=report, share=share)
+
+
+# ── post-incident reports ─────────────────────────────────────────────────────────────────────────
+
+
+def _review_of(engine: sa.Engine, reference: str, time_scale: float) -> bytes | None:
+    with reading(engine) as session:
+        incident = session.exec(select(Incident).where(Incident.reference == reference)).first()
+        if incident is None:
+            return None
+        now = IncidentClock(incident.declared_at, time_scale).now()
+        return review_page(review(session=session, incident=incident, now=now))
+
+
+@router.get("/staff/reports/{reference}", response_class=HTMLResponse)
+async def review_report_page(reference: str, request: Request) -> Response:
+    if (answer := refused(request)) is not None:
+        return answer
+    scale = settings_of(request).time_scale
+    page = await run_in_threadpool(_review_of, engine_of(request), reference[:100], scale)
+    if page is None:
+        return staff_page("missing.html.j2", status_code=404, reference=reference[:100])
+    return HTMLResponse(page, headers=HEADERS)

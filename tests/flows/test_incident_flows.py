@@ -10,7 +10,12 @@ import httpx
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
 from prefect.settings import PREFECT_API_URL
 from sqlmodel import Session, col, select
 
@@ -275,6 +280,16 @@ def test_update_lapse_holding_statement_and_resolution(sandbox: SandboxHandle) -
         incident = s.exec(select(Incident)).one()
         assert incident.resolved_at is not None
         assert s.exec(select(Banner).where(col(Banner.cleared_at).is_(None))).all() == []
+    # the resolution published the post-incident report, as its figures stood then
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=["inc-0001-report"])
+            )
+        )
+    report = str(artifacts[0].data)
+    assert report.startswith("# INC-0001 post-incident report: ")
+    assert "- **Promises kept**: 3 of 3 (100 %)" in report  # the holding statement kept update 1's
 
 
 def test_holding_statements_stop_at_the_playbook_limit(sandbox: SandboxHandle) -> None:

@@ -28,7 +28,7 @@ from tests.faces.web.survey_helpers import (
 )
 
 STAFF = ("staff", STAFF_TOKEN)
-PAGES = ("/staff/followups", "/staff/followups?open=1", "/staff/surveys/INC-0001")
+PAGES = ("/staff/followups", "/staff/followups?open=1", "/staff/surveys/INC-0001", "/staff/reports/INC-0001")
 
 
 @pytest.fixture
@@ -199,3 +199,13 @@ def test_the_report_page_of_a_real_survey_and_of_no_incident(client: TestClient,
     missing = client.get("/staff/surveys/INC-9999", auth=STAFF)
     assert missing.status_code == 404
     assert "There is no incident INC-9999" in missing.text
+
+
+def test_the_post_incident_report_page(client: TestClient, world: SurveyWorld) -> None:
+    page = client.get("/staff/reports/INC-0001", auth=STAFF)
+    assert page.status_code == 200
+    assert (page.headers["cache-control"], page.headers["x-robots-tag"]) == ("no-store", "noindex, nofollow")
+    assert '<h1><span class="reference">INC-0001</span> · API errors</h1>' in page.text
+    assert "<div><dt>Survey</dt><dd>0 of 0 answered;" in page.text  # its survey opened, nobody asked yet
+    missing = client.get("/staff/reports/INC-0999", auth=STAFF)
+    assert missing.status_code == 404 and "There is no incident INC-0999." in missing.text
