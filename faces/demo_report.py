@@ -30,7 +30,7 @@ def print_report(engine: Any, reference: str) -> None:
     with Session(engine) as session:
         incident = get_incident(session=session, reference=reference)
         now = IncidentClock(incident.declared_at, settings.time_scale).now()
-        found = review(session=session, incident=incident, now=now)
+        found = review(session=session, incident=incident, now=now, time_scale=settings.time_scale)
     out.print("")
     out.print(f"post-incident report of {reference} (`clarion report {reference}`):", markup=False)
     for label, text in headline(found):

@@ -95,8 +95,9 @@ def _one(reference: str, form: Format, to: Path | None) -> None:
         raise NotFound("incident", reference)  # no store yet: nothing was declared here
     with reading(require_current(get_engine())) as connection, Session(bind=connection) as session:
         incident = get_incident(session=session, reference=reference)
-        now = IncidentClock(incident.declared_at, get_settings().time_scale).now()
-        found = review(session=session, incident=incident, now=now)
+        scale = get_settings().time_scale
+        now = IncidentClock(incident.declared_at, scale).now()
+        found = review(session=session, incident=incident, now=now, time_scale=scale)
     if form is Format.PDF:
         from clarion.review.pdf import review_pdf
 

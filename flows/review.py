@@ -26,7 +26,9 @@ def report_artifact(reference: str) -> str:
     with ctx.session() as session:
         incident = session.get(Incident, ctx.incident.id)
         assert incident is not None
-        markdown = review_markdown(review(session=session, incident=incident, now=ctx.clock.now()))
+        markdown = review_markdown(
+            review(session=session, incident=incident, now=ctx.clock.now(), time_scale=ctx.clock.scale)
+        )
     key = artifact_key(reference, "report")
     create_markdown_artifact(key=key, markdown=markdown, description=f"{reference}: post-incident report")
     return key

@@ -31,12 +31,14 @@ open ones (planned or in progress), of which overdue: past the end of their day 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from clarion.channel_table import Reach, spec_of
+from clarion.incidents.clock import IncidentClock
 from clarion.kinds import Channel, CommitmentState, DeadlineState, DeliveryState, UpdateState
 from clarion.models import Approval, Commitment, Deadline, Delivery, Incident, Rendition, Update
 from clarion.review.records import (
@@ -81,8 +83,12 @@ REACHED = (DeliveryState.ACCEPTED, DeliveryState.DELIVERED)
 # ── computing them (the dataclasses are in clarion.review.records) ────────────────────────────────
 
 
-def review(*, session: Session, incident: Incident, now: datetime) -> Review:
-    """Every figure of ``incident``'s report as of ``now`` (the incident's clock)."""
+def review(*, session: Session, incident: Incident, now: datetime, time_scale: float = 1.0) -> Review:
+    """Every figure of ``incident``'s report as of ``now`` (the incident's clock).
+
+    ``time_scale``: the incident's clock ran that much faster than the wall clock (a demo). Promises
+    are times on the incident's clock while publications are wall-clock times, so each promise is
+    compared at the wall-clock moment its time showed (:meth:`IncidentClock.wall`)."""
     assert incident.id is not None
     published = list(
         session.exec(
@@ -106,7 +112,12 @@ def review(*, session: Session, incident: Incident, now: datetime) -> Review:
         as_of=now,
         updates=len(published),
         first_word=_first_word(session, incident, published, of_incident),
-        promises=promises_of(published, resolved_at=incident.resolved_at, now=now),
+        promises=promises_of(
+            published,
+            resolved_at=incident.resolved_at,
+            now=now,
+            wall=IncidentClock(incident.declared_at, time_scale).wall,
+        ),
         reach=_reach(session, of_incident),
         approvals=_approvals(session, incident.id),
         stages=_stages(session, incident.id, now),
@@ -153,14 +164,22 @@ def _first_word(
     )
 
 
-def promises_of(published: list[Update], *, resolved_at: datetime | None, now: datetime) -> Promises:
-    """The promises of ``published`` (oldest first) that are due, and how each was kept."""
+def promises_of(
+    published: list[Update],
+    *,
+    resolved_at: datetime | None,
+    now: datetime,
+    wall: Callable[[datetime], datetime] = lambda moment: moment,
+) -> Promises:
+    """The promises of ``published`` (oldest first) that are due, and how each was kept; ``wall`` maps
+    a time of the incident's clock (a promise, ``now``) to the wall clock publications are timed by."""
+    now = wall(now)
     made: list[Promise] = []
     for index, update in enumerate(published):
         assert update.published_at is not None
         if resolved_at is not None and update.published_at >= resolved_at:
             break  # the resolution's promise, and the follow-ups': nobody waits for an update then
-        due_at = update.next_update_by
+        due_at = wall(update.next_update_by)
         following = published[index + 1] if index + 1 < len(published) else None
         next_at = following.published_at if following is not None else None
         if next_at is None and due_at > now:

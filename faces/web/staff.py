@@ -176,7 +176,7 @@ def _review_of(engine: sa.Engine, reference: str, time_scale: float) -> bytes | 
         if incident is None:
             return None
         now = IncidentClock(incident.declared_at, time_scale).now()
-        return review_page(review(session=session, incident=incident, now=now))
+        return review_page(review(session=session, incident=incident, now=now, time_scale=time_scale))
 
 
 @router.get("/staff/reports/{reference}", response_class=HTMLResponse)

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clarion import store
-from clarion.kinds import UpdateState
+from clarion.incidents.clock import IncidentClock
+from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Update
 from clarion.review.figures import (
     ChannelFirst,
@@ -22,6 +23,7 @@ from clarion.review.figures import (
     RoleApprovals,
     StageOutcome,
     SurveyFigures,
+    promises_of,
     review,
 )
 from clarion.review.jsonform import from_json, to_json
@@ -163,3 +165,25 @@ def test_the_json_round_trips(reviewed: Review) -> None:
     assert from_json(Review, data) == reviewed
     assert data["first_word"]["after"] == 2400.0  # durations in seconds
     assert data["aware_at"] == "2026-03-02T08:00:00+00:00"
+
+
+def test_promises_on_a_sped_up_clock_are_compared_at_their_wall_clock_moment() -> None:
+    """The demo's clock runs 120x: an update promised one incident-hour after it, answered 40 wall
+    seconds later, was late by 10 s of wall clock (20 incident-minutes), not early by 59 minutes."""
+    declared = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
+    clock = IncidentClock(declared, 120.0)
+    first = Update(
+        incident_id=1, number=1, kind=UpdateKind.INITIAL, status=IncidentStatus.IDENTIFIED,
+        published_at=declared, next_update_by=declared + timedelta(minutes=40),  # 20 s of wall clock
+    )  # fmt: skip
+    second = Update(
+        incident_id=1, number=2, kind=UpdateKind.UPDATE, status=IncidentStatus.IDENTIFIED,
+        published_at=declared + timedelta(seconds=30), next_update_by=declared + timedelta(hours=3),
+    )  # fmt: skip
+    now = declared + timedelta(minutes=70)  # incident time: 35 s of wall clock
+
+    scaled = promises_of([first, second], resolved_at=None, now=now, wall=clock.wall)
+    unscaled = promises_of([first, second], resolved_at=None, now=now)
+
+    assert (scaled.due, scaled.kept, scaled.worst_late_by) == (1, 0, timedelta(seconds=10))
+    assert (unscaled.due, unscaled.kept) == (1, 1)  # what comparing the two clocks directly claimed
