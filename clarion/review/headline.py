@@ -15,7 +15,11 @@ def percent(share: float | None) -> str:
 
 
 def duration(span: timedelta | None) -> str:
-    """``0h 40m``, ``-3h 00m``, ``2d 4h``; ``-`` for none (:func:`clarion.incidents.reports.time_left`)."""
+    """``0h 40m``, ``-3h 00m``, ``2d 4h``; ``-`` for none (:func:`clarion.incidents.reports.time_left`);
+    under a minute in seconds (``22 s``), so a fast first word does not read as ``0h 00m``."""
+    if span is not None and abs(span) < timedelta(minutes=1):
+        seconds = round(span.total_seconds())
+        return f"{seconds} s"
     return time_left(span)
 
 

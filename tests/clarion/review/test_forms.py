@@ -17,6 +17,7 @@ from clarion import store
 from clarion.errors import PdfUnavailable
 from clarion.review import pdf
 from clarion.review.figures import Review, review
+from clarion.review.headline import duration
 from clarion.review.jsonform import from_json, to_json
 from clarion.review.markdown import review_markdown
 from clarion.review.page import review_page
@@ -118,3 +119,18 @@ def test_the_trend_over_two_incidents(engine: sa.Engine) -> None:
         "| INC-0042 | Checkout is failing | 2026-03-02 08:05 UTC | 0h 40m | 2 of 3 (67 %) | 0h 25m |" in table
     )
     assert "Medians over 2 incidents: first word 0h 41m, promises kept 67 %, reach" in table
+
+
+@pytest.mark.parametrize(
+    ("span", "said"),
+    [
+        (timedelta(seconds=21.7), "22 s"),
+        (timedelta(seconds=-5), "-5 s"),
+        (timedelta(minutes=40), "0h 40m"),
+        (timedelta(hours=-3), "-3h 00m"),
+        (timedelta(days=2, hours=4), "2d 4h"),
+        (None, "-"),
+    ],
+)
+def test_durations_read_at_a_glance(span: timedelta | None, said: str) -> None:
+    assert duration(span) == said
