@@ -18,7 +18,6 @@ with a head recorded elsewhere.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,14 +125,15 @@ def _line(row: sa.Row[Any], reference: str, names: Pseudonyms, summary: SliceSum
 # ── checking ──────────────────────────────────────────────────────────────────────────────────────
 
 
-def check_slice(lines: Iterator[bytes], *, reference: str) -> SliceSummary:
-    """Check the slice line by line; :class:`EvidenceTampered` naming the first line that does not
-    hold. Returns what it counted, for the caller to compare with the manifest."""
+def check_slice(records: Iterator[tuple[int, dict[str, Any]]], *, reference: str) -> SliceSummary:
+    """Check the slice's records (:func:`~clarion.evidence.manifest.parsed_lines`) in order;
+    :class:`EvidenceTampered` naming the first line that does not hold. Returns what it counted,
+    for the caller to compare with the manifest."""
     summary = SliceSummary()
     previous_hash: str | None = None
     previous_id = 0
-    for number, data in enumerate(lines, start=1):
-        entry = _entry(data, number)
+    for number, record in records:
+        entry = _entry(record, number)
         entry_id = entry["id"]
         if not isinstance(entry_id, int) or isinstance(entry_id, bool) or entry_id <= previous_id:
             raise EvidenceTampered(AUDIT, f"id {entry_id!r} does not follow {previous_id}", line=number)
@@ -154,13 +154,7 @@ def check_slice(lines: Iterator[bytes], *, reference: str) -> SliceSummary:
     return summary
 
 
-def _entry(data: bytes, number: int) -> dict[str, Any]:
-    try:
-        entry = json.loads(data)
-    except ValueError as exc:
-        raise EvidenceTampered(AUDIT, f"not JSON: {exc}", line=number) from None
-    if not isinstance(entry, dict):
-        raise EvidenceTampered(AUDIT, "not a JSON object", line=number)
+def _entry(entry: dict[str, Any], number: int) -> dict[str, Any]:
     keys = set(entry)
     if keys not in (FULL_FIELDS, STUB_FIELDS, STUB_FIELDS | {"withheld"}):
         raise EvidenceTampered(

@@ -101,10 +101,11 @@ def records(
     reference: str,
     names: Pseudonyms,
     counted: DeliveryCount,
-    chunk: int = CHUNK,
+    chunk: int | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """The lines of ``deliveries.jsonl``, a chunk at a time. ``updates`` maps each update's id to its
-    number; ``counted`` is filled in as lines are produced."""
+    number; ``counted`` is filled in as lines are produced; ``chunk`` defaults to :data:`CHUNK`."""
+    chunk = chunk or CHUNK
     for update_id, number in sorted(updates.items(), key=lambda item: item[1]):
         statement = (
             sa.select(*_COLUMNS, _r.c.external_id, _r.c.email, _r.c.phone_e164)

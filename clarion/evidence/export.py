@@ -182,15 +182,15 @@ def _write(
 
     counted = deliveries.DeliveryCount()
     total = deliveries.count(connection, list(number), incident.reference)
-    writer = MemberWriter(archive, DELIVERIES)
-    for chunk in deliveries.records(
-        connection, updates=number, reference=incident.reference, names=names, counted=counted
-    ):
-        for line in chunk:
-            writer.write(line)
-        if progress is not None:
-            progress(writer.records, total)
-    files[DELIVERIES] = writer.close()
+    with MemberWriter(archive, DELIVERIES) as writer:
+        for chunk in deliveries.records(
+            connection, updates=number, reference=incident.reference, names=names, counted=counted
+        ):
+            for line in chunk:
+                writer.write(line)
+            if progress is not None:
+                progress(writer.records, total)
+        files[DELIVERIES] = writer.close()
 
     files[UPDATES] = _write_all(
         archive,
@@ -220,9 +220,9 @@ def _write(
     )
     files[COMMITMENTS] = _write_all(archive, COMMITMENTS, (commitment_record(c, names) for c in commitments))
 
-    writer = MemberWriter(archive, AUDIT)
-    summary = write_slice(connection, writer, reference=incident.reference, names=names)
-    files[AUDIT] = writer.close()
+    with MemberWriter(archive, AUDIT) as writer:
+        summary = write_slice(connection, writer, reference=incident.reference, names=names)
+        files[AUDIT] = writer.close()
     return Manifest(
         clarion_version=__version__,
         reference=incident.reference,
@@ -235,10 +235,10 @@ def _write(
 
 
 def _write_all(archive: zipfile.ZipFile, name: str, records: Any) -> FileSum:
-    writer = MemberWriter(archive, name)
-    for record in records:
-        writer.write(record)
-    return writer.close()
+    with MemberWriter(archive, name) as writer:
+        for record in records:
+            writer.write(record)
+        return writer.close()
 
 
 def _notes(names: Pseudonyms, withheld: int, roles_known: bool) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -58,6 +58,19 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def parsed_lines(member: Iterable[bytes], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of a member as (line number from 1, object); :class:`EvidenceTampered` naming
+    the first line that is not a JSON object."""
+    for number, data in enumerate(member, start=1):
+        try:
+            record = json.loads(data)
+        except ValueError as exc:
+            raise EvidenceTampered(name, f"not JSON: {exc}", line=number) from None
+        if not isinstance(record, dict):
+            raise EvidenceTampered(name, "not a JSON object", line=number)
+        yield number, record
+
+
 @dataclass(frozen=True)
 class FileSum:
     """What the manifest says of one member."""
@@ -71,7 +84,8 @@ class FileSum:
 
 
 class MemberWriter:
-    """Records written into one ZIP member as they come, hashed and counted on the way."""
+    """Records written into one ZIP member as they come, hashed and counted on the way; use it in a
+    ``with`` block and :meth:`close` it for its sum."""
 
     def __init__(self, archive: ZipFile, name: str) -> None:
         self.name = name
@@ -102,6 +116,15 @@ class MemberWriter:
         self._flush()
         self._file.close()
         return FileSum(self._hash.hexdigest(), self.size, self.records)
+
+    def __enter__(self) -> MemberWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """On an error, let go of the member (the ZIP cannot close while a member is open; the
+        error, not that, is what the caller must see)."""
+        if kind is not None and not self._file.closed:
+            self._file.close()
 
 
 # ── the manifest ──────────────────────────────────────────────────────────────────────────────────

@@ -22,14 +22,14 @@ provider reported.
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from clarion.errors import EvidenceTampered, EvidenceUnreadable, display_path
 from clarion.evidence.audit_slice import check_slice
@@ -48,6 +48,7 @@ from clarion.evidence.manifest import (
     FileSum,
     Manifest,
     parse_manifest,
+    parsed_lines,
     sha256_hex,
 )
 from clarion.evidence.records import text_sha256
@@ -153,21 +154,12 @@ def _sums(archive: zipfile.ZipFile, name: str, expected: FileSum) -> None:
 # ── what the members say ──────────────────────────────────────────────────────────────────────────
 
 
-def _lines(archive: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+@contextmanager
+def _opened(archive: zipfile.ZipFile, name: str) -> Iterator[Iterator[tuple[int, dict[str, Any]]]]:
+    """The records of member ``name``, numbered from 1; the member is closed when the block ends,
+    however it ends."""
     with archive.open(name) as member:
-        stream: IO[bytes] = member
-        yield from stream
-
-
-def _records(archive: zipfile.ZipFile, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, data in enumerate(_lines(archive, name), start=1):
-        try:
-            record = json.loads(data)
-        except ValueError as exc:
-            raise EvidenceTampered(name, f"not JSON: {exc}", line=number) from None
-        if not isinstance(record, dict):
-            raise EvidenceTampered(name, "not a JSON object", line=number)
-        yield number, record
+        yield parsed_lines(member, name)
 
 
 def _int(record: dict[str, Any], key: str, name: str, line: int, *, optional: bool = False) -> Any:
@@ -192,41 +184,32 @@ def _time(value: object, name: str, line: int, key: str, *, optional: bool = Fal
 
 def _contents(archive: zipfile.ZipFile, manifest: Manifest, digest: str) -> Verified:
     reference = manifest.reference
-    incident = list(_records(archive, INCIDENT))
+    with _opened(archive, INCIDENT) as records:
+        incident = list(records)
     if len(incident) != 1 or incident[0][1].get("reference") != reference:
         raise EvidenceTampered(INCIDENT, f"is not the one incident {reference} the manifest names")
-    updates: dict[int, int] = {}
-    for line, record in _records(archive, UPDATES):
-        number = _int(record, "number", UPDATES, line)
-        if number in updates:
-            raise EvidenceTampered(UPDATES, f"update {number} appears twice", line=line)
-        updates[number] = _int(record, "deliveries", UPDATES, line)
-    renditions: dict[int, int] = {}
-    for line, record in _records(archive, RENDITIONS):
-        rendition_id = _int(record, "id", RENDITIONS, line)
-        if _int(record, "update", RENDITIONS, line) not in updates:
-            raise EvidenceTampered(
-                RENDITIONS, f"rendition {rendition_id} names no update of the pack", line=line
-            )
-        if record.get("sha256") != text_sha256(record):
-            raise EvidenceTampered(
-                RENDITIONS, f"rendition {rendition_id}'s text does not match its SHA-256", line=line
-            )
-        renditions[rendition_id] = record["update"]
-    delivered = _deliveries(archive, reference, updates, renditions)
+    with _opened(archive, UPDATES) as records:
+        updates = _updates(records)
+    with _opened(archive, RENDITIONS) as records:
+        renditions = _renditions(records, updates)
+    with _opened(archive, DELIVERIES) as records:
+        delivered = _deliveries(records, reference, renditions)
     for number, expected in updates.items():
         if delivered.get(number, 0) != expected:
             raise EvidenceTampered(
                 DELIVERIES, f"update {number} has {delivered.get(number, 0)} lines, {UPDATES} says {expected}"
             )
-    for line, record in _records(archive, APPROVALS):
-        if _int(record, "update", APPROVALS, line) not in updates:
-            raise EvidenceTampered(APPROVALS, "names no update of the pack", line=line)
-        _time(record.get("decided_at"), APPROVALS, line, "decided_at")
+    with _opened(archive, APPROVALS) as records:
+        for line, record in records:
+            if _int(record, "update", APPROVALS, line) not in updates:
+                raise EvidenceTampered(APPROVALS, "names no update of the pack", line=line)
+            _time(record.get("decided_at"), APPROVALS, line, "decided_at")
     for name in (DEADLINES, COMMITMENTS):
-        for line, record in _records(archive, name):
-            _int(record, "id", name, line)
-    summary = check_slice(_lines(archive, AUDIT), reference=reference)
+        with _opened(archive, name) as records:
+            for line, record in records:
+                _int(record, "id", name, line)
+    with _opened(archive, AUDIT) as records:
+        summary = check_slice(records, reference=reference)
     counted = summary.as_dict()
     for key in ("first_id", "last_id", "entries", "full", "stubs", "withheld"):
         if counted[key] != manifest.audit.get(key):
@@ -245,13 +228,42 @@ def _contents(archive: zipfile.ZipFile, manifest: Manifest, digest: str) -> Veri
     )
 
 
-def _deliveries(
-    archive: zipfile.ZipFile, reference: str, updates: dict[int, int], renditions: dict[int, int]
-) -> dict[int, int]:
+Records = Iterator[tuple[int, dict[str, Any]]]
+
+
+def _updates(records: Records) -> dict[int, int]:
+    """Each update's number and the number of its delivery lines."""
+    updates: dict[int, int] = {}
+    for line, record in records:
+        number = _int(record, "number", UPDATES, line)
+        if number in updates:
+            raise EvidenceTampered(UPDATES, f"update {number} appears twice", line=line)
+        updates[number] = _int(record, "deliveries", UPDATES, line)
+    return updates
+
+
+def _renditions(records: Records, updates: dict[int, int]) -> dict[int, int]:
+    """Each rendition's id and its update's number, once its text matches its SHA-256."""
+    renditions: dict[int, int] = {}
+    for line, record in records:
+        rendition_id = _int(record, "id", RENDITIONS, line)
+        if _int(record, "update", RENDITIONS, line) not in updates:
+            raise EvidenceTampered(
+                RENDITIONS, f"rendition {rendition_id} names no update of the pack", line=line
+            )
+        if record.get("sha256") != text_sha256(record):
+            raise EvidenceTampered(
+                RENDITIONS, f"rendition {rendition_id}'s text does not match its SHA-256", line=line
+            )
+        renditions[rendition_id] = record["update"]
+    return renditions
+
+
+def _deliveries(records: Records, reference: str, renditions: dict[int, int]) -> dict[int, int]:
     """Check every delivery line; the number of lines of each update."""
     counted: dict[int, int] = {}
     previous = (0, 0)
-    for line, record in _records(archive, DELIVERIES):
+    for line, record in records:
         delivery_id = _int(record, "id", DELIVERIES, line)
         number = _int(record, "update", DELIVERIES, line, optional=True)
         if number is not None:
