@@ -60,13 +60,13 @@ def export(
         from clarion.settings import get_settings
 
         check_reference(reference)
+        engine = store.get_engine()
+        if not store.exists(engine):
+            raise NotFound("incident", reference)  # no store yet: nothing was declared here
         settings = get_settings()
         key = None
         if pseudonymise:
             key = key_from_file(key_file) if key_file is not None else key_from_settings(settings)
-        engine = store.get_engine()
-        if not store.exists(engine):
-            raise NotFound("incident", reference)  # no store yet: nothing was declared here
         bar = Progress(
             TextColumn("deliveries"),
             BarColumn(),
