@@ -3,8 +3,9 @@
     .venv/bin/python bench/evidence.py [--sizes 100000 1000000] [--quick]
 
 Seeds, on SQLite in a temporary folder, an incident whose one update went to N recipients by email
-(one delivery each, two provider events each: processed and delivered), written in bulk with
-SQLAlchemy core, and a few hundred audit entries of it and of others. Then a child process exports
+(``bench/survey_invites.py``'s seed: one delivery each, written in bulk with SQLAlchemy core), two
+provider events per delivery (processed and delivered), and a few hundred audit entries of it and of
+others. Then a child process exports
 the pack (:func:`clarion.evidence.export.export_pack`) and verifies it
 (:func:`clarion.evidence.verify.verify_pack`), so its peak RSS (``ru_maxrss``) is the export's own; a
 second child repeats the export under ``tracemalloc`` for the peak of Python's own allocations (slower:
@@ -21,106 +22,63 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 20_000
-REFERENCE = "INC-0042"
 
 
-def seed(url: str, n: int) -> None:
+def seed(url: str, n: int) -> str:
+    """The survey benchmark's incident (one update to N recipients by email, written in bulk), then
+    what a pack reads besides: the email rendition every delivery names, two provider events per
+    delivery, and audit entries of the incident among another subject's. Returns its reference."""
     import sqlalchemy as sa
-    from sqlmodel import Session
+    from sqlmodel import Session, select
+    from survey_invites import seed as seed_deliveries  # bench/ is this script's folder
 
     from clarion import audit, store
-    from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateState
-    from clarion.models import Delivery, IncidentCreate, ProviderEvent, Recipient, Rendition, UpdateCreate
+    from clarion.kinds import Channel, DeliveryState
+    from clarion.models import Delivery, Incident, ProviderEvent, Rendition, Update
     from clarion.models.columns import table_of
-    from clarion.outbox.addresses import address_key
 
+    seed_deliveries(url, n)
     engine = store.make_engine(url)
-    store.migrate(engine)
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
-        incident = store.create_incident(
-            session=session,
-            incident_in=IncidentCreate(
-                reference=REFERENCE, playbook="outage", severity="sev1", title="Bench", aware_at=now
-            ),
-        )
-        update = store.add_update(
-            session=session,
-            incident=incident,
-            update_in=UpdateCreate(
-                status=IncidentStatus.IDENTIFIED,
-                apology={"en": {"text": "Sorry.", "short": "Sorry."}},
-                facts={"contact": {"email": "help@acme.example"}},
-                next_update_by=now + timedelta(hours=1),
-            ),
-        )
-        update.state, update.published_at = UpdateState.PUBLISHED, now
+        update = session.exec(select(Update)).one()
+        incident = session.get(Incident, update.incident_id)
+        assert incident is not None and update.id is not None
         rendition = Rendition(
-            update_id=update.id or 0,
+            update_id=update.id,
             channel=Channel.EMAIL,
             locale="en",
             time_zone="UTC",
-            subject=f"{REFERENCE}: checkout is failing",
+            subject=f"{incident.reference}: checkout is failing",
             body="Checkout failed for some of you. We are sorry. " * 8,
             length=400,
             measure="characters",
-            carried={"reference": REFERENCE},
+            carried={"reference": incident.reference},
         )
-        session.add_all([update, rendition])
+        session.add(rendition)
         for i in range(300):  # the incident's entries, and another subject's in between
-            subject = f"{REFERENCE}/update-1" if i % 3 else "INC-0041/update-1"
+            subject = f"{incident.reference}/update-1" if i % 3 else "INC-9999/update-1"
             audit.append(
                 session=session, actor="clarion", action="bench.note", subject=subject, details={"i": i}
             )
         session.commit()
-        update_id, rendition_id = update.id, rendition.id
+    deliveries = table_of(Delivery)
     with engine.begin() as connection:
+        connection.execute(
+            sa.update(deliveries).values(
+                rendition_id=rendition.id,
+                state=DeliveryState.DELIVERED,
+                provider_status="delivered",
+                accepted_at=now,
+            )
+        )
+        ids = [row.id for row in connection.execute(sa.select(deliveries.c.id).order_by(deliveries.c.id))]
         for start in range(0, n, BATCH):
-            ids = range(start + 1, min(n, start + BATCH) + 1)
-            connection.execute(
-                sa.insert(table_of(Recipient)),
-                [
-                    {
-                        "id": i,
-                        "external_id": f"c{i}",
-                        "email": f"c{i}@acme.example",
-                        "locale": "en",
-                        "created_at": now,
-                    }
-                    for i in ids
-                ],
-            )
-            connection.execute(
-                sa.insert(table_of(Delivery)),
-                [
-                    {
-                        "id": i,
-                        "update_id": update_id,
-                        "rendition_id": rendition_id,
-                        "recipient_id": i,
-                        "channel": Channel.EMAIL,
-                        "audience": "affected-customers",
-                        "idempotency_key": f"u{update_id}.{i}",
-                        "address_key": address_key(Channel.EMAIL, f"c{i}@acme.example"),
-                        "state": DeliveryState.DELIVERED,
-                        "provider_id": f"sg-{i}",
-                        "provider_status": "delivered",
-                        "attempts": 1,
-                        "first_attempt_at": now,
-                        "accepted_at": now,
-                        "in_doubt": False,
-                        "uncertain_sends": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in ids
-                ],
-            )
             connection.execute(
                 sa.insert(table_of(ProviderEvent)),
                 [
@@ -134,7 +92,7 @@ def seed(url: str, n: int) -> None:
                         "provider_status": status,
                         "occurred_at": now,
                     }
-                    for i in ids
+                    for i in ids[start : start + BATCH]
                     for status, state in (
                         ("processed", DeliveryState.ACCEPTED),
                         ("delivered", DeliveryState.DELIVERED),
@@ -142,9 +100,10 @@ def seed(url: str, n: int) -> None:
                 ],
             )
     engine.dispose()
+    return incident.reference
 
 
-def phase(url: str, out: str, traced: bool) -> None:
+def phase(url: str, reference: str, out: str, traced: bool) -> None:
     """One export (and, untraced, one verify) in this process; prints its figures as JSON."""
     import tracemalloc
 
@@ -158,7 +117,7 @@ def phase(url: str, out: str, traced: bool) -> None:
     if traced:
         tracemalloc.start()
     start = time.perf_counter()
-    done = export_pack(engine=engine, reference=REFERENCE, out=Path(out), names=Pseudonyms(), actor="bench")
+    done = export_pack(engine=engine, reference=reference, out=Path(out), names=Pseudonyms(), actor="bench")
     seconds = time.perf_counter() - start
     figures = {
         "seconds": seconds,
@@ -176,8 +135,16 @@ def phase(url: str, out: str, traced: bool) -> None:
     print(json.dumps(figures))
 
 
-def run(url: str, out: Path, *, traced: bool) -> dict[str, float]:
-    command = [sys.executable, __file__, "--phase", url, str(out), *(["--traced"] if traced else [])]
+def run(url: str, reference: str, out: Path, *, traced: bool) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        url,
+        reference,
+        str(out),
+        *(["--traced"] if traced else []),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)  # noqa: S603
     out.unlink()
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -188,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--quick", action="store_true", help="2 000 and 20 000 deliveries (CI)")
-    parser.add_argument("--phase", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--phase", nargs=3, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -209,10 +176,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/bench.db"
             start = time.perf_counter()
-            seed(url, n)
+            reference = seed(url, n)
             seeded = time.perf_counter() - start
-            plain = run(url, Path(folder) / "pack.zip", traced=False)
-            traced = run(url, Path(folder) / "traced.zip", traced=True)
+            plain = run(url, reference, Path(folder) / "pack.zip", traced=False)
+            traced = run(url, reference, Path(folder) / "traced.zip", traced=True)
         figures = (
             f"{plain['seconds']:.1f}",
             f"{plain['deliveries'] / plain['seconds']:,.0f}",
