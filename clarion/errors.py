@@ -18,6 +18,9 @@ Raise the leaves, catch the bases. Every error carries the context a person need
     ├── StoreError                    persistence
     │   ├── NotFound                  a named row does not exist
     │   └── AuditChainBroken          the hash chain of the audit log does not verify
+    ├── EvidenceError                 an evidence pack cannot be read or does not verify (exit 2)
+    │   ├── EvidenceUnreadable        not a ZIP, no manifest, a manifest of an unknown format
+    │   └── EvidenceTampered          member, line: the first thing that does not match
     └── ChannelError                  a provider call failed (filled in by the delivery engine)
         ├── TransientChannelError     worth retrying: the provider certainly did not take it
         │   ├── RateLimited           carries retry_after seconds when the provider said
@@ -152,6 +155,27 @@ class AuditChainBroken(StoreError):
     def __init__(self, entry_id: int, reason: str) -> None:
         self.entry_id, self.reason = entry_id, reason
         super().__init__(f"audit entry {entry_id}: {reason}")
+
+
+class EvidenceError(ClarionError):
+    """An evidence pack (:mod:`clarion.evidence`) cannot be read, or does not verify. The CLI exits 2:
+    the file a person handed in is what is wrong."""
+
+    input_refused = True
+
+
+class EvidenceUnreadable(EvidenceError):
+    """The file is not an evidence pack at all: not a ZIP, no manifest, a manifest clarion cannot read."""
+
+
+class EvidenceTampered(EvidenceError):
+    """The pack's content does not match its manifest, or itself: names the member, the line when
+    there is one, and what differs."""
+
+    def __init__(self, member: str, reason: str, *, line: int | None = None) -> None:
+        self.member, self.line, self.reason = member, line, reason
+        where = f"{member} line {line}" if line is not None else member
+        super().__init__(f"{where}: {reason}")
 
 
 class ChannelError(ClarionError):

@@ -24,6 +24,7 @@ from faces.deadlines_cli import (
     notify_regulator,
 )
 from faces.demo import demo
+from faces.evidence_cli import evidence_app
 from faces.followups_cli import followups_app
 from faces.incident_cli import approve, declare, resolve, status, update
 from faces.outbox_cli import outbox_app
@@ -51,6 +52,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(statuspage_app, name="statuspage")
 app.add_typer(survey_app, name="survey")
 app.add_typer(followups_app, name="followups")
+app.add_typer(evidence_app, name="evidence")
 for command in (declare, update, resolve, approve, status):
     app.command()(command)
 for clock_command in (

@@ -144,3 +144,21 @@ def test_survey_invites_benchmark_prints_both_runs_at_both_sizes() -> None:
         ("300", "again"),
     ]
     assert float(rows[2][3].replace(",", "")) > 0 and float(rows[2][4]) > 0  # invites/s, peak RSS
+
+
+def test_evidence_benchmark_exports_and_verifies_both_sizes_with_their_memory() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "evidence.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert "peak RSS MB" in header and "traced peak MB" in header and "rows/s" in header
+    figures = [row.split() for row in rows]
+    assert [f[0] for f in figures] == ["2,000", "20,000"]  # every delivery in the pack, by its manifest
+    assert [f[1] for f in figures] == ["4,000", "40,000"]
+    for f in figures:
+        assert float(f[4].replace(",", "")) > 0 and float(f[-1]) > 0  # rows/s, traced peak
