@@ -42,3 +42,35 @@ def print_report(engine: Any, reference: str) -> None:
         out.print(f"  no PDF: {exc}", markup=False)
         return
     out.print(f"  PDF                 {path}", markup=False)
+
+
+def print_evidence(engine: Any, reference: str) -> None:
+    """Export the incident's evidence pack beside the store, verify it offline, and say both."""
+    from clarion.errors import ClarionError
+    from clarion.evidence.export import export_pack
+    from clarion.evidence.pseudonyms import Pseudonyms
+    from clarion.evidence.verify import verify_pack
+    from clarion.settings import get_settings
+
+    settings = get_settings()
+    path = settings.home / f"{reference}-evidence.zip"
+    try:
+        made = export_pack(
+            engine=engine,
+            reference=reference,
+            out=path,
+            names=Pseudonyms(),
+            actor="demo",
+            force=True,
+            playbooks_dir=settings.playbooks_dir,
+        )
+        checked = verify_pack(path, expected_manifest=made.manifest_sha256)
+    except ClarionError as exc:
+        out.print(f"  evidence pack failed: {exc}", markup=False)
+        raise
+    out.print(f"  evidence pack       {path} (`clarion evidence export {reference} --out …`)", markup=False)
+    out.print(
+        f"  verified offline    {checked.files} files, {checked.deliveries} deliveries, "
+        f"{checked.audit_entries} audit entries; manifest sha256 {checked.manifest_sha256[:16]}…",
+        markup=False,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from faces.console import console
-from faces.demo_report import print_report
+from faces.demo_report import print_evidence, print_report
 
 out = console()
 _REPLY = re.compile(r"\((\d+)/(\d+)\) ")
@@ -57,6 +57,7 @@ def print_summary(engine: Any, stack: Any, reference: str, *, first_accepted: fl
     if (thread := thread_line(stack.sandbox)) is not None:
         out.print(thread, markup=False)
     print_report(engine, reference)
+    print_evidence(engine, reference)
     out.print("")
     page = httpx.get(f"{stack.web}/incidents/{reference}", timeout=10)
     told = "shows it resolved" if page.status_code == 200 and "resolved" in page.text.lower() else "FAILED"
