@@ -295,6 +295,8 @@ def cadence_action(
     latest = latest_published(session=session, incident_id=incident.id)
     if latest is None or latest.number != update_number:
         return Action.NOTHING
+    if latest.status is IncidentStatus.RESOLVED:
+        return Action.NOTHING  # resolved: nobody waits for another update, nobody is chased for one
     if phase is Phase.REMINDER:
         return Action.REMIND
     policy = playbook.holding_statement

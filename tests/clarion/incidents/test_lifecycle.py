@@ -671,3 +671,18 @@ def test_a_resolved_incident_gets_no_holding_statement(
     incident.status = IncidentStatus.RESOLVED
 
     assert action(session, incident, 1, Phase.LAPSE, breach) is Action.ESCALATE
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_the_timers_of_a_resolution_chase_nobody(
+    session: Session, incident: Incident, breach: Playbook, phase: Phase
+) -> None:
+    """After the resolution (and a "you asked, we built it" follow-up, resolved too) nobody waits for
+    another update: its timers neither remind the commander nor escalate a lapse to everyone."""
+    resolution = add(session, incident, UpdateKind.RESOLUTION)
+    resolution.status = IncidentStatus.RESOLVED
+    incident.status = IncidentStatus.RESOLVED
+    session.add_all([resolution, incident])
+    session.flush()
+
+    assert action(session, incident, 1, phase, breach) is Action.NOTHING
