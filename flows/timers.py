@@ -3,7 +3,9 @@
 A timer is a flow run of a clarion deployment created now with a ``scheduled_time`` in the future
 (``run_deployment(..., timeout=0)``): a row on the Prefect server, so it survives restarts of the
 runner, and a runner that was down at the due time runs it late rather than never. Idempotency keys
-name the incident, update and purpose, so scheduling twice creates one run. When an update
+name the incident (its reference and the moment it was declared: a store started afresh numbers its
+incidents from INC-0001 again, and the Prefect server must not hand it the old incident's runs), the
+update and the purpose, so scheduling twice creates one run. When an update
 supersedes another, the scheduled runs of the older ones are cancelled (and each timer checks the
 store when it runs anyway, so one that escaped cancellation does nothing).
 """
@@ -76,7 +78,7 @@ def schedule(
             scheduled_time=ctx.clock.wall(at),
             flow_run_name=f"{ctx.reference} · {name}",
             timeout=0,
-            idempotency_key=f"{ctx.reference}:{key}",
+            idempotency_key=f"{ctx.reference}:{ctx.incident.declared_at.isoformat()}:{key}",
             as_subflow=False,
             tags=["clarion", ctx.reference],
         )

@@ -24,6 +24,7 @@ from tests.flows.conftest import facts_file, start
 from tests.flows.test_incident_flows import DPO, LEGAL, scheduled, session
 from tests.helpers import customers
 
+REF = "INC-0901"
 COMMANDER = "commander@acme.example"
 OWNER_C1 = "platform-lead@acme.example"  # not in the people file: told by email
 OWNER_C2 = "comms-on-call@example.com"  # in the people file: email, and SMS when urgent
@@ -50,8 +51,9 @@ BUILT = "Storage permission changes now need two reviewers."
 def _declare() -> None:
     """The example breach as declared on 2026-11-23 (its facts' as_of), with two commitments."""
     data = yaml.safe_load(facts_file("data-breach").read_text(encoding="utf-8"))
-    for key in ("aware_at", "reference", "started_at", "next_update_by"):
+    for key in ("aware_at", "started_at", "next_update_by"):
         data.pop(key, None)
+    data["reference"] = REF  # its runs' names differ from the other tests' INC-0001 (one Prefect server)
     data["commitments"] = PROMISES
     running = start(
         lambda: declare_incident(Declaration(playbook="data-breach", facts=data, commander=COMMANDER))
@@ -76,21 +78,21 @@ def test_one_commitment_ships_and_is_told_once_the_other_is_reminded_then_escala
         "C1": CommitmentState.PLANNED,
         "C2": CommitmentState.PLANNED,
     }
-    runs = scheduled("INC-0001")
-    assert {"INC-0001 · commitment C1 · remind", "INC-0001 · commitment C2 · escalate"} <= set(runs)
+    runs = scheduled(REF)
+    assert {"INC-0901 · commitment C1 · remind", "INC-0901 · commitment C2 · escalate"} <= set(runs)
 
     # C2: the owner is reminded before its day, then escalated with the commander once it has passed
-    reminded = commitment_check("INC-0001", "C2", "remind", date(2026, 11, 30))
+    reminded = commitment_check(REF, "C2", "remind", date(2026, 11, 30))
     assert reminded["told"] == 1 and reminded["unreachable"] == []
     reminders = [r for r in sandbox.inbox("email") if "Commitment C2 is due 2026-11-30" in (r.subject or "")]
     assert [r.address for r in reminders] == [OWNER_C2]
-    escalated = commitment_check("INC-0001", "C2", "escalate", date(2026, 11, 30))
+    escalated = commitment_check(REF, "C2", "escalate", date(2026, 11, 30))
     assert escalated["told"] >= 4  # owner by email and SMS, commander by email, SMS and Slack
     overdue = [r for r in sandbox.inbox("email") if "OVERDUE: commitment C2" in (r.subject or "")]
     assert sorted(r.address for r in overdue) == sorted([OWNER_C2, COMMANDER])
     assert any("C2" in (r.text or "") for r in sandbox.inbox("sms") if r.address == "+14155550104")
-    assert commitment_check("INC-0001", "C2", "escalate", date(2026, 11, 30))["told"] == 0  # once
-    assert commitment_check("INC-0001", "C1", "escalate", date(2027, 12, 20))["told"] == 0  # not due
+    assert commitment_check(REF, "C2", "escalate", date(2026, 11, 30))["told"] == 0  # once
+    assert commitment_check(REF, "C1", "escalate", date(2027, 12, 20))["told"] == 0  # not due
 
     # C1 ships; one person has withdrawn their email consent since the first update
     reached = sorted(r.address for r in customers(sandbox.inbox("email")))
@@ -102,7 +104,7 @@ def test_one_commitment_ships_and_is_told_once_the_other_is_reminded_then_escala
         )
         changes.ship(
             session=s,
-            reference="INC-0001",
+            reference=REF,
             key="C1",
             note=BUILT,
             asked=True,
@@ -110,13 +112,13 @@ def test_one_commitment_ships_and_is_told_once_the_other_is_reminded_then_escala
             now=utcnow(),
         )
     before = len(sandbox.inbox())
-    assert commitment_shipped("INC-0001", "C1")["state"] == "published"
+    assert commitment_shipped(REF, "C1")["state"] == "published"
     mails = _follow_ups(sandbox, "email")
     assert sorted(str(r.address) for r in mails) == reached[1:]  # everyone reached, once, but the one
     assert all(BUILT in (r.text or "") for r in mails)
     assert any("Many of you asked for this" in (r.text or "") for r in mails)
     assert _follow_ups(sandbox, "sms")  # the playbook's other channels too
-    again = commitment_shipped("INC-0001", "C1")  # a second run of the same: nothing new
+    again = commitment_shipped(REF, "C1")  # a second run of the same: nothing new
     assert again["state"] == "published" and len(_follow_ups(sandbox, "email")) == len(mails)
     assert len(sandbox.inbox()) >= before
 
@@ -125,7 +127,7 @@ def test_one_commitment_ships_and_is_told_once_the_other_is_reminded_then_escala
         c1 = s.exec(select(Commitment).where(Commitment.key == "C1")).one()
     assert len(built) == 1 and c1.followup_update == built[0].number
 
-    page = TestClient(create_app()).get("/incidents/INC-0001")
+    page = TestClient(create_app()).get(f"/incidents/{REF}")
     assert page.status_code == 200
     html = page.text
     assert "What we promised" in html and BUILT in html

@@ -62,9 +62,11 @@ def audit_actions(reference: str) -> list[str]:
 
 
 def scheduled(reference: str) -> dict[str, Any]:
+    """The incident's runs by name, the newest of each name: the Prefect test server lives for the
+    session, and an earlier test's incident of the same reference may have left runs of that name."""
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[reference])))
-    return {r.name: r for r in runs}
+    return {r.name: r for r in sorted(runs, key=lambda r: r.created or r.expected_start_time)}
 
 
 def approve_breach(sandbox: SandboxHandle) -> dict[str, Any]:
