@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -165,7 +166,8 @@ class PrefectApi:
     def deployment_id(self, full_name: str) -> str:
         """The id of deployment ``flow/deployment``; :class:`DeploymentMissing` when not registered."""
         flow, _, deployment = full_name.partition("/")
-        response = self._request("GET", f"/deployments/name/{flow}/{deployment}")
+        path = f"/deployments/name/{quote(flow, safe='')}/{quote(deployment, safe='')}"
+        response = self._request("GET", path)
         if response.status_code == httpx.codes.NOT_FOUND:
             raise DeploymentMissing(f"deployment {full_name} is not registered: {HINT}", status_code=404)
         return str(self._json(response)["id"])

@@ -32,6 +32,7 @@ from clarion.outbox.counts import state_counts
 from flows import timers
 from flows.context import IncidentContext, open_context
 from flows.deployments import RETRY_DELIVERY
+from flows.recovery import readopt_approvals
 
 
 class DeliveryIncomplete(ClarionError):
@@ -174,6 +175,14 @@ def retry_delivery(reference: str, update_number: int, attempt: int = 2) -> dict
     return {"reference": reference, "update": update_number, "deliveries": delivered.rows}
 
 
+@task(name="pending approvals", cache_policy=NO_CACHE)
+def readopt() -> list[str]:
+    """Give every pending approval whose run was stopped a new run (see :mod:`flows.recovery`)."""
+    from clarion.store import get_engine
+
+    return readopt_approvals(get_engine())
+
+
 @flow(name="outbox-sweep", flow_run_name="outbox sweep", log_prints=True)
 def outbox_sweep() -> dict[str, int]:
     """Send what is due on every channel and stop: notices (a subscriber's confirmation link or code
@@ -187,6 +196,9 @@ def outbox_sweep() -> dict[str, int]:
 
     settings = get_settings()
     engine = require_current(get_engine())
+    readopting = readopt(return_state=True)
+    if readopting.is_failed():  # never a reason not to send what is due
+        get_run_logger().error("outbox sweep: pending approvals not checked: %s", readopting.message)
     name = f"sweep-{flow_run.get_id() or 'local'}"
     stats = run_worker(settings, engine, name=name, threads=2, max_wait=0)
     if stats.accepted or stats.failed:

@@ -15,6 +15,7 @@ number to :func:`publish_update`, which
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -35,7 +36,7 @@ from clarion.incidents import approvals, reports
 from clarion.incidents.approvals import Verdict
 from clarion.incidents.lifecycle import facts_of, next_facts, superseded_by
 from clarion.kinds import ApprovalDecision, UpdateKind, UpdateState
-from clarion.models import Incident, Rendition, Update, utcnow
+from clarion.models import AuditEvent, Incident, Rendition, Update, utcnow
 from clarion.responders import notices, who
 from clarion.responders.notices import preview_of
 from clarion.updates.publish import enqueue_update, redraft_update
@@ -47,6 +48,7 @@ from flows.review import report_artifact
 from flows.statuspage import refresh_export
 
 APPROVAL_POLL_SECONDS = 2
+REQUESTED = "approval.requested"
 
 
 class ApprovalInput(RunInput, ApprovalAnswer):
@@ -122,11 +124,30 @@ def _superseded(ctx: IncidentContext, update: Update, base: int) -> bool:
     return True
 
 
-def _set_state(
-    ctx: IncidentContext, update: Update, state: UpdateState, *, audit_action: str | None = None
-) -> None:
-    from clarion import audit
+def _requested_at(ctx: IncidentContext, update: Update) -> datetime | None:
+    """When the pending approval of ``update`` was asked for (incident time), from the audit log."""
+    with ctx.session() as session:
+        asked = session.exec(
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject == f"{ctx.reference}/update-{update.number}",
+                AuditEvent.action == REQUESTED,
+            )
+            .order_by(col(AuditEvent.id).desc())
+            .limit(1)
+        ).first()
+    when = asked.details.get("requested_at") if asked is not None else None
+    return datetime.fromisoformat(when) if isinstance(when, str) else None
 
+
+def _set_state(
+    ctx: IncidentContext,
+    update: Update,
+    state: UpdateState,
+    *,
+    audit_action: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     with ctx.session() as session:
         row = session.get(Update, update.id)
         assert row is not None
@@ -138,7 +159,7 @@ def _set_state(
                 actor="clarion",
                 action=audit_action,
                 subject=f"{ctx.reference}/update-{row.number}",
-                details={"content_hash": row.content_hash},
+                details={"content_hash": row.content_hash, **(details or {})},
             )
         session.commit()
 
@@ -178,11 +199,21 @@ def await_approval(ctx: IncidentContext, update: Update) -> bool:
     if not pending:  # the playbook asks nobody for this kind of update (a holding statement)
         _set_state(ctx, update, UpdateState.APPROVED)
         return True
-    requested = ctx.clock.now()
+    requested = _requested_at(ctx, update) if update.state is UpdateState.PENDING_APPROVAL else None
+    if requested is None:
+        requested = ctx.clock.now()
+        _set_state(
+            ctx,
+            update,
+            UpdateState.PENDING_APPROVAL,
+            audit_action=REQUESTED,
+            details={"requested_at": requested.isoformat()},
+        )
+    else:  # a new run after the first was stopped (flows.recovery): the same request, its windows kept
+        logger.info("%s update %s: still waiting for %s", ctx.reference, update.number, ", ".join(pending))
     windows = {
         s.role: approvals.window(s, requested_at=requested, regulatory_due=regulatory_due) for s in steps
     }
-    _set_state(ctx, update, UpdateState.PENDING_APPROVAL, audit_action="approval.requested")
     _preview(ctx, update, pending, windows)
     for role in pending:
         timers.schedule_escalation(ctx, update, role, at=windows[role].escalate_at)

@@ -155,7 +155,8 @@ def test_declare_sends_the_checked_facts_and_prints_the_run(prefect: FakePrefect
     assert code == 0, output
     [(deployment, body)] = prefect.created()
     assert deployment == "deployment-declare-incident"
-    assert prefect.requests[0].url.path == "/api/deployments/name/declare-incident/clarion"
+    path = prefect.requests[0].url.raw_path
+    assert path == b"/api/deployments/name/declare-incident/declare%20an%20incident"
     declaration = body["parameters"]["declaration"]
     assert declaration["playbook"] == "data-breach"
     assert declaration["commander"] == "ada"

@@ -304,7 +304,7 @@ def test_holding_statements_stop_at_the_playbook_limit(sandbox: SandboxHandle) -
 
 def test_deployment_schema_is_typed_and_bad_parameters_are_refused(prefect_server: None) -> None:
     api = PREFECT_API_URL.value()
-    deployment = httpx.get(f"{api}/deployments/name/declare-incident/clarion").json()
+    deployment = httpx.get(f"{api}/deployments/name/declare-incident/declare an incident").json()
     schema = deployment["parameter_openapi_schema"]
     assert schema["required"] == ["declaration"]
     definitions = schema["definitions"]

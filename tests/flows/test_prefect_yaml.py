@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from flows.deployments import DEPLOYMENT_NAME, SPECS, TAGS, load_flow
+from flows.deployments import SPECS, load_flow
 from tests.helpers import ROOT
 
 
@@ -14,7 +14,7 @@ def test_prefect_yaml_lists_every_deployment_as_serve_does() -> None:
         (d["name"], d["entrypoint"], d["description"], tuple(d["tags"]), d["work_pool"]["name"])
         for d in config["deployments"]
     ]
-    assert listed == [(DEPLOYMENT_NAME, s.entrypoint, s.description, TAGS, "clarion") for s in SPECS]
+    assert listed == [(s.name, s.entrypoint, s.description, s.tags, "clarion") for s in SPECS]
     assert all(d["enforce_parameter_schema"] is True for d in config["deployments"])
     schedules = [[s.get("interval") for s in d.get("schedules", [])] for d in config["deployments"]]
     assert schedules == [[s.interval_seconds] if s.interval_seconds else [] for s in SPECS]
