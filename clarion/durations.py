@@ -73,6 +73,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), _between(timede
 
 ApprovalTimeout = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=7))]
 HoldingGrace = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]
+AcknowledgementPromise = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=1))]
 SurveyDelay = Annotated[Duration, _between(timedelta(0), timedelta(days=90))]
 SurveyExpiry = Annotated[Duration, _between(timedelta(days=1), timedelta(days=365))]
 SurveyReminder = Annotated[Duration, _between(timedelta(hours=1), timedelta(days=60))]

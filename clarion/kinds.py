@@ -152,6 +152,9 @@ def _known_channels() -> dict[str, Channel]:
 
 
 class UpdateKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    """The first word at declaration, pre-approved: we know, we are on it, next update by … (the
+    playbook's ``acknowledgement``; broadcast and served channels only, before any approval)."""
     INITIAL = "initial"
     UPDATE = "update"
     HOLDING = "holding"

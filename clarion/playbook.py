@@ -25,6 +25,7 @@ from pydantic import (
 from clarion.audiences.email_address import EmailNotValidError, normalized_email
 from clarion.channel_table import Reach, channel_table
 from clarion.durations import (
+    AcknowledgementPromise,
     ApprovalTimeout,
     CommitmentLead,
     HoldingGrace,
@@ -174,6 +175,55 @@ class ApprovalStep(Strict):
     )
 
 
+class ShortForm(Strict):
+    """What the short declare form fills in: it asks only for the title, what happened and where."""
+
+    organisation: Annotated[str, Field(min_length=1, max_length=200)]
+    contact: dict[str, str] = Field(
+        description="How people reach a human (phone, email, url, hours), as in a facts file."
+    )
+    links: dict[str, str] = Field(default_factory=dict, description="Links the part overrides use.")
+
+    @field_validator("contact")
+    @classmethod
+    def _a_real_contact(cls, value: dict[str, str]) -> dict[str, str]:
+        from clarion.facts import Contact  # the facts module reads playbooks: import on use
+
+        Contact.model_validate(value)
+        return value
+
+
+class AcknowledgementPolicy(Strict):
+    """The first word at declaration: pre-approved wording ("we are aware of a problem with …, we are
+    investigating; next update by …") on broadcast and served channels, before any approval."""
+
+    channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.STATUSPAGE, Channel.BANNER],
+        min_length=1,
+        description="Where it goes: the status page, the banner, public posts; never personal messages.",
+    )
+    next_update_in: AcknowledgementPromise = Field(
+        default=timedelta(minutes=30), description="The next update it promises, from the declaration."
+    )
+    short_form: ShortForm | None = Field(
+        default=None, description="What the short declare form fills in; without it, only the full form."
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _never_personal(cls, value: list[Channel]) -> list[Channel]:
+        table = channel_table()
+        personal = sorted(c.value for c in value if table[c].reach in (Reach.PERSONAL, Reach.INTERNAL))
+        if personal:
+            raise ValueError(
+                f"{', '.join(personal)}: an acknowledgement goes out before any approval, so only to "
+                "broadcast and served channels (statuspage, banner, mastodon, bluesky)"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("channels are listed twice")
+        return value
+
+
 class HoldingPolicy(Strict):
     enabled: bool
     grace: HoldingGrace = timedelta(0)
@@ -316,6 +366,9 @@ class Playbook(Strict):
         default_factory=list, description="Links the facts must give because the part overrides use them."
     )
     holding_statement: HoldingPolicy
+    acknowledgement: AcknowledgementPolicy | None = Field(
+        default=None, description="The pre-approved first word at declaration (none when left out)."
+    )
     responders: str | None = Field(
         default=None,
         max_length=200,
@@ -348,6 +401,33 @@ class Playbook(Strict):
         if self.commitments.escalate_to and self.responders is None:
             raise ValueError("commitments.escalate_to names responders: the playbook needs a people file")
         return self
+
+    @model_validator(mode="after")
+    def _acknowledged_where_the_playbook_speaks(self) -> Playbook:
+        if self.acknowledgement is None:
+            return self
+        used = {*self.public_channels, *(c for a in self.audiences.values() for c in a.channels)}
+        stray = sorted(c.value for c in self.acknowledgement.channels if c not in used)
+        if stray:
+            raise ValueError(
+                f"acknowledgement.channels: {', '.join(stray)} is not a channel of this playbook's "
+                "audiences or public_channels"
+            )
+        return self
+
+    def acknowledging(self) -> Playbook:
+        """This playbook as an acknowledgement sees it: its audiences and public channels cut down to
+        the acknowledgement's channels (an audience left with none is left out)."""
+        assert self.acknowledgement is not None
+        allowed = set(self.acknowledgement.channels)
+        kept = {name: [c for c in a.channels if c in allowed] for name, a in self.audiences.items()}
+        audiences = {
+            name: self.audiences[name].model_copy(update={"channels": channels})
+            for name, channels in kept.items()
+            if channels
+        }
+        public = [c for c in self.public_channels if c in allowed]
+        return self.model_copy(update={"audiences": audiences, "public_channels": public})
 
     @model_validator(mode="after")
     def _maintenance_policy_for_maintenance(self) -> Playbook:

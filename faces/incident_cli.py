@@ -54,14 +54,35 @@ def declare(
 ) -> None:
     """Declare an incident: check the facts here, then start the declare-incident flow on the server."""
     with errors_to_exit():
+        from clarion.errors import ClarionError
+        from faces.acknowledge import acknowledge_first
+        from faces.console import err
         from faces.incident_checks import declaration
+        from faces.prefect_api import connect
         from flows.deployments import DECLARE
 
         checked = declaration(playbook, facts, commander, jurisdiction or [])
-        parameters = {"declaration": checked.model_dump(mode="json", exclude_none=True)}
-        _start(
-            DECLARE.full_name, parameters, name=f"declare · {checked.playbook}", wait=wait, timeout=timeout
-        )
+        with connect() as api:  # the server and the flow are there before a word goes out
+            api.deployment_id(DECLARE.full_name)
+        acknowledged = acknowledge_first(checked)
+        parameters = {"declaration": acknowledged.model_dump(mode="json", exclude_none=True)}
+        try:
+            _start(
+                DECLARE.full_name,
+                parameters,
+                name=f"declare · {checked.playbook}",
+                wait=wait,
+                timeout=timeout,
+            )
+        except ClarionError:
+            if acknowledged is not checked:  # the first word is out: say how to go on from it
+                reference = acknowledged.facts.reference
+                err.print(
+                    f"{reference} is acknowledged, but its declaration did not start: "
+                    f"`clarion update {reference}` drafts its first update from the declared facts",
+                    markup=False,
+                )
+            raise
 
 
 def update(

@@ -40,7 +40,10 @@ HINT = "is `clarion serve` running?"
 RETRY_STATUSES = frozenset({429, 502, 503})
 """Answers worth another try, as Prefect's own client retries them: a SQLite server answers 503 while
 its database is locked, and nothing was changed."""
-RETRY_DELAYS = (0.5, 1.0, 2.0)
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+"""Half a minute in all, as Prefect's own client waits out a backlogged server (its SQLite database
+locked by a burst of task runs answers 503 for tens of seconds on a busy 2-core machine; the demo
+once failed after three seconds of retries)."""
 SCHEMA_WAITS = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 """Seconds between answers refused because the paused run has not saved its input schema yet."""
 SCHEMA_NOT_SAVED = "Run input schema not found."

@@ -51,6 +51,13 @@ DECLARE = DeploymentSpec(
     "flows/incident.py:declare_incident",
     "Declare an incident from a playbook and facts: draft, approve, publish to every channel.",
 )
+DECLARE_SHORT = DeploymentSpec(
+    "declare-incident-short",
+    "declare an incident (short form)",
+    "flows/incident.py:declare_incident_short",
+    "Declare with five fields (playbook, severity, title, what happened, components): the playbook's "
+    "acknowledgement goes out at once; post the first full update next.",
+)
 POST_UPDATE = DeploymentSpec(
     "post-update",
     "post an update",
@@ -152,6 +159,7 @@ PUBLISH_UPDATE = DeploymentSpec(
 )
 SPECS = (
     DECLARE,
+    DECLARE_SHORT,
     POST_UPDATE,
     RESOLVE,
     CADENCE_CHECK,

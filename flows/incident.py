@@ -7,7 +7,7 @@ the update to the :func:`~flows.publish.publish_update` subflow.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -16,15 +16,18 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 from sqlmodel import Session
 
+from clarion import audit
 from clarion.audiences.sources import playbook_sources
 from clarion.commitments import record as commitments
 from clarion.facts import Facts
+from clarion.incidents import acknowledgement
 from clarion.incidents.clock import IncidentClock
 from clarion.incidents.lifecycle import (
+    acknowledged_only,
     check_fit,
     facts_of,
     first_facts,
-    latest_published,
+    latest_told,
     latest_update,
     next_facts,
     open_incident,
@@ -34,7 +37,7 @@ from clarion.models import utcnow
 from clarion.updates.publish import check_draft, draft_update
 from flows.context import IncidentContext, load_playbook_named, open_context, store
 from flows.deadlines import watch
-from flows.models import Declaration, UpdateKindChoice, UpdateRequest
+from flows.models import Declaration, ShortDeclaration, UpdateKindChoice, UpdateRequest
 from flows.publish import publish_update
 
 
@@ -63,6 +66,31 @@ def draft(reference: str, facts: Facts, kind: UpdateKind) -> int:
     ).number
 
 
+@task(name="draft acknowledgement", cache_policy=NO_CACHE)
+def draft_acknowledgement(reference: str) -> int:
+    """The playbook's acknowledgement of the incident as declared; returns its number."""
+    ctx = open_context(reference)
+    facts = acknowledgement.of_incident(ctx.incident, ctx.playbook, ctx.settings, as_of=ctx.clock.now())
+    return draft_update(
+        engine=ctx.engine,
+        playbook=ctx.playbook,
+        facts=facts,
+        settings=ctx.settings,
+        sources=ctx.sources,
+        kind=UpdateKind.ACKNOWLEDGEMENT,
+        state=UpdateState.DRAFT,
+        commander=ctx.incident.commander,
+        source="acknowledgement",
+    ).number
+
+
+def acknowledge(reference: str) -> dict[str, Any]:
+    """Publish the acknowledgement: no approval (its words are the playbook's), its channels only."""
+    _rename(f"{reference} · acknowledgement")
+    number = draft_acknowledgement(reference)
+    return publish_update(reference, number)
+
+
 @task(name="watch deadlines", cache_policy=NO_CACHE)
 def watch_clocks(reference: str) -> int:
     """Check the regulatory clocks the declaration started and schedule their thresholds."""
@@ -89,7 +117,10 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
         sources=playbook_sources(playbook, path, settings),
     )
     with Session(engine, expire_on_commit=False) as session:
-        incident = open_incident(
+        acknowledged = given.reference and acknowledged_only(
+            session=session, reference=given.reference, playbook=playbook
+        )
+        incident = acknowledged or open_incident(
             session=session,
             playbook=playbook,
             reference=given.reference,
@@ -103,6 +134,8 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
             declared_facts=given.model_dump(mode="json", exclude_none=True),
         )
         session.commit()
+    if not acknowledged and playbook.acknowledgement is not None:
+        acknowledge(incident.reference)
     watching = watch_clocks(incident.reference, return_state=True)
     if watching.is_failed():  # the first update must not wait for the watcher; say so loudly instead
         get_run_logger().error(
@@ -113,16 +146,84 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
         )
     clock = IncidentClock(incident.declared_at, settings.time_scale)
     facts = declaration.facts.complete(reference=incident.reference, as_of=clock.now())
-    _rename(f"{incident.reference} · update 1")
+    with Session(engine) as session:
+        last = latest_update(session=session, incident_id=incident.id or 0)
+    _rename(f"{incident.reference} · update {(last.number if last else 0) + 1}")
     number = draft(incident.reference, facts, UpdateKind.INITIAL)
     return publish_update(incident.reference, number)
 
 
+@flow(
+    name="declare-incident-short", flow_run_name="declare · {declaration.playbook} · short", log_prints=True
+)
+def declare_incident_short(declaration: ShortDeclaration) -> dict[str, Any]:
+    """Declare with five fields: open the incident and publish the playbook's acknowledgement; the first
+    full update follows with `post an update` (the facts file's story, breach facts, commitments)."""
+    settings, engine = store()
+    playbook, _ = load_playbook_named(declaration.playbook, settings)
+    words = acknowledgement.wording(playbook, settings)
+
+    def facts_for(reference: str, as_of: datetime) -> Facts:
+        return acknowledgement.short_form_facts(
+            playbook,
+            words,
+            reference=reference,
+            title=declaration.title,
+            severity=declaration.severity,
+            components=declaration.components,
+            as_of=as_of,
+            status_page_url=f"{str(settings.public_url).rstrip('/')}/incidents/{reference}",
+        )
+
+    check_draft(
+        playbook=playbook.acknowledging(),
+        facts=facts_for("INC-0000", utcnow()),
+        settings=settings,
+        sources={},
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        incident = open_incident(
+            session=session,
+            playbook=playbook,
+            reference=None,
+            title=declaration.title,
+            severity=declaration.severity,
+            status=IncidentStatus.INVESTIGATING,
+            aware_at=None,
+            started_at=None,
+            commander=declaration.commander,
+        )
+        declared = facts_for(
+            incident.reference, IncidentClock(incident.declared_at, settings.time_scale).now()
+        )
+        incident.declared_facts = declared.model_dump(
+            mode="json", exclude_none=True, exclude={"next_update_by"}
+        )
+        session.add(incident)
+        audit.append(
+            session=session,
+            actor=declaration.commander or "clarion",
+            action="incident.short-form",
+            subject=incident.reference,
+            details={"what_happened": declaration.what_happened},
+        )
+        session.commit()
+    published = acknowledge(incident.reference)
+    watch_clocks(incident.reference)
+    get_run_logger().info(
+        "%s acknowledged; post its first update with the story: `clarion update %s --facts …`",
+        incident.reference,
+        incident.reference,
+    )
+    return published
+
+
 def _next(ctx: IncidentContext, request: UpdateRequest, *, status: IncidentStatus | None) -> Facts:
-    """The previous update's facts with the request's changes; before any update was published (the
-    first one failed or was rejected), the declaration's facts: this is then the first update."""
+    """The previous update's facts with the request's changes; before any update told the story (the
+    first one failed or was rejected, or only the acknowledgement went out), the declaration's facts:
+    this is then the first update."""
     with ctx.session() as session:
-        previous = latest_published(session=session, incident_id=ctx.incident.id or 0)
+        previous = latest_told(session=session, incident_id=ctx.incident.id or 0)
     base = facts_of(previous) if previous is not None else first_facts(ctx.incident, as_of=ctx.clock.now())
     return next_facts(
         base,
@@ -140,7 +241,7 @@ def _post(request: UpdateRequest, kind: UpdateKind, status: IncidentStatus | Non
     ctx = open_context(request.reference)
     facts = _next(ctx, request, status=status)
     with ctx.session() as session:
-        if latest_published(session=session, incident_id=ctx.incident.id or 0) is None:
+        if latest_told(session=session, incident_id=ctx.incident.id or 0) is None:
             kind = UpdateKind.INITIAL if kind is UpdateKind.UPDATE else kind
         last = latest_update(session=session, incident_id=ctx.incident.id or 0)
     _rename(f"{ctx.reference} · update {(last.number if last else 0) + 1}")

@@ -129,6 +129,28 @@ class Declaration(CheckedText):
     )
 
 
+class ShortDeclaration(CheckedText):
+    """Parameters of ``declare-incident-short``: the five things a commander knows in the first minute.
+
+    It opens the incident and publishes the playbook's acknowledgement (no approval: its words are the
+    playbook's); the first full update, with the story, follows with ``post an update``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=with_text_patterns)
+
+    playbook: PlaybookName
+    severity: SeverityName
+    title: str = Field(min_length=1, max_length=200, description="The public title, shown at once.")
+    what_happened: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="For the people inside (the audit log and the run's log): not published.",
+    )
+    components: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, description="The status page's components it affects (their ids)."
+    )
+    commander: str | None = Field(default=None, description="Who leads the incident (gets the reminders).")
+
+
 class UpdateRequest(CheckedText):
     """Parameters of ``post-update`` and ``resolve-incident``: what changed since the last update."""
 
@@ -171,6 +193,7 @@ __all__ = [
     "Declaration",
     "IncidentFacts",
     "PartText",
+    "ShortDeclaration",
     "StoryChange",
     "UpdateKindChoice",
     "UpdateRequest",

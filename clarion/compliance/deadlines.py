@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 
 from clarion import audit
 from clarion.errors import InputError, Problem
-from clarion.kinds import DeadlineState
-from clarion.models import Deadline, Incident, utcnow
+from clarion.kinds import DeadlineState, UpdateKind
+from clarion.models import Deadline, Incident, Update, utcnow
 from clarion.playbook import Playbook
 from clarion.regimes import (
     Event,
@@ -331,6 +331,11 @@ def meet_by_update(
     GDPR Art. 34's communication to the people affected is the incident's own message to them). A late
     one whose law asks for the reasons of the delay is left for a person to record with them."""
     met: list[Deadline] = []
+    update = session.exec(
+        select(Update).where(Update.incident_id == incident.id, Update.number == update_number)
+    ).first()
+    if update is not None and update.kind is UpdateKind.ACKNOWLEDGEMENT:
+        return met  # the first word on the status page is nobody's notification
     for row in open_rows(session, incident):
         stage = get_regime(row.regime).stage(row.stage)
         if not stage.met_by_update or row.submissions or (stage.late_reasons and is_late(row, at)):

@@ -57,6 +57,32 @@ def superseded_by(*, session: Session, incident_id: int, base: int) -> Update | 
     return latest if latest is not None and latest.number != base else None
 
 
+def acknowledged_only(*, session: Session, reference: str, playbook: Playbook) -> Incident | None:
+    """The incident ``reference`` when all it has said is its acknowledgement (``clarion declare``
+    published that itself, then started the flow that declares the rest): the declaration goes on
+    with it. None when there is no such incident, or it has said more (then it is declared already)."""
+    incident = session.exec(select(Incident).where(Incident.reference == reference)).first()
+    if incident is None or incident.playbook != playbook.name:
+        return None
+    kinds = session.exec(select(Update.kind).where(Update.incident_id == incident.id)).all()
+    return incident if kinds and all(k is UpdateKind.ACKNOWLEDGEMENT for k in kinds) else None
+
+
+def latest_told(*, session: Session, incident_id: int) -> Update | None:
+    """The latest published update that told the story: an acknowledgement carries none of it."""
+    statement = (
+        select(Update)
+        .where(
+            Update.incident_id == incident_id,
+            Update.state == UpdateState.PUBLISHED,
+            Update.kind != UpdateKind.ACKNOWLEDGEMENT,
+        )
+        .order_by(col(Update.published_at).desc(), col(Update.number).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
 def latest_update(*, session: Session, incident_id: int) -> Update | None:
     statement = select(Update).where(Update.incident_id == incident_id).order_by(col(Update.number).desc())
     return session.exec(statement.limit(1)).first()
@@ -299,6 +325,8 @@ def cadence_action(
         return Action.NOTHING  # resolved: nobody waits for another update, nobody is chased for one
     if phase is Phase.REMINDER:
         return Action.REMIND
+    if latest.kind is UpdateKind.ACKNOWLEDGEMENT:
+        return Action.ESCALATE  # a holding statement would repeat it everywhere, words nobody approved
     policy = playbook.holding_statement
     if (
         policy.enabled

@@ -53,6 +53,16 @@ VOLUNTARY = frozenset({UpdateKind.BUILT})
 messages are otherwise mandatory ("you asked, we built it" is a courtesy, not a breach notice)."""
 
 
+def in_scope(
+    playbook: Playbook, sources: Mapping[str, Source], kind: UpdateKind
+) -> tuple[Playbook, Mapping[str, Source]]:
+    """The playbook and audiences an update of ``kind`` goes to: an acknowledgement goes out before
+    any approval, so only on its own channels, and reads no audience (it reaches nobody in person)."""
+    if kind is UpdateKind.ACKNOWLEDGEMENT and playbook.acknowledgement is not None:
+        return playbook.acknowledging(), {}
+    return playbook, sources
+
+
 @dataclass
 class Staged:
     incident_id: int
@@ -101,6 +111,7 @@ def draft_update(
     and store the update (in ``state``) with its renditions. Raises before storing anything when a
     row or a rendition is wrong. The same content for the same incident is the update already
     stored (see :mod:`clarion.updates.drafts`, also for ``new_update``; ``source`` names the facts)."""
+    playbook, sources = in_scope(playbook, sources, kind)
     rendered, next_update_by = _render_checked(playbook, facts, settings, sources, renderer)
     stored = drafts.store_update(
         engine,
@@ -146,6 +157,7 @@ def enqueue_update(
                 ]
             )
         incident_id = update.incident_id
+        playbook, sources = in_scope(playbook, sources, update.kind)
         required = update.kind not in VOLUNTARY
         touched = _touched(update.facts)
         ids = {

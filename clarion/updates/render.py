@@ -69,6 +69,8 @@ class LocaleText:
     status: Mapping[IncidentStatus, str]
     holding: Mapping[str, str] = field(default_factory=dict)
     """``text`` and ``short`` of the holding statement's apology part (``{title}`` is filled in)."""
+    acknowledgement: Mapping[str, str] = field(default_factory=dict)
+    """``text``, ``short`` (``{title}``, ``{affecting}``) and ``affecting`` (``{components}``)."""
     maintenance: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """Per maintenance step, ``text`` and ``short`` of its apology (``{title}``, ``{starts}``, ``{ends}``)."""
     built: Mapping[str, Any] = field(default_factory=dict)
@@ -100,6 +102,7 @@ class Renderer:
                     datetime_format=data["datetime_format"],
                     status={s: data["status"][s.value] for s in IncidentStatus},
                     holding={k: str(data["holding"][k]) for k in ("text", "short")},
+                    acknowledgement={k: str(v) for k, v in (data.get("acknowledgement") or {}).items()},
                     maintenance={
                         str(step): {k: str(words[k]) for k in ("text", "short")}
                         for step, words in (data.get("maintenance") or {}).items()
