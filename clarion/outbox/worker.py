@@ -287,7 +287,8 @@ class Worker:
         if not messages:
             return []
         gate = self.gates[messages[0].channel]
-        block = len(messages) if sender.one_request_per_batch else max(1, int(gate.capacity))
+        paced = gate.per_second is not None and not sender.one_request_per_batch
+        block = max(1, int(gate.capacity)) if paced else len(messages)
         outcomes: list[Outcome] = []
         for start in range(0, len(messages), block):
             outcomes += self._send_block(sender, messages[start : start + block], uncertain)
