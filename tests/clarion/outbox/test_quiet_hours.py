@@ -190,37 +190,37 @@ def _work(engine: sa.Engine, sender: dict[Channel, FakeSender]) -> None:
 
 
 def test_a_routine_email_at_23_in_berlin_is_held_to_8_local_and_sent_then(
-    sqlite_engine: sa.Engine, settings: Settings, tmp_path: Path, clock: Clock
+    engine: sa.Engine, settings: Settings, tmp_path: Path, clock: Clock
 ) -> None:
-    update_id = _stage(sqlite_engine, settings, tmp_path, _outage(), "sev2")  # important: held
+    update_id = _stage(engine, settings, tmp_path, _outage(), "sev2")  # important: held
     senders = {c: FakeSender(c) for c in (Channel.EMAIL, Channel.SMS)}
 
-    rows = _rows(sqlite_engine, update_id)
+    rows = _rows(engine, update_id)
     anna, bo = rows[("berlin", "email")], rows[("nowhere", "email")]
     assert anna.held_until == anna.next_attempt_at == utc(2026, 12, 9, 7)  # 08:00 CET
     assert anna.hold_reason == "quiet hours 21:00–08:00 Europe/Berlin, important update"
     assert rows[("berlin", "sms")].held_until == utc(2026, 12, 9, 7)
     assert bo.held_until == utc(2026, 12, 9, 8) and "UTC" in bo.hold_reason  # the playbook's zone
-    waiting = counts.waiting(sqlite_engine, now=clock.now, channels=[Channel.EMAIL])
+    waiting = counts.waiting(engine, now=clock.now, channels=[Channel.EMAIL])
     assert [w.last_error for w in waiting] == [anna.hold_reason]  # what `outbox work` reports
-    assert counts.held(sqlite_engine, now=clock.now) == (3, utc(2026, 12, 9, 7))  # `outbox status`
+    assert counts.held(engine, now=clock.now) == (3, utc(2026, 12, 9, 7))  # `outbox status`
 
     clock.now = utc(2026, 12, 9, 6, 59)  # 07:59 in Berlin: nothing goes
-    _work(sqlite_engine, senders)
+    _work(engine, senders)
     assert not senders[Channel.EMAIL].sent and not senders[Channel.SMS].sent
 
     clock.now = utc(2026, 12, 9, 7)  # 08:00 in Berlin: Anna's messages go, Bo's (UTC) wait an hour
-    _work(sqlite_engine, senders)
-    rows = _rows(sqlite_engine, update_id)
+    _work(engine, senders)
+    rows = _rows(engine, update_id)
     assert rows[("berlin", "email")].state is DeliveryState.ACCEPTED
     assert rows[("berlin", "sms")].state is DeliveryState.ACCEPTED
     assert rows[("nowhere", "email")].state is DeliveryState.PENDING
     assert rows[("berlin", "email")].hold_reason is not None  # the ledger keeps that it was held
-    assert counts.held(sqlite_engine, now=clock.now) == (1, utc(2026, 12, 9, 8))
+    assert counts.held(engine, now=clock.now) == (1, utc(2026, 12, 9, 8))
 
     clock.now = utc(2026, 12, 9, 8)
-    _work(sqlite_engine, senders)
-    assert _rows(sqlite_engine, update_id)[("nowhere", "email")].state is DeliveryState.ACCEPTED
+    _work(engine, senders)
+    assert _rows(engine, update_id)[("nowhere", "email")].state is DeliveryState.ACCEPTED
     assert sum(senders[Channel.EMAIL].sent.values()) == 2 and max(senders[Channel.EMAIL].sent.values()) == 1
 
 
