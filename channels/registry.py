@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from channels.base import DEFAULT_TIMEOUT
 from clarion.channel_table import channel_table, sent_channels
+from clarion.errors import ConfigError
 from clarion.kinds import Channel
 from clarion.outbox.port import Sender
 from clarion.settings import Settings
@@ -39,11 +40,18 @@ def build_senders(
     """One adapter per channel sent (all of them by default), configured from settings (the sandbox
     for unset providers). A channel that is served, not sent, gets none."""
     table = channel_table()
+    unknown = sorted(set(settings.provider_rates) - {spec.provider for spec in table.values()})
+    if unknown:
+        known = ", ".join(sorted({str(s.provider) for s in table.values() if s.provider}))
+        raise ConfigError(f"provider_rates names {', '.join(unknown)}: not a provider (known: {known})")
     senders: dict[Channel, Sender] = {}
     for channel in sent_channels() if channels is None else channels:
-        factory = table[Channel(channel)].adapter
-        if factory is not None:
-            senders[channel] = factory(settings, client=client, engine=engine)
+        spec = table[Channel(channel)]
+        if spec.adapter is not None:
+            sender = senders[channel] = spec.adapter(settings, client=client, engine=engine)
+            rate = settings.provider_rates.get(spec.provider or "")
+            if rate is not None:  # for all workers together: the worker's gate is the store's bucket
+                sender.requests_per_second = rate
     return senders
 
 

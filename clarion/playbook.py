@@ -39,6 +39,7 @@ from clarion.durations import (
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.files.yamlfile import read_yaml, validate_with_lines
 from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
+from clarion.outbox.quiet_hours import QuietHours
 from clarion.statuspage.components import IMPACTED, ComponentStatus
 from clarion.strict import Slug, Strict
 from clarion.updates.overrides import check_override, unmet_needs
@@ -380,6 +381,11 @@ class Playbook(Strict):
         default=None, description="Steps of a scheduled maintenance (its kind only; defaults apply)."
     )
     sms_max_segments: int | None = Field(default=None, ge=1, le=10)
+    quiet_hours: QuietHours | None = Field(
+        default=None,
+        description="Emails and SMS of routine and important updates wait for the recipient's local "
+        'morning (`{from: "21:00", until: "08:00"}`); urgent and mandatory ones go at once.',
+    )
     commitments: CommitmentPolicy = CommitmentPolicy()
     parts: dict[str, dict[Part, PartOverride]] = Field(default_factory=dict)
 

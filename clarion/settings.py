@@ -157,6 +157,13 @@ class Settings(BaseSettings):
         description="Messages a worker claims (and SendGrid sends) per request; the provider's most "
         "(SendGrid 1000, Twilio 50 claimed per batch) when not set.",
     )
+    provider_rates: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], Annotated[float, Field(gt=0, le=100_000)]
+    ] = Field(
+        default_factory=dict,
+        description='Requests a second a provider allows, for all workers together (JSON: {"twilio": 10, '
+        '"sendgrid": 5}); a provider not named keeps its channel\'s own rate (none for email and SMS).',
+    )
     outbox_max_wait: float = Field(
         default=60.0,
         ge=0.0,

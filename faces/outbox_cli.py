@@ -205,7 +205,8 @@ def status() -> None:
     from rich.table import Table
 
     from clarion.kinds import DeliveryState
-    from clarion.outbox.counts import email_copies, state_counts
+    from clarion.models import utcnow
+    from clarion.outbox.counts import email_copies, held, state_counts
     from clarion.store import get_engine, require_current
 
     engine = require_current(get_engine())
@@ -214,6 +215,12 @@ def status() -> None:
     for channel in sorted({c for c, _ in counts}):
         table.add_row(channel.value, *(str(counts.get((channel, s), 0)) for s in DeliveryState))
     out.print(table)
+    quiet, first = held(engine, now=utcnow())
+    if quiet and first is not None:
+        out.print(
+            f"held for their recipients' quiet hours: {quiet} pending, the first due "
+            f"{first:%Y-%m-%d %H:%M} UTC"
+        )
     copies = email_copies(engine)
     if copies.blind_resends or copies.confirmed:
         out.print(

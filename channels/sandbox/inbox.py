@@ -13,7 +13,8 @@ neither, the pair (To, Body).
 from __future__ import annotations
 
 import threading
-from collections import Counter, defaultdict
+import time
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,8 @@ class Inbox:
                     self._by_channel[channel] = []  # counted from zero
             self._seen: set[int] = set()
             self._requests: Counter[str] = Counter()
+            self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
+            self._peak: Counter[str] = Counter()
             self._rejected: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._duplicates: Counter[str] = Counter()
@@ -90,9 +93,18 @@ class Inbox:
                     for record in records:
                         self._by_channel[record.channel].append(record)
 
-    def count_request(self, provider: str) -> None:
+    def count_request(self, provider: str, at: float | None = None) -> None:
+        """Count a request as it arrives (``at``: monotonic seconds), refused ones too: the peak of
+        any one-second window tells whether the clients together kept to a rate."""
+        now = time.monotonic() if at is None else at
         with self._lock:
             self._requests[provider] += 1
+            recent = self._recent[provider]
+            recent.append(now)
+            while recent[0] <= now - 1.0:
+                recent.popleft()
+            if len(recent) > self._peak[provider]:
+                self._peak[provider] = len(recent)
 
     def count_rejected(self, status: int) -> None:
         with self._lock:
@@ -114,10 +126,12 @@ class Inbox:
             return len(source), source[offset:end]
 
     def stats(self) -> dict[str, Any]:
-        """Requests per provider, accepted and duplicates per channel, rejected per status, faults."""
+        """Requests per provider, accepted and duplicates per channel, rejected per status, faults,
+        and per provider the most requests that arrived within any one second (``peak_per_second``)."""
         with self._lock:
             return {
                 "requests": {"total": sum(self._requests.values()), **self._requests},
+                "peak_per_second": dict(self._peak),
                 "accepted": {c.value: len(r) for c, r in self._by_channel.items()},
                 "rejected": dict(self._rejected),
                 "faults": dict(self._faults),

@@ -59,6 +59,8 @@ _COLUMNS = (
     _d.c.in_doubt,
     _d.c.address_key,
     _d.c.mandatory_reason,
+    _d.c.held_until,
+    _d.c.hold_reason,
     _d.c.created_at,
 )
 
@@ -188,6 +190,8 @@ def _common(row: sa.Row[Any], names: Pseudonyms) -> dict[str, Any]:
         "uncertain_sends": row.uncertain_sends,
         "in_doubt": bool(row.in_doubt),
         "mandatory_reason": row.mandatory_reason,
+        "held_until": iso(row.held_until),
+        "hold_reason": row.hold_reason,
         "created_at": iso(row.created_at),
     }
 

@@ -41,7 +41,7 @@ from clarion.models.columns import (
 )
 from clarion.models.commitment import Commitment
 from clarion.models.deadline import Deadline
-from clarion.models.delivery import Delivery, Notice, ProviderEvent
+from clarion.models.delivery import Delivery, Notice, ProviderEvent, ProviderRate
 from clarion.models.incident import (
     Approval,
     Incident,
@@ -83,6 +83,7 @@ __all__ = [
     "LocalizedPart",
     "Notice",
     "ProviderEvent",
+    "ProviderRate",
     "RateHit",
     "Recipient",
     "RecipientBase",

@@ -96,6 +96,14 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = None
     claimed_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
+    held_until: UTCTimestamp | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="Staged during the recipient's quiet hours: not sent before this (their morning).",
+    )
+    hold_reason: str | None = Field(
+        default=None, description='Why it was held: "quiet hours 21:00–08:00 Europe/Berlin, routine update".'
+    )
     provider_id: str | None = Field(default=None, index=True)
     provider_status: str | None = Field(default=None, description="Last status the provider reported.")
     accepted_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
@@ -157,4 +165,22 @@ class ProviderEvent(SQLModel, table=True):
     provider_status: str | None = Field(default=None, max_length=64, description="The provider's word.")
     occurred_at: UTCTimestamp | None = Field(
         default=None, sa_type=UTCDateTime, description="When the provider says it happened."
+    )
+
+
+class ProviderRate(SQLModel, table=True):
+    """One provider's request rate, shared by every worker on the store: a token bucket
+    (:mod:`clarion.outbox.shared_rate`), and how long a 429 closed it for all of them.
+
+    Its times are seconds on the store's own clock (``clock_timestamp()`` on PostgreSQL), not
+    timestamps: workers on several machines read one clock, and a bucket counts in milliseconds.
+    """
+
+    __tablename__ = "provider_rate"
+
+    provider: str = Field(primary_key=True, max_length=64, description='"twilio", "sendgrid"…')
+    tokens: float = Field(description="Requests that may start now without waiting (up to the burst).")
+    refilled_at: float = Field(description="When ``tokens`` was last brought up to date (store clock, s).")
+    closed_until: float = Field(
+        default=0.0, description="A 429 closed the provider to every worker until then (store clock, s)."
     )

@@ -52,16 +52,28 @@ def backlog(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) ->
     return Backlog(due, waiting, next_due, claimed)
 
 
+def held(engine: sa.Engine, *, now: datetime) -> tuple[int, datetime | None]:
+    """Messages still waiting for the end of their recipient's quiet hours, and the first such end."""
+    with store.reading(engine) as connection:
+        count, first = connection.execute(
+            sa.select(sa.func.count(), sa.func.min(_d.c.held_until)).where(
+                _d.c.state == DeliveryState.PENDING, _d.c.held_until > now
+            )
+        ).one()
+    return count, first
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """Pending rows of one channel that wait for a retry (not due yet)."""
+    """Pending rows of one channel that wait for a retry, or for the end of quiet hours (not due yet)."""
 
     channel: Channel
     count: int
     next_at: datetime
     most_attempts: int
     last_error: str | None
-    """The error of the row that comes due first (the provider's words, for the person watching)."""
+    """The error of the row that comes due first (the provider's words, for the person watching), or
+    why it is held when it never failed (quiet hours)."""
 
 
 def waiting(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) -> list[Waiting]:
@@ -79,7 +91,7 @@ def waiting(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) ->
         ).all()
         for channel, count, next_at, most in rows:
             error = connection.execute(
-                sa.select(_d.c.error_detail)
+                sa.select(sa.func.coalesce(_d.c.error_detail, _d.c.hold_reason))  # or why it is held
                 .where(
                     _d.c.channel == channel,
                     _d.c.state == DeliveryState.PENDING,

@@ -34,6 +34,7 @@ from clarion.kinds import Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
+from clarion.outbox.quiet_hours import QuietPlan, hold_columns
 from clarion.updates.rendition import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
@@ -132,6 +133,8 @@ class AudiencePlan:
     """The playbook's locales; the first is used for recipients whose locale it does not ship."""
     default_time_zone: str
     mandatory_reason: str | None = None
+    quiet: QuietPlan | None = None
+    """Quiet hours its personal messages keep (:mod:`clarion.outbox.quiet_hours`); None: none."""
 
     def rendition_for(self, channel: Channel, row: RecipientRow) -> int:
         locale = row.locale if row.locale is not None and row.locale in self.locales else self.locales[0]
@@ -178,6 +181,8 @@ def enqueue_audience(
                     delivery = _delivery_row(
                         plan, channel, now, recipient_id, plan.rendition_for(channel, row), suppressed
                     )
+                    if not suppressed:  # held to the recipient's morning in quiet hours
+                        delivery |= hold_columns(plan.quiet, now, row.time_zone or plan.default_time_zone)
                     key = delivery["address_key"] = None if suppressed else address_key(channel, address)
                     repeated = first.get(delivery["idempotency_key"])
                     if repeated is None and key is not None:
@@ -251,6 +256,8 @@ def _delivery_row(
         "error_code": "consent-withdrawn" if suppressed else None,
         "mandatory_reason": plan.mandatory_reason if channel is Channel.EMAIL else None,
         "next_attempt_at": now,
+        "held_until": None,
+        "hold_reason": None,
         "created_at": now,
         "updated_at": now,
     }

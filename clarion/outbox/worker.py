@@ -23,6 +23,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from clarion.channel_table import spec_of
 from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLimited, RecipientOptedOut
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import utcnow
@@ -31,6 +32,7 @@ from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
 from clarion.outbox.notices import RenderNotice
 from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
 from clarion.outbox.rate import RateGate
+from clarion.outbox.shared_rate import SharedRateGate
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class WorkerConfig:
     retry stay pending for the next run). None: wait for every row to finish."""
     report_every: float = 5.0
     """While waiting for retries, tell ``on_wait`` what is waiting at most this often (seconds)."""
+    shared_rates: bool = True
+    """Take each provider's rate from the store's bucket, shared with every other worker
+    (:mod:`clarion.outbox.shared_rate`); False: this worker alone keeps to it."""
 
 
 @dataclass
@@ -87,7 +92,6 @@ class Worker:
         self.notices = notices  # renders notices (confirmation links, codes) as they are claimed
         self._reported, self._reported_last = 0.0, False
         self.rng = rng or random.Random()  # noqa: S311 — jitter, not secrets
-        self.gates = {c: RateGate(s.requests_per_second) for c, s in self.senders.items()}
         self.stats = WorkerStats()
         self._lock = threading.Lock()
         # SQLite has one writer: threads that queue on its busy handler sleep in coarse steps. A
@@ -95,6 +99,7 @@ class Worker:
         self._db: AbstractContextManager[object] = (
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self.gates = {c: self._gate(c, s) for c, s in self.senders.items()}
         self._stop = threading.Event()
         # Idle threads wait on this; every finished batch and ``stop`` wake them, so the last
         # thread out does not sleep a whole ``idle_poll`` after the work is done.
@@ -198,6 +203,12 @@ class Worker:
             self._reported, self._reported_last = time.monotonic(), last
         self.on_wait(counts.waiting(self.engine, now=utcnow(), channels=channels))
 
+    def _gate(self, channel: Channel, sender: Sender) -> RateGate:
+        if not self.config.shared_rates:
+            return RateGate(sender.requests_per_second)
+        provider = spec_of(channel).provider or channel.value
+        return SharedRateGate(self.engine, provider, sender.requests_per_second, writing=self._db)
+
     def _gate_wait(self, channel: Channel) -> float:
         """Seconds the channel stays closed by a provider's rate limit (0.0 when open)."""
         gate = self.gates[channel]
@@ -271,10 +282,23 @@ class Worker:
         return outcomes + self._send(sender, to_send, uncertain)
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
-        """Send ``messages``; an ``uncertain`` one is resent blind after an attempt that may have
-        arrived, so its outcome counts that attempt too."""
+        """Send ``messages``: one request, or (a sender that makes one request per message) in blocks
+        no larger than the rate gate's burst, each paced by the gate."""
         if not messages:
             return []
+        gate = self.gates[messages[0].channel]
+        paced = gate.per_second is not None and not sender.one_request_per_batch
+        block = max(1, int(gate.capacity)) if paced else len(messages)
+        outcomes: list[Outcome] = []
+        for start in range(0, len(messages), block):
+            outcomes += self._send_block(sender, messages[start : start + block], uncertain)
+        return outcomes
+
+    def _send_block(
+        self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]
+    ) -> list[Outcome]:
+        """Send ``messages`` once the gate lets them; an ``uncertain`` one is resent blind after an
+        attempt that may have arrived, so its outcome counts that attempt too."""
         channel = messages[0].channel
         gate = self.gates[channel]
         cost = 1.0 if sender.one_request_per_batch else float(len(messages))

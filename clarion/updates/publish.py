@@ -32,6 +32,7 @@ from clarion.kinds import Channel, IncidentStatus, UpdateKind, UpdateState
 from clarion.models import Incident, UpdateCreate, utcnow
 from clarion.models import Rendition as RenditionRow
 from clarion.models import Update as UpdateRow
+from clarion.outbox import quiet_hours
 from clarion.outbox.addresses import staging_mark
 from clarion.outbox.fanout import (
     AudiencePlan,
@@ -159,6 +160,7 @@ def enqueue_update(
         incident_id = update.incident_id
         playbook, sources = in_scope(playbook, sources, update.kind)
         required = update.kind not in VOLUNTARY
+        severity, status = update.facts.get("severity"), update.status
         touched = _touched(update.facts)
         ids = {
             (r.channel, r.locale, r.time_zone): r.id
@@ -184,6 +186,7 @@ def enqueue_update(
     mark = staging_mark(engine)  # what this run writes lies above: a merge, not "already staged"
     for name, spec in playbook.audiences.items():
         if name in sources:
+            mandatory = spec.mandatory if required else None
             plan = AudiencePlan(
                 update_id=update_id,
                 audience=name,
@@ -191,7 +194,8 @@ def enqueue_update(
                 renditions=ids,
                 locales=playbook.locales,
                 default_time_zone=public_zone,
-                mandatory_reason=spec.mandatory if required else None,
+                mandatory_reason=mandatory,
+                quiet=quiet_hours.plan_for(playbook, severity=severity, status=status, mandatory=mandatory),
             )
             staged.audiences[name] = enqueue_audience(
                 engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark

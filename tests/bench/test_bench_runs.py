@@ -162,3 +162,20 @@ def test_evidence_benchmark_exports_and_verifies_both_sizes_with_their_memory() 
     assert [f[1] for f in figures] == ["4,000", "40,000"]
     for f in figures:
         assert float(f[4].replace(",", "")) > 0 and float(f[-1]) > 0  # rows/s, traced peak
+
+
+@pytest.mark.postgres
+def test_shared_rate_benchmark_runs_and_the_sandbox_counts_every_message() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, str(ROOT / "bench" / "shared_rate.py"), "--workers", "2", "--messages", "20"),
+            *("--rate", "10", "--limit", "15", "--no-sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("postgresql"))
+    assert "20/20" in row and "exit [0, 0]" in row, done.stdout

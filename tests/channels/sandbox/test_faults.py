@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from channels.sandbox import MASTODON_SANDBOX_TOKEN, SandboxHandle
+from channels.sandbox.inbox import Inbox
 from tests.channels.sandbox.helpers import (
     MESSAGES,
     SENDGRID_AUTH,
@@ -186,3 +187,26 @@ def test_latency_delays_answers(client: httpx.Client, sandbox: SandboxHandle) ->
 
     assert time.monotonic() - started >= 0.15
     assert float(response.headers["Server-Timing"].split("dur=")[1]) < 150  # latency excluded
+
+
+def test_stats_give_the_busiest_second_per_provider_refused_requests_included(
+    client: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    sandbox.configure(rate_limit={"sendgrid": 2})
+
+    statuses = [send_email(client).status_code for _ in range(3)] + [send_sms(client).status_code]
+
+    assert statuses == [202, 202, 429, 201]
+    assert sandbox.stats()["peak_per_second"] == {"sendgrid": 3, "twilio": 1}
+    sandbox.reset()
+    assert sandbox.stats()["peak_per_second"] == {}
+
+
+def test_the_busiest_second_is_a_sliding_window_not_a_calendar_second() -> None:
+    inbox = Inbox()
+    for at in (10.2, 10.9, 11.1, 11.15, 12.5, 13.6):  # 10.2–11.15 is 0.95 s: four requests
+        inbox.count_request("twilio", at=at)
+
+    assert inbox.stats()["peak_per_second"] == {"twilio": 4}
+    inbox.count_request("twilio", at=14.6)  # exactly one second after 13.6: the window is (t-1, t]
+    assert inbox.stats()["peak_per_second"] == {"twilio": 4}
