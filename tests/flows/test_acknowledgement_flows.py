@@ -35,6 +35,7 @@ def test_declare_acknowledges_before_the_approval_and_publishes_after_it(sandbox
     data: dict[str, Any] = yaml.safe_load(facts_file("degraded-performance").read_text(encoding="utf-8"))
     for key in ("as_of", "aware_at", "reference", "started_at", "next_update_by"):
         data.pop(key, None)
+    data["status"] = "investigating"  # the urgent tier: no recipient's quiet hours hold it
     running = start(lambda: declare_incident(Declaration(playbook="degraded-performance", facts=data)))
     paused = running.wait_paused()
 
@@ -46,7 +47,7 @@ def test_declare_acknowledges_before_the_approval_and_publishes_after_it(sandbox
     assert customers(sandbox.inbox("email")) == []  # nobody in person before the approval
     with Session(store.get_engine()) as session:
         [banner] = session.exec(select(Banner))
-    assert banner.text.startswith("INC-0001 · Identified: We are aware of a problem")
+    assert banner.text.startswith("INC-0001 · Investigating: We are aware of a problem")
 
     running.answer(paused, role="comms-lead", approver=COMMS, approved=True)
     result = running.join()
