@@ -423,7 +423,7 @@ class Playbook(Strict):
 
     def acknowledging(self) -> Playbook:
         """This playbook as an acknowledgement sees it: its audiences and public channels cut down to
-        the acknowledgement's channels (an audience left with none is left out)."""
+        the acknowledgement's channels (an audience left with none is left out), with no part overrides."""
         assert self.acknowledgement is not None
         allowed = set(self.acknowledgement.channels)
         kept = {name: [c for c in a.channels if c in allowed] for name, a in self.audiences.items()}
@@ -433,7 +433,11 @@ class Playbook(Strict):
             if channels
         }
         public = [c for c in self.public_channels if c in allowed]
-        return self.model_copy(update={"audiences": audiences, "public_channels": public})
+        # the part overrides extend the story's parts (a breach's fix tells people to reset their
+        # password): an acknowledgement tells no part but its own words
+        return self.model_copy(
+            update={"audiences": audiences, "public_channels": public, "parts": {}, "required_links": []}
+        )
 
     @model_validator(mode="after")
     def _maintenance_policy_for_maintenance(self) -> Playbook:

@@ -6,7 +6,8 @@ that need nobody's approval. So when the playbook names an acknowledgement, the 
 incident and publishes the acknowledgement in the store (the status page shows it at once), sends
 the banner's rows, and then starts the flow with the incident's reference; the flow takes the
 incident as it finds it (:func:`clarion.incidents.lifecycle.acknowledged_only`) and declares the
-rest. Everything the command checks, it checks before this: a facts file with a problem opens nothing.
+rest. Everything the command checks, it checks before this, the acknowledgement's renditions too: a
+facts file with a problem, or a title too long for the banner, opens nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def acknowledge_first(checked: Declaration) -> Declaration:
     started = time.perf_counter()
     engine = require_current(get_engine())
     given = checked.facts
+    acknowledgement.check(
+        given.complete(reference=given.reference or "INC-0000", as_of=utcnow()), playbook, settings
+    )
     with Session(engine, expire_on_commit=False) as session:
         incident = open_incident(
             session=session,

@@ -116,6 +116,8 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
         settings=settings,
         sources=playbook_sources(playbook, path, settings),
     )
+    if playbook.acknowledgement is not None:
+        acknowledgement.check(provisional, playbook, settings)
     with Session(engine, expire_on_commit=False) as session:
         acknowledged = given.reference and acknowledged_only(
             session=session, reference=given.reference, playbook=playbook

@@ -34,7 +34,7 @@ from clarion.kinds import IncidentStatus, UpdateKind
 from clarion.models import Incident
 from clarion.playbook import Playbook
 from clarion.settings import Settings
-from clarion.updates.publish import Staged, stage_update
+from clarion.updates.publish import Staged, check_draft, stage_update
 from clarion.updates.render import Renderer
 
 Wording = Mapping[str, Mapping[str, str]]
@@ -51,6 +51,13 @@ def of_incident(incident: Incident, playbook: Playbook, settings: Settings, *, a
     """The acknowledgement of ``incident``, from the facts it was declared with."""
     declared = first_facts(incident, as_of=as_of)
     return acknowledgement_facts(declared, playbook, wording(playbook, settings), as_of=as_of)
+
+
+def check(facts: Facts, playbook: Playbook, settings: Settings) -> None:
+    """Render the acknowledgement of a declaration with ``facts`` on every channel it goes to, and
+    raise what does not fit (a long title in a banner), before anything is stored or said."""
+    ack = acknowledgement_facts(facts, playbook, wording(playbook, settings), as_of=facts.as_of)
+    check_draft(playbook=playbook.acknowledging(), facts=ack, settings=settings, sources={})
 
 
 def publish(

@@ -37,8 +37,8 @@ def prefect(monkeypatch: pytest.MonkeyPatch) -> FakePrefect:
     return fake
 
 
-def _facts(tmp_path: Path) -> str:
-    data = load_raw(FACTS)
+def _facts(tmp_path: Path, **changes: str) -> str:
+    data = load_raw(FACTS) | changes
     for key in ("reference", "as_of", "aware_at", "started_at", "next_update_by"):
         data.pop(key, None)
     return str(write_yaml(tmp_path / "facts.yaml", data))
@@ -84,3 +84,17 @@ def test_nothing_is_said_when_the_server_cannot_start_the_flow(
     with Session(store.get_engine()) as session:
         assert session.exec(select(Incident)).all() == []
         assert session.exec(select(Update)).all() == []
+
+
+def test_an_acknowledgement_that_does_not_fit_opens_nothing(prefect: FakePrefect, tmp_path: Path) -> None:
+    store.migrate(store.get_engine())
+    title = ("Slow builds and deploys in every region we run " * 5)[:200].strip()
+    code, output = run(
+        "declare", "degraded-performance", "--facts", _facts(tmp_path, title=title), "--no-wait"
+    )
+
+    assert code != 0
+    assert "banner [en]:" in output and "limit 300" in output
+    assert prefect.created() == []
+    with Session(store.get_engine()) as session:
+        assert session.exec(select(Incident)).all() == []
