@@ -17,7 +17,11 @@ withdraws consent) is read by the channel's own module (``channels/email_events.
 
 A change names its delivery by our delivery id or by the provider's id (``by_provider_id``); the
 delivery's channel must match. A change for no known delivery is counted as ``unknown`` and not stored,
-so a retry is counted again. A change that withdraws consent goes through :mod:`clarion.audiences.consent`.
+so a retry is counted again, except one by the provider's id: the worker may not have recorded that
+id yet (a Twilio callback can beat the worker's write), so it is held (:func:`hold`, counted as
+``held``) and applied once the id is recorded (:mod:`clarion.outbox.held`). A must-reach delivery
+that an event finishes as bounced or failed gets its fallback here (:mod:`clarion.outbox.fallback`).
+A change that withdraws consent goes through :mod:`clarion.audiences.consent`.
 Each stored event also keeps the ``copy`` it is about (SendGrid: the X-Message-Id of the request): a
 delivery resent after a crash shows two copies once the provider reports both, and
 :func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider really

@@ -89,7 +89,8 @@ def stage_fallbacks(*, session: Session, deliveries: Sequence[Delivery], now: da
     withdrawn = _withdrawn(session, sources)
     renditions = _renditions(session, sources)
     mandatory = _mandatory(session, sources)
-    insert = insert_for(session.get_bind().engine)
+    decided: list[tuple[Delivery, Channel, str | None]] = []
+    offered: list[dict[str, object]] = []
     for source in sources:
         source.fell_back_at = now
         target = FALLBACK_CHANNELS[source.channel]
@@ -106,38 +107,46 @@ def stage_fallbacks(*, session: Session, deliveries: Sequence[Delivery], now: da
             skipped = f"{target.value} consent withdrawn"
         elif rendition is None:
             skipped = f"no {target.value} rendition"
-        new_id = None
-        if skipped is None:
-            assert source.update_id is not None and address is not None
-            row = _row(source, target, rendition, address, reason, now)
-            result = session.connection().execute(insert(_d).values(row).on_conflict_do_nothing())
-            if result.rowcount:
-                new_id = session.exec(
-                    select(Delivery.id).where(Delivery.idempotency_key == row["idempotency_key"])
-                ).one()
-            else:
-                skipped = f"already sent on {target.value}"
-        details = {"from": source.id, "channel": target.value, "why": why(source)}
-        if new_id is None:
-            count.skipped[str(skipped)] += 1
-            audit.append(
-                session=session,
-                actor="clarion",
-                action="delivery.fallback-skipped",
-                subject=f"delivery/{source.id}",
-                details=details | {"skipped": skipped},
-            )
         else:
+            offered.append(_row(source, target, rendition, address, reason, now))
+        decided.append((source, target, skipped))
+    made = _insert(session, offered)
+    steps: dict[str, list[dict[str, object]]] = {"delivery.fallback": [], "delivery.fallback-skipped": []}
+    for source, target, skipped in decided:
+        new_id = made.get(source.id) if skipped is None else None
+        step: dict[str, object] = {"from": source.id, "channel": target.value, "why": why(source)}
+        if new_id is not None:
             count.staged += 1
+            steps["delivery.fallback"].append(step | {"to": new_id})
+            continue
+        skipped = skipped or f"already sent on {target.value}"  # one message per address and channel
+        count.skipped[skipped] += 1
+        steps["delivery.fallback-skipped"].append(step | {"skipped": skipped})
+    for action, listed in steps.items():
+        if listed:
             audit.append(
-                session=session,
-                actor="clarion",
-                action="delivery.fallback",
-                subject=f"delivery/{source.id}",
-                details=details | {"to": new_id},
+                session=session, actor="clarion", action=action, subject="outbox", details={"steps": listed}
             )
     session.flush()
     return count
+
+
+def _insert(session: Session, offered: list[dict[str, object]]) -> dict[int | None, int]:
+    """Insert the fallback rows that are not held back by a message already there (one
+    ``executemany``); the new rows' ids by the delivery each falls back from."""
+    if not offered:
+        return {}
+    insert = insert_for(session.get_bind().engine)
+    session.connection().execute(insert(_d).on_conflict_do_nothing(), offered)
+    sources = sorted(int(str(row["fallback_of"])) for row in offered)
+    made: dict[int | None, int] = {}
+    for start in range(0, len(sources), CHUNK):
+        chunk = sources[start : start + CHUNK]
+        found = session.connection().execute(
+            sa.select(_d.c.fallback_of, _d.c.id).where(_d.c.fallback_of.in_(chunk))
+        )
+        made.update({source: new_id for source, new_id in found})
+    return made
 
 
 def sweep(*, engine: sa.Engine, now: datetime) -> FallbackCount:

@@ -162,3 +162,16 @@ def test_evidence_benchmark_exports_and_verifies_both_sizes_with_their_memory() 
     assert [f[1] for f in figures] == ["4,000", "40,000"]
     for f in figures:
         assert float(f[4].replace(",", "")) > 0 and float(f[-1]) > 0  # rows/s, traced peak
+
+
+def test_fallback_benchmark_runs_and_prints_its_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fallback.py"), "--sizes", "200"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = done.stdout.splitlines()[-1].split()
+    assert row[0] == "200" and row[3] == "100" and row[5] == "200"  # half bounced, all swept: each fell back

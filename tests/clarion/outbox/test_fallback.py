@@ -3,6 +3,7 @@ other channel, once, in the ledger; a status callback before its message id is k
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,11 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, col, select
 
+from channels.delivery import run_worker
 from channels.email_events import apply_sendgrid_events
+from channels.sandbox import SandboxConfig
+from channels.sandbox.events import SENDGRID_SANDBOX_EVENT_PUBLIC_KEY
+from channels.sandbox.runner import running_sandbox
 from channels.sms_events import apply_twilio_status
 from clarion import store
 from clarion.audiences import consent
@@ -21,15 +26,18 @@ from clarion.audiences.sources import Source
 from clarion.errors import PlaybookError
 from clarion.facts import load_facts
 from clarion.kinds import Channel, DeliveryState
-from clarion.models import AuditEvent, Delivery, HeldEvent, Rendition, utcnow
+from clarion.models import AuditEvent, Delivery, HeldEvent, Incident, Rendition, utcnow
 from clarion.outbox import fallback
 from clarion.outbox.events import EventSummary
 from clarion.outbox.port import OutboundMessage, SendResult
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.playbook import load_playbook
+from clarion.review.figures import review
 from clarion.settings import Settings
 from clarion.updates.publish import stage_update
+from faces.web.app import create_app
 from tests.clarion.outbox.conftest import FakeSender, write_recipients
+from tests.faces.web.browser import base_url, loopback_socket, serving
 from tests.helpers import EXAMPLES, PLAYBOOKS
 
 FAST = {"backoff_base": 0.001, "backoff_cap": 0.01, "idle_poll": 0.01, "in_flight": timedelta(0)}
@@ -100,7 +108,8 @@ def twilio(engine: sa.Engine, sid: str, status: str, **extra: str) -> EventSumma
 
 def audit_of(engine: sa.Engine, action: str) -> list[dict[str, Any]]:
     with Session(engine) as session:
-        return [e.details for e in session.exec(select(AuditEvent).where(AuditEvent.action == action))]
+        entries = session.exec(select(AuditEvent).where(AuditEvent.action == action))
+        return [step for entry in entries for step in entry.details["steps"]]
 
 
 def test_a_bounce_sends_the_update_by_sms_once_and_says_so_in_the_ledger(
@@ -269,3 +278,48 @@ def test_must_reach_is_validated_with_file_and_field(tmp_path: Path) -> None:
         load_playbook(must_reach_playbook(tmp_path, ["email"], must_reach=True, fallback_after="1m"))
     book = load_playbook(PLAYBOOKS / "data-breach.yaml")
     assert book.audiences["affected-customers"].fallback_after == timedelta(hours=2)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the sandbox's events did not arrive"
+        time.sleep(0.05)
+
+
+def test_end_to_end_the_sandboxs_signed_bounces_fall_back_to_sms_and_the_report_counts_sms(
+    sqlite_engine: sa.Engine, staged: Callable[..., None], tmp_path: Path
+) -> None:
+    """Over loopback: the worker sends through the sandbox, whose signed Event Webhook posts (every
+    email bounces) reach clarion's web app, which verifies them with the sandbox's public key and
+    stages the SMS fallbacks; the sandbox's signed status callbacks then mark those delivered."""
+    sock = loopback_socket()
+    public = base_url(sock)
+    with running_sandbox(SandboxConfig(bounce_rate=1.0, event_delay_ms=10)) as box:
+        box.configure(sendgrid_event_url=f"{public}/webhooks/sendgrid/events")
+        settings = Settings(
+            home=tmp_path / "home",
+            playbooks_dir=PLAYBOOKS,
+            public_url=public,
+            sandbox_url=box.url,
+            sendgrid_event_public_key=SENDGRID_SANDBOX_EVENT_PUBLIC_KEY,
+        )
+        with serving(create_app(settings, engine=sqlite_engine), sock):
+            staged(sqlite_engine, ["email"], n=3)
+            run_worker(settings, sqlite_engine, name="e2e", channels=[Channel.EMAIL], threads=1)
+            wait_for(lambda: len(rows(sqlite_engine, Channel.SMS)) == 3)
+            run_worker(settings, sqlite_engine, name="e2e", channels=[Channel.SMS], threads=1)
+            wait_for(
+                lambda: all(s.state is DeliveryState.DELIVERED for s in rows(sqlite_engine, Channel.SMS))
+            )
+    emails = rows(sqlite_engine, Channel.EMAIL)
+    assert {e.state for e in emails} == {DeliveryState.BOUNCED}
+    assert sorted(s.fallback_of or 0 for s in rows(sqlite_engine, Channel.SMS)) == sorted(
+        e.id or 0 for e in emails
+    )
+    assert len(box.inbox("sms")) == 3  # once each
+    with Session(sqlite_engine) as session:
+        incident = session.exec(select(Incident)).one()
+        reach = review(session=session, incident=incident, now=utcnow()).reach
+    assert (reach.reached, reach.by_fallback) == (3, 3)
+    assert {c.channel: c.counted for c in reach.channels if c.counted or c.audience} == {"email": 0, "sms": 3}
