@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_delivery_fallback_watch",
         "delivery",
-        ["accepted_at"],
+        ["state", "fallback_after", "accepted_at"],
         sqlite_where=_WATCHED,
         postgresql_where=_WATCHED,
     )

@@ -113,20 +113,20 @@ def audit_of(engine: sa.Engine, action: str) -> list[dict[str, Any]]:
 
 
 def test_a_bounce_sends_the_update_by_sms_once_and_says_so_in_the_ledger(
-    sqlite_engine: sa.Engine, staged: Callable[..., None]
+    engine: sa.Engine, staged: Callable[..., None]
 ) -> None:
-    staged(sqlite_engine, ["email", "banner"])
-    assert rows(sqlite_engine, Channel.SMS) == []
-    send_all(sqlite_engine, Channel.EMAIL)
-    email = rows(sqlite_engine, Channel.EMAIL)[0]
+    staged(engine, ["email", "banner"])
+    assert rows(engine, Channel.SMS) == []
+    send_all(engine, Channel.EMAIL)
+    email = rows(engine, Channel.EMAIL)[0]
     assert email.fallback_after == 7200
 
-    assert bounce(sqlite_engine, email.id).fallbacks == 1
-    sms = rows(sqlite_engine, Channel.SMS)
+    assert bounce(engine, email.id).fallbacks == 1
+    sms = rows(engine, Channel.SMS)
     assert [(s.fallback_of, s.recipient_id, s.state) for s in sms] == [
         (email.id, email.recipient_id, DeliveryState.PENDING)
     ]
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         source, target = (
             session.get(Rendition, email.rendition_id),
             session.get(Rendition, sms[0].rendition_id),
@@ -137,34 +137,32 @@ def test_a_bounce_sends_the_update_by_sms_once_and_says_so_in_the_ledger(
             source.locale,
             source.time_zone,
         )
-    assert audit_of(sqlite_engine, "delivery.fallback") == [
+    assert audit_of(engine, "delivery.fallback") == [
         {"from": email.id, "to": sms[0].id, "channel": "sms", "why": "bounced"}
     ]
 
-    again = bounce(sqlite_engine, email.id)  # the provider's retry
-    later = bounce(sqlite_engine, email.id, event="dropped", n=1)  # another event of the same message
+    again = bounce(engine, email.id)  # the provider's retry
+    later = bounce(engine, email.id, event="dropped", n=1)  # another event of the same message
     assert (again.duplicates, later.applied, again.fallbacks + later.fallbacks) == (1, 1, 0)
-    assert fallback.sweep(engine=sqlite_engine, now=utcnow()).staged == 0  # the others are not due yet
-    assert len(rows(sqlite_engine, Channel.SMS)) == 1
-    assert len(audit_of(sqlite_engine, "delivery.fallback")) == 1
+    assert fallback.sweep(engine=engine, now=utcnow()).staged == 0  # the others are not due yet
+    assert len(rows(engine, Channel.SMS)) == 1
+    assert len(audit_of(engine, "delivery.fallback")) == 1
 
-    send_all(sqlite_engine, Channel.SMS)
-    assert rows(sqlite_engine, Channel.SMS)[0].state is DeliveryState.ACCEPTED
-    assert rows(sqlite_engine, Channel.SMS)[0].fallback_after is None  # a fallback has no fallback
+    send_all(engine, Channel.SMS)
+    assert rows(engine, Channel.SMS)[0].state is DeliveryState.ACCEPTED
+    assert rows(engine, Channel.SMS)[0].fallback_after is None  # a fallback has no fallback
 
 
-def test_a_failed_sms_sends_the_update_by_email(
-    sqlite_engine: sa.Engine, staged: Callable[..., None]
-) -> None:
-    staged(sqlite_engine, ["sms"])
-    send_all(sqlite_engine, Channel.SMS)
-    sms = rows(sqlite_engine, Channel.SMS)[1]
-    assert twilio(sqlite_engine, str(sms.provider_id), "undelivered", ErrorCode="30003").fallbacks == 1
-    email = rows(sqlite_engine, Channel.EMAIL)
+def test_a_failed_sms_sends_the_update_by_email(engine: sa.Engine, staged: Callable[..., None]) -> None:
+    staged(engine, ["sms"])
+    send_all(engine, Channel.SMS)
+    sms = rows(engine, Channel.SMS)[1]
+    assert twilio(engine, str(sms.provider_id), "undelivered", ErrorCode="30003").fallbacks == 1
+    email = rows(engine, Channel.EMAIL)
     assert [(e.fallback_of, e.recipient_id) for e in email] == [(sms.id, sms.recipient_id)]
     # an SMS-only audience has no email row saying why it is legally required: unsubscribes hold
     assert email[0].mandatory_reason is None
-    assert audit_of(sqlite_engine, "delivery.fallback")[0]["why"] == "undelivered"
+    assert audit_of(engine, "delivery.fallback")[0]["why"] == "undelivered"
 
 
 def test_no_fallback_to_a_phone_that_replied_stop(
@@ -204,12 +202,12 @@ def test_a_person_who_has_the_other_channel_already_gets_no_second_message(
 
 
 def test_the_sweep_finds_messages_still_undelivered_after_fallback_after(
-    sqlite_engine: sa.Engine, staged: Callable[..., None]
+    engine: sa.Engine, staged: Callable[..., None]
 ) -> None:
-    staged(sqlite_engine, ["email"], n=3)
-    send_all(sqlite_engine, Channel.EMAIL)
-    first = rows(sqlite_engine, Channel.EMAIL)[0]
-    with store.session_scope(sqlite_engine) as session:
+    staged(engine, ["email"], n=3)
+    send_all(engine, Channel.EMAIL)
+    first = rows(engine, Channel.EMAIL)[0]
+    with store.session_scope(engine) as session:
         apply_sendgrid_events(
             session=session,
             events=[
@@ -217,56 +215,56 @@ def test_the_sweep_finds_messages_still_undelivered_after_fallback_after(
             ],
         )
     now = utcnow()
-    assert fallback.sweep(engine=sqlite_engine, now=now + timedelta(hours=1)).staged == 0
-    swept = fallback.sweep(engine=sqlite_engine, now=now + timedelta(hours=2, minutes=1))
+    assert fallback.sweep(engine=engine, now=now + timedelta(hours=1)).staged == 0
+    swept = fallback.sweep(engine=engine, now=now + timedelta(hours=2, minutes=1))
     assert swept.staged == 2  # the delivered one is not chased
-    assert {s.fallback_of for s in rows(sqlite_engine, Channel.SMS)} == {
-        e.id for e in rows(sqlite_engine, Channel.EMAIL)[1:]
+    assert {s.fallback_of for s in rows(engine, Channel.SMS)} == {
+        e.id for e in rows(engine, Channel.EMAIL)[1:]
     }
-    assert audit_of(sqlite_engine, "delivery.fallback")[0]["why"] == "not delivered 7200 s after acceptance"
-    assert fallback.sweep(engine=sqlite_engine, now=now + timedelta(hours=3)).staged == 0
+    assert audit_of(engine, "delivery.fallback")[0]["why"] == "not delivered 7200 s after acceptance"
+    assert fallback.sweep(engine=engine, now=now + timedelta(hours=3)).staged == 0
 
 
 @pytest.mark.parametrize("status", ["delivered", "failed"])
 def test_a_status_callback_before_its_message_id_is_kept_and_applied(
-    sqlite_engine: sa.Engine, staged: Callable[..., None], status: str
+    engine: sa.Engine, staged: Callable[..., None], status: str
 ) -> None:
     """Twilio calls back while the worker has yet to record the SID it was given; the worker's later
     'accepted' does not move the message back below what the callback said."""
-    staged(sqlite_engine, ["sms"], n=1)
+    staged(engine, ["sms"], n=1)
     early: list[EventSummary] = []
 
     def calls_back_first(message: OutboundMessage) -> SendResult:
         sid = f"SM{message.delivery_id:032d}"
-        early.append(twilio(sqlite_engine, sid, status))
+        early.append(twilio(engine, sid, status))
         return SendResult(message.delivery_id, provider_id=sid, provider_status="queued")
 
-    send_all(sqlite_engine, Channel.SMS, FakeSender(Channel.SMS, behave=calls_back_first))
+    send_all(engine, Channel.SMS, FakeSender(Channel.SMS, behave=calls_back_first))
     assert [e.held for e in early] == [1]
-    sms = rows(sqlite_engine, Channel.SMS)[0]
+    sms = rows(engine, Channel.SMS)[0]
     assert sms.state is (DeliveryState.DELIVERED if status == "delivered" else DeliveryState.FAILED)
     assert sms.provider_id == f"SM{sms.id:032d}"
-    with Session(sqlite_engine) as session:
+    with Session(engine) as session:
         assert session.exec(select(HeldEvent)).all() == []
-    assert twilio(sqlite_engine, str(sms.provider_id), status).duplicates == 1
-    assert len(rows(sqlite_engine, Channel.EMAIL)) == (status == "failed")  # a held failure falls back too
+    assert twilio(engine, str(sms.provider_id), status).duplicates == 1
+    assert len(rows(engine, Channel.EMAIL)) == (status == "failed")  # a held failure falls back too
 
 
 def test_a_held_callback_the_record_missed_is_applied_by_the_sweep(
-    sqlite_engine: sa.Engine, staged: Callable[..., None]
+    engine: sa.Engine, staged: Callable[..., None]
 ) -> None:
-    staged(sqlite_engine, ["sms"], n=1)
-    assert twilio(sqlite_engine, "SM" + "7" * 32, "delivered").held == 1
-    with store.session_scope(sqlite_engine) as session:  # recorded by a worker that did not see it
+    staged(engine, ["sms"], n=1)
+    assert twilio(engine, "SM" + "7" * 32, "delivered").held == 1
+    with store.session_scope(engine) as session:  # recorded by a worker that did not see it
         delivery = session.exec(select(Delivery).where(Delivery.channel == Channel.SMS)).one()
         delivery.state, delivery.provider_id, delivery.accepted_at = (
             DeliveryState.ACCEPTED,
             "SM" + "7" * 32,
             utcnow(),
         )
-    early, _ = fallback.sweep_all(engine=sqlite_engine, now=utcnow())
+    early, _ = fallback.sweep_all(engine=engine, now=utcnow())
     assert early.applied == 1
-    assert rows(sqlite_engine, Channel.SMS)[0].state is DeliveryState.DELIVERED
+    assert rows(engine, Channel.SMS)[0].state is DeliveryState.DELIVERED
 
 
 def test_must_reach_is_validated_with_file_and_field(tmp_path: Path) -> None:
