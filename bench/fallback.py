@@ -9,8 +9,8 @@ accepted, then
 * **events**: apply a SendGrid bounce for every one of them, 1000 events per post (as the Event
   Webhook batches), each staging its SMS fallback with its audit entry; and, as a baseline, the same
   number of ``delivered`` events, which stage nothing;
-* **sweep**: on a second store staged the same way, find all N still undelivered ``fallback_after``
-  later and stage their fallbacks (:func:`clarion.outbox.fallback.sweep`), then sweep again (nothing
+* **sweep**: on a second store staged the same way, with a ``processed`` event for each, find all N
+  still undelivered ``fallback_after`` later and stage their fallbacks (:func:`clarion.outbox.fallback.sweep`), then sweep again (nothing
   left: the cost of an idle every-minute sweep).
 """
 
@@ -115,6 +115,7 @@ def main() -> None:
             delivered_s, _ = apply_events(engine, ids[: n // 2], "delivered")
             bounce_s, fallbacks = apply_events(engine, ids[n // 2 :], "bounce")
             engine = staged(Path(two), n)
+            apply_events(engine, email_ids(engine), "processed")  # the provider reports on each
             later = utcnow() + timedelta(hours=2, minutes=1)
             started = time.perf_counter()
             swept = sweep(engine=engine, now=later).staged  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 A must-reach audience's email and SMS rows carry ``fallback_after`` (seconds, from the playbook). When
 such a row bounces, is dropped or fails (a provider event, applied by :mod:`clarion.outbox.events`, or
 the worker's own permanent failure), or is still only *accepted* ``fallback_after`` after the provider
-took it (found by :func:`sweep`, which the every-minute ``outbox-sweep`` flow runs), the person gets
+took it while the provider does report on it (found by :func:`sweep`, which the every-minute
+``outbox-sweep`` flow runs), the person gets
 the same update on the other channel (:data:`clarion.kinds.FALLBACK_CHANNELS`): a new Delivery row
 whose ``fallback_of`` names the one it replaces, rendered in the same locale and time zone.
 
@@ -30,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from clarion import audit
 from clarion.kinds import FALLBACK_CHANNELS, Channel, ConsentState, DeliveryState
-from clarion.models import ChannelConsent, Delivery, Recipient, Rendition
+from clarion.models import ChannelConsent, Delivery, ProviderEvent, Recipient, Rendition
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import address_key
 from clarion.outbox.fanout import idempotency_key, insert_for
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from clarion.outbox.held import HeldCount
 
 CHUNK = 500
+REPORT_GRACE = timedelta(hours=24)
+"""How long past ``fallback_after`` a message no event was ever received for is left undecided."""
 FAILED = (DeliveryState.BOUNCED, DeliveryState.FAILED)
 _d = table_of(Delivery)
 
@@ -151,7 +154,12 @@ def _insert(session: Session, offered: list[dict[str, object]]) -> dict[int | No
 
 def sweep(*, engine: sa.Engine, now: datetime) -> FallbackCount:
     """Decide every fallback that is due (failed rows, and rows still undelivered ``fallback_after``
-    after acceptance), a chunk per transaction; on PostgreSQL concurrent sweeps skip each other's rows."""
+    after acceptance), a chunk per transaction; on PostgreSQL concurrent sweeps skip each other's rows.
+
+    "Still undelivered" needs a provider that reports: an accepted row no event was ever received for
+    (the webhook is not set up, or is down) is not chased, since nothing says it did not arrive. Once
+    :data:`REPORT_GRACE` more has passed (SendGrid retries its posts that long) it is decided, as
+    skipped: "no delivery report"."""
     count = FallbackCount()
     watched = sa.and_(
         col(Delivery.fallback_after).is_not(None),
@@ -165,18 +173,61 @@ def sweep(*, engine: sa.Engine, now: datetime) -> FallbackCount:
         overdue = sa.or_(
             col(Delivery.state).in_(FAILED), col(Delivery.accepted_at) <= now - timedelta(seconds=window)
         )
+        after = 0
         while True:
             with session_scope(engine) as session:
                 rows = session.exec(
                     select(Delivery)
-                    .where(watched, Delivery.fallback_after == window, overdue)
+                    .where(watched, Delivery.fallback_after == window, overdue, col(Delivery.id) > after)
                     .order_by(col(Delivery.id))
                     .limit(CHUNK)
                     .with_for_update(skip_locked=True)
                 ).all()
                 if not rows:
                     break
-                count.add(stage_fallbacks(session=session, deliveries=rows, now=now))
+                after = rows[-1].id or after
+                reported = _reported(session, rows)
+                chased = [d for d in rows if d.state in FAILED or d.id in reported]
+                count.add(stage_fallbacks(session=session, deliveries=chased, now=now))
+                give_up = now - timedelta(seconds=window) - REPORT_GRACE
+                silent = [
+                    d
+                    for d in rows
+                    if d.state not in FAILED
+                    and d.id not in reported
+                    and d.accepted_at
+                    and d.accepted_at <= give_up
+                ]
+                count.add(_no_report(session, silent, now))
+    return count
+
+
+def _reported(session: Session, rows: Sequence[Delivery]) -> set[int | None]:
+    """The rows of ``rows`` that the provider reported anything of."""
+    ids = [d.id for d in rows if d.id is not None]
+    return set(session.exec(select(ProviderEvent.delivery_id).where(col(ProviderEvent.delivery_id).in_(ids))))
+
+
+def _no_report(session: Session, rows: Sequence[Delivery], now: datetime) -> FallbackCount:
+    count = FallbackCount()
+    if not rows:
+        return count
+    reason = "no delivery report from the provider"
+    for delivery in rows:
+        delivery.fell_back_at = now
+    count.skipped[reason] = len(rows)
+    steps = [
+        {"from": d.id, "channel": FALLBACK_CHANNELS[d.channel].value, "why": why(d), "skipped": reason}
+        for d in rows
+    ]
+    audit.append(
+        session=session,
+        actor="clarion",
+        action="delivery.fallback-skipped",
+        subject="outbox",
+        details={"steps": steps},
+    )
+    session.flush()
     return count
 
 

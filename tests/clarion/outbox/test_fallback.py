@@ -204,25 +204,28 @@ def test_a_person_who_has_the_other_channel_already_gets_no_second_message(
 def test_the_sweep_finds_messages_still_undelivered_after_fallback_after(
     engine: sa.Engine, staged: Callable[..., None]
 ) -> None:
-    staged(engine, ["email"], n=3)
+    staged(engine, ["email"], n=4)
     send_all(engine, Channel.EMAIL)
-    first = rows(engine, Channel.EMAIL)[0]
+    first, second, third, silent = rows(engine, Channel.EMAIL)
+    reports = [
+        {"event": "processed", "sg_event_id": f"p{d.id}", "delivery_id": str(d.id)}
+        for d in (first, second, third)
+    ]
+    reports.append({"event": "delivered", "sg_event_id": "d1", "delivery_id": str(first.id)})
     with store.session_scope(engine) as session:
-        apply_sendgrid_events(
-            session=session,
-            events=[
-                {"event": "delivered", "sg_event_id": "d1", "delivery_id": str(first.id), "timestamp": T0}
-            ],
-        )
+        apply_sendgrid_events(session=session, events=[e | {"timestamp": T0} for e in reports])
     now = utcnow()
     assert fallback.sweep(engine=engine, now=now + timedelta(hours=1)).staged == 0
     swept = fallback.sweep(engine=engine, now=now + timedelta(hours=2, minutes=1))
-    assert swept.staged == 2  # the delivered one is not chased
-    assert {s.fallback_of for s in rows(engine, Channel.SMS)} == {
-        e.id for e in rows(engine, Channel.EMAIL)[1:]
-    }
+    assert swept.staged == 2  # neither the delivered one nor the one the provider never reported on
+    assert {s.fallback_of for s in rows(engine, Channel.SMS)} == {second.id, third.id}
     assert audit_of(engine, "delivery.fallback")[0]["why"] == "not delivered 7200 s after acceptance"
     assert fallback.sweep(engine=engine, now=now + timedelta(hours=3)).staged == 0
+    # a day later, nothing came of the silent one either: decided, without a message on a guess
+    late = fallback.sweep(engine=engine, now=now + timedelta(hours=26, minutes=2))
+    assert (late.staged, dict(late.skipped)) == (0, {"no delivery report from the provider": 1})
+    assert audit_of(engine, "delivery.fallback-skipped")[-1]["from"] == silent.id
+    assert len(rows(engine, Channel.SMS)) == 2
 
 
 @pytest.mark.parametrize("status", ["delivered", "failed"])
