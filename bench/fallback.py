@@ -7,11 +7,12 @@ must-reach audience that hears by email only (``stage_update``, as a publish doe
 accepted, then
 
 * **events**: apply a SendGrid bounce for every one of them, 1000 events per post (as the Event
-  Webhook batches), each staging its SMS fallback with its audit entry; and, as a baseline, the same
+  Webhook batches), each staging its SMS fallback (one audit entry per post); and, as a baseline, the same
   number of ``delivered`` events, which stage nothing;
 * **sweep**: on a second store staged the same way, with a ``processed`` event for each, find all N
-  still undelivered ``fallback_after`` later and stage their fallbacks (:func:`clarion.outbox.fallback.sweep`), then sweep again (nothing
-  left: the cost of an idle every-minute sweep).
+  still undelivered ``fallback_after`` later and stage their fallbacks
+  (:func:`clarion.outbox.fallback.sweep`), then sweep again (nothing left: the cost of an idle
+  every-minute sweep).
 """
 
 from __future__ import annotations

@@ -38,17 +38,16 @@ class HeldCount:
     fallbacks: int = 0
 
 
-def apply_recorded(
-    *, session: Session, delivery_ids: Collection[int], provider_ids: Collection[str]
-) -> HeldCount:
-    """Apply the held events of the rows whose outcome was just recorded (by our id or the provider's)."""
-    if session.exec(select(HeldEvent.id).limit(1)).first() is None:
+def apply_recorded(*, session: Session, provider_ids: Collection[str]) -> HeldCount:
+    """Apply the held events of the messages whose provider ids were just recorded."""
+    if not provider_ids or session.exec(select(HeldEvent.id).limit(1)).first() is None:
         return HeldCount()
-    refs = sorted({str(i) for i in delivery_ids} | set(provider_ids))
+    refs = sorted(set(provider_ids))
     held: list[HeldEvent] = []
     for start in range(0, len(refs), CHUNK):
+        chunk = refs[start : start + CHUNK]
         held += session.exec(
-            select(HeldEvent).where(col(HeldEvent.ref).in_(refs[start : start + CHUNK]))
+            select(HeldEvent).where(col(HeldEvent.ref).in_(chunk), HeldEvent.by_provider_id)
         ).all()
     return _apply(session, held)
 

@@ -220,9 +220,7 @@ def record(
             written += connection.execute(statement, params).rowcount
         with Session(bind=connection) as session:  # early provider events, in the same transaction
             apply_recorded(
-                session=session,
-                delivery_ids=[o.delivery_id for o in outcomes if o.state is not DeliveryState.PENDING],
-                provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None],
+                session=session, provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None]
             )
             session.flush()
         if withdrawals:
