@@ -81,3 +81,4 @@ SurveyRetention = Annotated[Duration, _between(timedelta(days=1), timedelta(days
 MaintenanceLead = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=30))]
 VerifyFor = Annotated[Duration, _between(timedelta(0), timedelta(days=1))]
 CommitmentLead = Annotated[Duration, _between(timedelta(hours=1), timedelta(days=90))]
+FallbackAfter = Annotated[Duration, _between(timedelta(minutes=5), timedelta(days=7))]

@@ -139,6 +139,8 @@ _BUILT_IN: Final = {name: _make(name) for name in BUILT_IN_CHANNELS}
 Channel.EMAIL, Channel.SMS, Channel.MASTODON, Channel.BLUESKY, Channel.BANNER, Channel.STATUSPAGE = (
     _BUILT_IN.values()
 )
+FALLBACK_CHANNELS: Final = {Channel.EMAIL: Channel.SMS, Channel.SMS: Channel.EMAIL}
+"""Where a must-reach audience's message that did not arrive goes next (:mod:`clarion.outbox.fallback`)."""
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from clarion.durations import (
     AcknowledgementPromise,
     ApprovalTimeout,
     CommitmentLead,
+    FallbackAfter,
     HoldingGrace,
     MaintenanceLead,
     SurveyDelay,
@@ -38,7 +39,7 @@ from clarion.durations import (
 )
 from clarion.errors import PlaybookError, Problem, display_path
 from clarion.files.yamlfile import read_yaml, validate_with_lines
-from clarion.kinds import CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
+from clarion.kinds import FALLBACK_CHANNELS, CadenceTier, Channel, IncidentStatus, TimeZoneName, UpdateKind
 from clarion.outbox.quiet_hours import QuietHours
 from clarion.statuspage.components import IMPACTED, ComponentStatus
 from clarion.strict import Slug, Strict
@@ -135,6 +136,9 @@ class AudienceSource(Strict):
         return self
 
 
+DEFAULT_FALLBACK_AFTER = timedelta(hours=2)
+
+
 class Audience(Strict):
     description: str
     channels: list[Channel] = Field(min_length=1)
@@ -142,6 +146,14 @@ class Audience(Strict):
     mandatory: str | None = Field(
         default=None,
         description="Why these messages are legally required or life-safety (bypasses unsubscribe).",
+    )
+    must_reach: bool = Field(
+        default=False,
+        description="A person whose email bounces, is dropped or is still not delivered fallback_after "
+        "after acceptance gets the same update by SMS, once (and the other way round).",
+    )
+    fallback_after: FallbackAfter | None = Field(
+        default=None, description="How long an accepted message may stay undelivered (must_reach; 2h)."
     )
 
     @field_validator("channels")
@@ -159,6 +171,28 @@ class Audience(Strict):
                 f"{', '.join(public)} reach the public, not an audience: list under public_channels"
             )
         return value
+
+    @model_validator(mode="after")
+    def _fallback_needs_email_or_sms(self) -> Audience:
+        if self.fallback_after is not None and not self.must_reach:
+            raise ValueError("fallback_after is for a must_reach audience: add must_reach: true")
+        if self.must_reach and not self.fallbacks:
+            raise ValueError("must_reach falls back between email and sms: the audience sends neither")
+        if self.must_reach and self.fallback_after is None:
+            object.__setattr__(self, "fallback_after", DEFAULT_FALLBACK_AFTER)
+        return self
+
+    @property
+    def fallbacks(self) -> dict[Channel, Channel]:
+        """Where a must-reach message that did not arrive goes next: email → sms, sms → email."""
+        if not self.must_reach:
+            return {}
+        return {c: FALLBACK_CHANNELS[c] for c in self.channels if c in FALLBACK_CHANNELS}
+
+    @property
+    def rendered_channels(self) -> list[Channel]:
+        """Its channels and those its fallbacks send on: every one needs a rendition."""
+        return [*self.channels, *(c for c in self.fallbacks.values() if c not in self.channels)]
 
 
 class ApprovalStep(Strict):
@@ -513,7 +547,7 @@ class Playbook(Strict):
     @property
     def channels(self) -> list[Channel]:
         """Every channel the playbook uses, in the channel table's order."""
-        used = {c for a in self.audiences.values() for c in a.channels} | set(self.public_channels)
+        used = {c for a in self.audiences.values() for c in a.rendered_channels} | set(self.public_channels)
         return [c for c in Channel if c in used]
 
 

@@ -28,6 +28,8 @@ from clarion.errors import ClarionError
 from clarion.incidents import reports
 from clarion.incidents.lifecycle import delivery_retry_delay
 from clarion.kinds import Channel
+from clarion.models import utcnow
+from clarion.outbox import fallback
 from clarion.outbox.counts import state_counts
 from flows import timers
 from flows.context import IncidentContext, open_context
@@ -190,7 +192,11 @@ def outbox_sweep() -> dict[str, int]:
 
     Scheduled every minute by its deployment, the way Prefect runs anything periodic; a run that
     finds nothing due ends at once. Several sweeps and publishes may overlap: workers claim rows,
-    so no message is sent twice."""
+    so no message is sent twice.
+
+    Before sending it applies provider events that came before their message's id was recorded and
+    stages the fallbacks of must-reach messages that failed or are still undelivered too long
+    (:func:`clarion.outbox.fallback.sweep_all`), so those go out in the same run."""
     from clarion.settings import get_settings
     from clarion.store import get_engine, require_current
 
@@ -200,7 +206,20 @@ def outbox_sweep() -> dict[str, int]:
     if readopting.is_failed():  # never a reason not to send what is due
         get_run_logger().error("outbox sweep: pending approvals not checked: %s", readopting.message)
     name = f"sweep-{flow_run.get_id() or 'local'}"
+    early, fallbacks = fallback.sweep_all(engine=engine, now=utcnow())
     stats = run_worker(settings, engine, name=name, threads=2, max_wait=0)
-    if stats.accepted or stats.failed:
-        get_run_logger().info("outbox sweep: %s accepted, %s failed", stats.accepted, stats.failed)
-    return {"accepted": stats.accepted, "failed": stats.failed, "retried": stats.retried}
+    if stats.accepted or stats.failed or early.applied or fallbacks.staged:
+        get_run_logger().info(
+            "outbox sweep: %s accepted, %s failed; %s early events applied, %s fallbacks staged",
+            stats.accepted,
+            stats.failed,
+            early.applied,
+            fallbacks.staged,
+        )
+    return {
+        "accepted": stats.accepted,
+        "failed": stats.failed,
+        "retried": stats.retried,
+        "early_events": early.applied,
+        "fallbacks": fallbacks.staged,
+    }

@@ -15,6 +15,10 @@ Faults (``fault_rate`` > 0) apply to provider endpoints only, never to ``/_sandb
   the response (headers promise a body that never comes): the answer is lost on the way back.
 
 ``seed`` makes the sequence of faults and latencies reproducible for a given order of requests.
+
+Delivery events (``sendgrid_event_url``, ``event_delay_ms``, ``bounce_rate``, ``drop_rate``,
+``sms_failure_rate``, ``sms_undelivered_rate``): what becomes of accepted messages, posted signed as
+the providers sign them (:mod:`channels.sandbox.events`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Provider = str
 """A provider the sandbox stands in for: the ``provider`` of a channel spec with a sandbox double."""
@@ -98,6 +102,22 @@ class SandboxConfig(BaseModel):
     )
     keep_text: bool = Field(default=True, description="Keep subjects and texts in the inbox.")
 
+    # Delivery events (channels.sandbox.events): what became of accepted messages, posted signed
+    sendgrid_event_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Where SendGrid's Event Webhook posts (None: nowhere).",
+    )
+    event_delay_ms: float = Field(
+        default=100.0, ge=0, le=600_000, description="From acceptance to the events."
+    )
+    bounce_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of emails that bounce.")
+    drop_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of emails SendGrid drops.")
+    sms_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Share of SMS that fail.")
+    sms_undelivered_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of SMS the carrier does not deliver."
+    )
+
     # Misbehaviour
     latency_ms: float = Field(default=0.0, ge=0, le=60_000)
     latency_jitter_ms: float = Field(default=0.0, ge=0, le=60_000)
@@ -124,6 +144,14 @@ class SandboxConfig(BaseModel):
         if value is not None:
             _known(value)
         return value
+
+    @model_validator(mode="after")
+    def _shares(self) -> SandboxConfig:
+        if self.bounce_rate + self.drop_rate > 1 or self.sms_failure_rate + self.sms_undelivered_rate > 1:
+            raise ValueError(
+                "bounce_rate + drop_rate, and sms_failure_rate + sms_undelivered_rate, are at most 1"
+            )
+        return self
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:
         """A validated copy with ``changes`` applied (unknown keys are refused)."""

@@ -12,7 +12,8 @@ path (``personalizations.3.to.0.email``). A body over 30 MB is a 413.
 Success: 202, empty body, ``X-Message-Id``; one inbox record per recipient, carrying
 ``delivery_id`` / ``idempotency_key`` from the personalization's custom_args (top-level custom_args
 apply to every personalization, the personalization's win). SendGrid has no idempotency: a retry is
-a second message (and shows up in the stats as a duplicate).
+a second message (and shows up in the stats as a duplicate). What becomes of each recipient is
+posted later to the Event Webhook, signed (:mod:`channels.sandbox.events`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from starlette.responses import Response
 
 from channels.sandbox.config import MAX_JSON_DEPTH, SCHEMAS
+from channels.sandbox.events import send_sendgrid_events
 from channels.sandbox.fastcheck import Check, compile_check
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import sendgrid_errors
@@ -287,6 +289,7 @@ def router(state: SandboxState) -> APIRouter:
         message_id = secrets.token_urlsafe(16)
         records = accepted_records(body, message_id, keep_text=config.keep_text, now=now)
         state.inbox.add(records, [r.delivery_id or r.idempotency_key for r in records])
+        send_sendgrid_events(state, body, message_id)
         return Response(status_code=202, headers={"X-Message-Id": message_id})
 
     return api

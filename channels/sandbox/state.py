@@ -96,6 +96,11 @@ class SandboxState:
                 return None
             return self._dice.choice(config.fault_kinds)
 
+    def chance(self) -> float:
+        """One roll of the dice, in [0, 1): what becomes of a message (seeded like the faults)."""
+        with self._lock:
+            return self._dice.random()
+
     def latency(self) -> float:
         """Seconds to wait before answering."""
         config = self._config

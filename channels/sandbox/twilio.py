@@ -37,6 +37,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from starlette.responses import Response
 
 from channels.sandbox.config import SCHEMAS, TWILIO_SANDBOX_FROM
+from channels.sandbox.events import send_twilio_callbacks
 from channels.sandbox.fastcheck import Check, compile_check
 from channels.sandbox.inbox import InboxRecord
 from channels.sandbox.responses import json_response, twilio_error
@@ -170,6 +171,10 @@ def router(state: SandboxState) -> APIRouter:
         text = message.body if state.config.keep_text else None
         record = InboxRecord(Channel.SMS, message.sid, message.to, delivery_id, None, None, text, now)
         state.inbox.add([record], [delivery_id or (message.to, message.body)])
+        callback = params.get("StatusCallback")
+        if isinstance(callback, str) and callback:
+            identity = {"MessageSid": message.sid, "SmsSid": message.sid, "AccountSid": account_sid}
+            send_twilio_callbacks(state, callback, identity | {"From": message.from_, "To": message.to})
         return json_response(201, message.resource(created_view=True))
 
     @api.get(base + ".json")

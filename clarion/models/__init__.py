@@ -41,7 +41,7 @@ from clarion.models.columns import (
 )
 from clarion.models.commitment import Commitment
 from clarion.models.deadline import Deadline
-from clarion.models.delivery import Delivery, Notice, ProviderEvent, ProviderRate
+from clarion.models.delivery import Delivery, HeldEvent, Notice, ProviderEvent, ProviderRate
 from clarion.models.incident import (
     Approval,
     Incident,
@@ -76,6 +76,7 @@ __all__ = [
     "ConfirmationMethod",
     "Deadline",
     "Delivery",
+    "HeldEvent",
     "Incident",
     "IncidentBase",
     "IncidentCreate",

@@ -16,6 +16,9 @@ from clarion.models.columns import UTCDateTime, UTCTimestamp, channel_column, en
 
 _PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
 _ADDRESSED = sa.text("address_key IS NOT NULL")
+_WATCHED = sa.text(
+    "state IN ('accepted', 'bounced', 'failed') AND fallback_after IS NOT NULL AND fell_back_at IS NULL"
+)
 
 # ── delivery: the outbox ──────────────────────────────────────────────────────────────────────────
 
@@ -53,6 +56,16 @@ class Delivery(SQLModel, table=True):
             unique=True,
             sqlite_where=_ADDRESSED,
             postgresql_where=_ADDRESSED,
+        ),
+        # Must-reach messages whose fallback is not decided yet, once the provider had them (migration
+        # 0012): the outbox sweep finds here the failed ones and those still undelivered too long.
+        sa.Index(
+            "ix_delivery_fallback_watch",
+            "state",
+            "fallback_after",
+            "accepted_at",
+            sqlite_where=_WATCHED,
+            postgresql_where=_WATCHED,
         ),
         sa.CheckConstraint("(update_id IS NULL) <> (notice_id IS NULL)", name="update_or_notice"),
     )
@@ -110,6 +123,22 @@ class Delivery(SQLModel, table=True):
     error_code: str | None = None
     error_detail: str | None = Field(default=None, sa_type=sa.Text)
     mandatory_reason: str | None = Field(default=None, description="Why an unsubscribe was bypassed.")
+    fallback_after: int | None = Field(
+        default=None,
+        description="Seconds (a must-reach audience's): not delivered this long after acceptance, or "
+        "bounced or failed, the person gets the update on the other channel (clarion.outbox.fallback).",
+    )
+    fell_back_at: UTCTimestamp | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When its fallback was decided (staged, or found impossible): it is decided once.",
+    )
+    fallback_of: int | None = Field(
+        default=None,
+        foreign_key="delivery.id",
+        index=True,
+        description="The delivery this one falls back from.",
+    )
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: UTCTimestamp = Field(
         default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utcnow}
@@ -139,6 +168,22 @@ class Notice(SQLModel, table=True):
         description="Names a notice that must go once (to a responder): staging it again adds nothing.",
     )
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class HeldEvent(SQLModel, table=True):
+    """A provider event for a message whose outcome the worker has not recorded yet (a Twilio callback
+    before its SID is stored, any event while the row is still claimed): applied once it is."""
+
+    __tablename__ = "held_event"
+    __table_args__ = (sa.Index("ix_held_event_ref", "provider", "ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str
+    channel: Channel = Field(sa_type=channel_column())
+    ref: str = Field(max_length=200, description="The provider's message id, or our delivery id.")
+    by_provider_id: bool
+    change: dict[str, Any] = Field(sa_type=json_column(), description="The event as read (keys, state…).")
+    received_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ProviderEvent(SQLModel, table=True):

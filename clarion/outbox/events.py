@@ -17,7 +17,11 @@ withdraws consent) is read by the channel's own module (``channels/email_events.
 
 A change names its delivery by our delivery id or by the provider's id (``by_provider_id``); the
 delivery's channel must match. A change for no known delivery is counted as ``unknown`` and not stored,
-so a retry is counted again. A change that withdraws consent goes through :mod:`clarion.audiences.consent`.
+so a retry is counted again, except one by the provider's id: the worker may not have recorded that
+id yet (a Twilio callback can beat the worker's write), so it is held (:func:`hold`, counted as
+``held``) and applied once the id is recorded (:mod:`clarion.outbox.held`). A must-reach delivery
+that an event finishes as bounced or failed gets its fallback here (:mod:`clarion.outbox.fallback`).
+A change that withdraws consent goes through :mod:`clarion.audiences.consent`.
 Each stored event also keeps the ``copy`` it is about (SendGrid: the X-Message-Id of the request): a
 delivery resent after a crash shows two copies once the provider reports both, and
 :func:`clarion.outbox.counts.email_copies` turns that into the number of copies the provider really
@@ -41,7 +45,9 @@ from sqlmodel import Session, col, select
 
 from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState
-from clarion.models import Delivery, ProviderEvent, utcnow
+from clarion.models import Delivery, HeldEvent, ProviderEvent, utcnow
+from clarion.models.columns import table_of
+from clarion.outbox.fallback import FAILED, stage_fallbacks
 
 CHUNK = 1000  # bound parameters per IN (...) query; far below SQLite's and PostgreSQL's limits
 MAX_KEY_CHARS = 200
@@ -68,6 +74,10 @@ class EventSummary:
     unknown: int = 0
     ignored: int = 0
     withdrawn: int = 0
+    held: int = 0
+    """Events that came before their message's outcome was recorded, kept to be applied then."""
+    fallbacks: int = 0
+    """Fallback messages staged because a must-reach delivery bounced or failed."""
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -88,6 +98,22 @@ class Change:
     copy: str | None = None
     """Which of our requests the event is about (SendGrid: the X-Message-Id that starts
     ``sg_message_id``); a delivery with events of two copies reached the provider twice."""
+
+    def as_json(self) -> dict[str, Any]:
+        """What :class:`~clarion.models.HeldEvent` keeps of it."""
+        return asdict(self) | {"keys": list(self.keys), "at": self.at.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        state = data.get("state")
+        return cls(
+            **data
+            | {
+                "keys": tuple(data["keys"]),
+                "at": datetime.fromisoformat(data["at"]),
+                "state": DeliveryState(state) if state is not None else None,
+            }
+        )
 
 
 # ── reading provider events ───────────────────────────────────────────────────────────────────────
@@ -148,7 +174,7 @@ def _known_keys(session: Session, provider: str, keys: set[str]) -> set[str]:
     return known
 
 
-def _deliveries(
+def find_deliveries(
     session: Session, channel: Channel, refs: set[str], *, by_provider_id: bool
 ) -> dict[str, Delivery]:
     found: dict[str, Delivery] = {}
@@ -170,7 +196,8 @@ def apply_changes(
     by_provider_id: bool,
     summary: EventSummary | None = None,
 ) -> EventSummary:
-    """Apply parsed events of one provider: dedupe, find deliveries, advance them, withdraw consent."""
+    """Apply parsed events of one provider: dedupe, find deliveries, advance them, withdraw consent,
+    stage the fallbacks of must-reach ones that failed; hold what comes before its outcome."""
     summary = summary or EventSummary()
     changes = list(changes)
     known = _known_keys(session, provider, {key for change in changes for key in change.keys})
@@ -182,34 +209,97 @@ def apply_changes(
         known.update(change.keys)
         fresh.append(change)
     refs = {change.ref for change in fresh if change.ref is not None}
-    deliveries = _deliveries(session, channel, refs, by_provider_id=by_provider_id)
+    deliveries = find_deliveries(session, channel, refs, by_provider_id=by_provider_id)
+    ready: list[tuple[Change, Delivery]] = []
+    early: list[Change] = []
+    for change in fresh:
+        delivery = deliveries.get(change.ref) if change.ref is not None else None
+        if delivery is not None:
+            ready.append((change, delivery))
+        elif by_provider_id and change.ref is not None:
+            early.append(change)  # the worker has not recorded the provider's id yet: kept until it does
+        else:
+            summary.unknown += 1
+    hold(session=session, provider=provider, channel=channel, changes=early, by_provider_id=by_provider_id)
+    summary.held += len(early)
+    settle(session=session, provider=provider, channel=channel, pairs=ready, summary=summary)
+    return summary
+
+
+def _event_rows(
+    provider: str, change: Change, delivery_id: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "provider": provider,
+            "event_key": key,
+            "delivery_id": delivery_id,
+            "received_at": now,
+            "copy_id": change.copy,
+            "state": change.state,
+            "provider_status": (change.provider_status or None) and change.provider_status[:64],
+            "occurred_at": change.at,
+        }
+        for key in change.keys
+    ]
+
+
+def hold(
+    *, session: Session, provider: str, channel: Channel, changes: Sequence[Change], by_provider_id: bool
+) -> None:
+    """Keep events that came before their message's outcome was recorded (:mod:`clarion.outbox.held`
+    applies them once it is); their keys are stored now, without a delivery, so a retry is a duplicate."""
+    if not changes:
+        return
+    now = utcnow()
+    session.connection().execute(
+        sa.insert(HeldEvent),
+        [
+            {
+                "provider": provider,
+                "channel": channel,
+                "ref": change.ref,
+                "by_provider_id": by_provider_id,
+                "change": change.as_json(),
+                "received_at": now,
+            }
+            for change in changes
+        ],
+    )
+    rows = [row for change in changes for row in _event_rows(provider, change, None, now)]
+    session.connection().execute(sa.insert(ProviderEvent), rows)
+
+
+def settle(
+    *,
+    session: Session,
+    provider: str,
+    channel: Channel,
+    pairs: Sequence[tuple[Change, Delivery]],
+    summary: EventSummary,
+    keys_stored: bool = False,
+) -> None:
+    """Apply each change to its delivery (whose outcome is recorded), record its keys (or, when they
+    were stored as it was held, give them their delivery), withdraw consent and stage fallbacks."""
     now = utcnow()
     records: list[dict[str, Any]] = []
     withdrawals: dict[int, Change] = {}
-    for change in fresh:
-        delivery = deliveries.get(change.ref) if change.ref is not None else None
-        if delivery is None:
-            summary.unknown += 1
-            continue
+    for change, delivery in pairs:
         advance(delivery, change)
         summary.applied += 1
-        records.extend(
-            {
-                "provider": provider,
-                "event_key": key,
-                "delivery_id": delivery.id,
-                "received_at": now,
-                "copy_id": change.copy,
-                "state": change.state,
-                "provider_status": (change.provider_status or None) and change.provider_status[:64],
-                "occurred_at": change.at,
-            }
-            for key in change.keys
-        )
+        records.extend(_event_rows(provider, change, delivery.id, now))
         if change.withdraws is not None and delivery.recipient_id is not None:
             withdrawals.setdefault(delivery.recipient_id, change)
     session.flush()
-    if records:
+    if records and keys_stored:
+        events = table_of(ProviderEvent)
+        session.connection().execute(
+            events.update()
+            .where(events.c.provider == provider, events.c.event_key == sa.bindparam("b_key"))
+            .values(delivery_id=sa.bindparam("b_delivery")),
+            [{"b_key": r["event_key"], "b_delivery": r["delivery_id"]} for r in records],
+        )
+    elif records:
         session.connection().execute(sa.insert(ProviderEvent), records)
     for recipient_id, change in withdrawals.items():
         withdrew = consent.withdraw(
@@ -221,4 +311,6 @@ def apply_changes(
             actor=provider,
         )
         summary.withdrawn += withdrew
-    return summary
+    failed = [d for _, d in pairs if d.fallback_after is not None and d.state in FAILED]
+    if failed:
+        summary.fallbacks += stage_fallbacks(session=session, deliveries=failed, now=now).staged

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clarion.audiences.audience import RecipientRow, chunks
 from clarion.channel_table import spec_of
-from clarion.kinds import Channel, ConsentState, DeliveryState
+from clarion.kinds import FALLBACK_CHANNELS, Channel, ConsentState, DeliveryState
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
@@ -135,6 +135,9 @@ class AudiencePlan:
     mandatory_reason: str | None = None
     quiet: QuietPlan | None = None
     """Quiet hours its personal messages keep (:mod:`clarion.outbox.quiet_hours`); None: none."""
+    fallback_after: int | None = None
+    """Seconds, for a must-reach audience: its email and SMS messages fall back to the other channel
+    (:mod:`clarion.outbox.fallback`)."""
 
     def rendition_for(self, channel: Channel, row: RecipientRow) -> int:
         locale = row.locale if row.locale is not None and row.locale in self.locales else self.locales[0]
@@ -255,6 +258,7 @@ def _delivery_row(
         "state": DeliveryState.SUPPRESSED if suppressed else DeliveryState.PENDING,
         "error_code": "consent-withdrawn" if suppressed else None,
         "mandatory_reason": plan.mandatory_reason if channel is Channel.EMAIL else None,
+        "fallback_after": plan.fallback_after if channel in FALLBACK_CHANNELS and not suppressed else None,
         "next_attempt_at": now,
         "held_until": None,
         "hold_reason": None,

@@ -42,6 +42,7 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
 from clarion.outbox.claims import Claimed, UnsubscribeLink, claim_batch
+from clarion.outbox.held import apply_recorded
 from clarion.outbox.notices import RenderNotice
 
 __all__ = ["Claimed", "Outcome", "UnsubscribeLink", "claim", "count_blind_resends", "record", "release_stale"]
@@ -217,6 +218,11 @@ def record(
                 for single in singles
             ]
             written += connection.execute(statement, params).rowcount
+        with Session(bind=connection) as session:  # early provider events, in the same transaction
+            apply_recorded(
+                session=session, provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None]
+            )
+            session.flush()
         if withdrawals:
             with Session(bind=connection) as session:  # the same transaction as the outcomes
                 for recipient_id, channel in sorted(withdrawals):

@@ -13,7 +13,9 @@ is late by the time until the next update came (until now, when none came yet); 
 
 **Reach**: the affected audience is the distinct recipients the incident's updates were addressed
 to (suppressed messages included); reached are those with at least one message accepted or delivered.
-Per channel, the same two figures and the messages by state.
+Per channel, the same two figures and the messages by state, and each person reached counted once,
+under the channel that reached them (a delivered message before one only accepted, then a must-reach
+fallback before the message it replaced), with how many a fallback reached.
 
 **Approvals**: per role, how long a decision took, from the request (the update's draft time) to
 the decision: how many, the median, the longest.
@@ -220,6 +222,7 @@ def _reach(session: Session, of_incident: sa.ColumnElement[bool]) -> Reached:
             .group_by(col(Delivery.channel))
         ).all()
     )
+    counted, by_fallback = _reached_by(session, of_incident)
     channels = [
         ChannelReach(
             channel=channel.value,
@@ -231,12 +234,40 @@ def _reach(session: Session, of_incident: sa.ColumnElement[bool]) -> Reached:
             failed=of.get(DeliveryState.FAILED, 0),
             suppressed=of.get(DeliveryState.SUPPRESSED, 0),
             pending=of.get(DeliveryState.PENDING, 0) + of.get(DeliveryState.CLAIMED, 0),
+            counted=counted.get(channel, 0),
         )
         for channel, of in sorted(states.items(), key=lambda item: (_channel_order(item[0]), item[0]))
     ]
     total = session.exec(select(distinct).where(of_incident, addressed)).one()
     total_reached = session.exec(select(distinct).where(of_incident, addressed, reached)).one()
-    return Reached(int(total), int(total_reached), channels)
+    return Reached(int(total), int(total_reached), channels, by_fallback=by_fallback)
+
+
+def _reached_by(session: Session, of_incident: sa.ColumnElement[bool]) -> tuple[dict[Channel, int], int]:
+    """Each person reached, once, under the channel that reached them: a delivered message before
+    one only accepted, then a fallback before what it replaced; and how many a fallback reached."""
+    best: dict[int, tuple[bool, bool, int, Channel]] = {}
+    rows = session.exec(
+        select(
+            Delivery.recipient_id, Delivery.channel, Delivery.state, col(Delivery.fallback_of).is_not(None)
+        )
+        .where(of_incident, col(Delivery.recipient_id).is_not(None), col(Delivery.state).in_(REACHED))
+        .execution_options(yield_per=10_000)
+    )
+    for recipient_id, channel, state, fallback in rows:
+        assert recipient_id is not None
+        ranked = (
+            state == DeliveryState.DELIVERED,
+            bool(fallback),
+            -_channel_order(channel),
+            Channel(channel),
+        )
+        if recipient_id not in best or ranked[:3] > best[recipient_id][:3]:
+            best[recipient_id] = ranked
+    counted: dict[Channel, int] = defaultdict(int)
+    for _delivered, _fallback, _order, channel in best.values():
+        counted[channel] += 1
+    return dict(counted), sum(fallback for _, fallback, _, _ in best.values())
 
 
 def _approvals(session: Session, incident_id: int) -> list[RoleApprovals]:

@@ -63,12 +63,15 @@ def review_markdown(r: Review) -> str:
             c.channel,
             str(c.audience),
             f"{c.reached} ({percent(c.reached / c.audience if c.audience else None)})",
+            str(c.counted),
             *(str(n) for n in (c.accepted, c.delivered, c.bounced, c.failed, c.suppressed, c.pending)),
         ]
         for c in r.reach.channels
     ]
-    columns = ["channel", "addressed", "reached", "accepted", "delivered", "bounced", "failed"]
-    lines += _table([*columns, "suppressed", "pending"], rows) if rows else ["No message was sent."]
+    columns = ["channel", "addressed", "reached", "counted once", "accepted", "delivered", "bounced"]
+    lines += _table([*columns, "failed", "suppressed", "pending"], rows) if rows else ["No message was sent."]
+    if r.reach.by_fallback:
+        lines += ["", f"{r.reach.by_fallback} of the people reached were reached by a fallback message."]
     lines += ["", "## Approvals: time to decide, from the draft", ""]
     rows = [[a.role, str(a.count), duration(a.median), duration(a.longest)] for a in r.approvals]
     lines += _table(["role", "decisions", "median", "longest"], rows) if rows else ["No approval asked."]

@@ -68,6 +68,9 @@ class ChannelReach:
     failed: int
     suppressed: int
     pending: int
+    counted: int = 0
+    """People counted once, here: the channel that reached them (of a person reached on two, the one
+    with a message delivered, rather than only accepted; on a tie, the fallback's)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Reached:
     audience: int
     reached: int
     channels: list[ChannelReach]
+    by_fallback: int = 0
+    """Of those reached, how many a must-reach fallback reached (counted for the fallback's channel)."""
 
     @property
     def share(self) -> float | None:

@@ -196,6 +196,7 @@ def enqueue_update(
                 default_time_zone=public_zone,
                 mandatory_reason=mandatory,
                 quiet=quiet_hours.plan_for(playbook, severity=severity, status=status, mandatory=mandatory),
+                fallback_after=int(spec.fallback_after.total_seconds()) if spec.fallback_after else None,
             )
             staged.audiences[name] = enqueue_audience(
                 engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark
@@ -311,7 +312,7 @@ def _wanted(
     """Every (channel, locale, time zone) the audiences and the public channels need."""
     wanted: set[tuple[Channel, str, str]] = set()
     for name, spec in playbook.audiences.items():
-        for channel in spec.channels:
+        for channel in spec.rendered_channels:
             if spec_of(channel).personal:
                 if name in summaries:
                     for locale, zone in summaries[name].variants:

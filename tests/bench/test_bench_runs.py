@@ -179,3 +179,16 @@ def test_shared_rate_benchmark_runs_and_the_sandbox_counts_every_message() -> No
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("postgresql"))
     assert "20/20" in row and "exit [0, 0]" in row, done.stdout
+
+
+def test_fallback_benchmark_runs_and_prints_its_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "fallback.py"), "--sizes", "200"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    row = done.stdout.splitlines()[-1].split()
+    assert row[0] == "200" and row[3] == "100" and row[5] == "200"  # half bounced, all swept: each fell back

@@ -55,6 +55,7 @@ def test_every_table_of_the_product_is_modelled() -> None:
         "rate_hit",
         "commitment",
         "provider_rate",
+        "held_event",
     }
     assert set(SQLModel.metadata.tables) == expected
 

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, select
 
 from clarion import store
 from clarion.incidents.clock import IncidentClock
-from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
-from clarion.models import Update
+from clarion.kinds import Channel, DeliveryState, IncidentStatus, UpdateKind, UpdateState
+from clarion.models import Delivery, Update
 from clarion.review.figures import (
     ChannelFirst,
     ChannelReach,
@@ -79,6 +79,7 @@ def test_reach_overall_and_per_channel(reviewed: Review) -> None:
             failed=0,
             suppressed=1,
             pending=0,
+            counted=2,
         ),
         ChannelReach(
             "sms",
@@ -90,8 +91,40 @@ def test_reach_overall_and_per_channel(reviewed: Review) -> None:
             failed=1,
             suppressed=0,
             pending=0,
+            counted=0,  # ada's email was delivered: she is counted there
         ),
     ]
+    assert reach.by_fallback == 0
+
+
+def test_reach_counts_a_person_once_by_the_channel_that_reached_them(engine: sa.Engine) -> None:
+    """cy's email bounced and its SMS fallback was delivered; bob's email was only ever accepted and
+    so was its fallback: both count for SMS, ada (email delivered, SMS accepted) for email."""
+    known_incident(engine)
+    with store.session_scope(engine) as session:
+        emails = {
+            d.recipient_id: d
+            for d in session.exec(
+                select(Delivery).where(col(Delivery.idempotency_key).like("INC-0042/1/email/%"))
+            )
+        }
+        for name, state in (("cy", DeliveryState.DELIVERED), ("bob", DeliveryState.ACCEPTED)):
+            source = next(d for d in emails.values() if d.idempotency_key.endswith(f"/{name}"))
+            session.add(
+                Delivery(
+                    update_id=source.update_id,
+                    recipient_id=source.recipient_id,
+                    channel=Channel.SMS,
+                    idempotency_key=f"fallback/{name}",
+                    state=state,
+                    accepted_at=at(hours=3),
+                    fallback_of=source.id,
+                )
+            )
+    reach = review_of(engine).reach
+    assert (reach.audience, reach.reached, reach.by_fallback) == (5, 3, 2)
+    assert {c.channel: c.counted for c in reach.channels} == {"email": 1, "sms": 2}
+    assert sum(c.counted for c in reach.channels) == reach.reached
 
 
 def test_approvals_per_role(reviewed: Review) -> None:

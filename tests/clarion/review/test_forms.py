@@ -52,7 +52,7 @@ def test_the_markdown_gives_the_headline_and_every_table(hostile: Review) -> Non
         label, said = line.split(": ", 1)
         assert f"- **{label}**: {said}" in text
     assert "| 1 | 2026-03-02 10:00 UTC | 2026-03-02 10:25 UTC | late by 0h 25m |" in text
-    assert "| email | 4 | 2 (50 %) | 1 | 2 | 1 | 0 | 1 | 0 |" in text
+    assert "| email | 4 | 2 (50 %) | 2 | 1 | 2 | 1 | 0 | 1 | 0 |" in text  # counted once: 2
     assert "| dpo | 2 | 0h 14m | 0h 20m |" in text
     assert "| gdpr-art33 | initial | 2026-03-05 08:00 UTC | 2026-03-05 11:00 UTC | late | -3h 00m |" in text
     assert "| 2 | 1 | 0 | 0 | 1 | 1 |" in text

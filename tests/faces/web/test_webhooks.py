@@ -27,7 +27,15 @@ from channels.signatures import twilio_signature
 from clarion import store
 from clarion.audiences import consent
 from clarion.kinds import Channel, ConsentState, DeliveryState, IncidentStatus
-from clarion.models import AuditEvent, Delivery, IncidentCreate, ProviderEvent, RecipientCreate, UpdateCreate
+from clarion.models import (
+    AuditEvent,
+    Delivery,
+    HeldEvent,
+    IncidentCreate,
+    ProviderEvent,
+    RecipientCreate,
+    UpdateCreate,
+)
 from clarion.settings import Settings
 from faces.web.app import create_app
 
@@ -165,7 +173,15 @@ def test_signed_sendgrid_events_are_applied(
     body = sendgrid_body(deliveries[Channel.EMAIL], "processed", "delivered", "unsubscribe")
     response = client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body))
     assert response.status_code == 200
-    assert response.json() == {"applied": 3, "duplicates": 0, "unknown": 0, "ignored": 0, "withdrawn": 1}
+    assert response.json() == {
+        "applied": 3,
+        "duplicates": 0,
+        "unknown": 0,
+        "ignored": 0,
+        "withdrawn": 1,
+        "held": 0,
+        "fallbacks": 0,
+    }
     assert state_of(engine, deliveries[Channel.EMAIL]).state is DeliveryState.DELIVERED
     assert audit_actions(engine) == [("sendgrid", "consent.withdrawn")]
     again = client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body))
@@ -255,7 +271,15 @@ def test_a_signed_event_with_an_oversized_id_is_ignored_not_stored(
     body = json.dumps(events).encode()
     response = client.post(SENDGRID_PATH, content=body, headers=signed(private_key, body))
     assert response.status_code == 200
-    assert response.json() == {"applied": 1, "duplicates": 0, "unknown": 0, "ignored": 1, "withdrawn": 0}
+    assert response.json() == {
+        "applied": 1,
+        "duplicates": 0,
+        "unknown": 0,
+        "ignored": 1,
+        "withdrawn": 0,
+        "held": 0,
+        "fallbacks": 0,
+    }
     assert state_of(engine, deliveries[Channel.EMAIL]).state is DeliveryState.DELIVERED
     with Session(engine) as session:
         keys = session.exec(select(ProviderEvent.event_key)).all()
@@ -312,6 +336,17 @@ def test_signed_twilio_callbacks_are_applied(
     assert post_status(client, status_form("delivered", RawDlrDoneDate="2603011200")) == 204
     assert state_of(engine, deliveries[Channel.SMS]).state is DeliveryState.DELIVERED
     assert no_personal_data_logged(caplog)
+
+
+def test_a_signed_callback_for_a_sid_not_recorded_yet_is_kept_once(
+    client: TestClient, engine: sa.Engine, deliveries: dict[Channel, int]
+) -> None:
+    early = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "1" * 32}
+    assert post_status(client, early) == 204
+    assert post_status(client, early) == 204  # Twilio's retry
+    with Session(engine) as session:
+        held = session.exec(select(HeldEvent)).all()
+    assert [(h.ref, h.change["state"]) for h in held] == [("SM" + "9" * 32, "delivered")]
 
 
 def test_twilio_stop_withdraws_sms_consent(
