@@ -15,12 +15,14 @@ a child that exits early or does not answer in time stops everything and raises 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
@@ -227,7 +229,19 @@ class Stack:
         }
         if self.sandbox is not None:
             env["CLARION_SANDBOX_URL"] = self.sandbox
+            if self.settings.sendgrid_api_key is None and self.settings.sendgrid_event_public_key is None:
+                from channels.sandbox.events import SENDGRID_SANDBOX_EVENT_PUBLIC_KEY
+
+                # the sandbox signs its Event Webhook posts with its own key: the web app checks them
+                env["CLARION_SENDGRID_EVENT_PUBLIC_KEY"] = SENDGRID_SANDBOX_EVENT_PUBLIC_KEY
         return env
+
+    def _sandbox_config(self) -> Path:
+        """The sandbox's settings: it posts SendGrid's delivery events to the web app, signed."""
+        path = self.home / "sandbox.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"sendgrid_event_url": f"{self.web}/webhooks/sendgrid/events"}))
+        return path
 
     def _services(self) -> Iterator[Service]:
         env = self._env()
@@ -246,7 +260,10 @@ class Stack:
             yield Service(
                 "sandbox",
                 "the provider sandbox",
-                [python, "-m", "channels.sandbox", *listen, "--port", str(self.sandbox_port)],
+                [
+                    *(python, "-m", "channels.sandbox", *listen, "--port", str(self.sandbox_port)),
+                    *("--config", str(self._sandbox_config())),
+                ],
                 env,
                 _answers(f"{self.sandbox}/_sandbox/inbox?limit=0"),
                 SANDBOX_TIMEOUT,

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from pypdf import PdfReader
 
 from clarion.errors import EvidenceTampered
@@ -62,7 +63,23 @@ def test_the_demos_evidence_pack_verifies_and_a_changed_byte_does_not(
         for item in source.infolist():
             data = source.read(item.filename)
             if item.filename == "deliveries.jsonl":
-                data = data.replace(b'"accepted"', b'"bounced"', 1)
+                state = next(s for s in (b'"delivered"', b'"accepted"') if s in data)
+                data = data.replace(state, b'"bounced"', 1)
             target.writestr(item, data)
     with pytest.raises(EvidenceTampered, match=r"deliveries\.jsonl"):
         verify_pack(changed)
+
+
+def test_the_sandbox_reports_deliveries_to_the_web_app_signed(demo: tuple[str, Path]) -> None:
+    """Under the demo's stack the sandbox posts SendGrid's Event Webhook (signed with its key, which
+    the web app is given) and Twilio's status callbacks: messages end delivered, not just accepted."""
+    _, home = demo
+    engine = sa.create_engine(f"sqlite:///{home / 'clarion.db'}")
+    with engine.connect() as connection:
+        delivered = dict(
+            connection.execute(
+                sa.text("select channel, count(*) from delivery where state = 'delivered' group by channel")
+            ).all()
+        )
+    engine.dispose()
+    assert delivered.get("email", 0) > 0 and delivered.get("sms", 0) > 0, delivered
