@@ -19,6 +19,7 @@ from sqlmodel import Session
 from clarion import audit
 from clarion.audiences.sources import playbook_sources
 from clarion.commitments import record as commitments
+from clarion.errors import InputError, Problem
 from clarion.facts import Facts
 from clarion.incidents import acknowledgement
 from clarion.incidents.clock import IncidentClock
@@ -177,12 +178,12 @@ def declare_incident_short(declaration: ShortDeclaration) -> dict[str, Any]:
             status_page_url=f"{str(settings.public_url).rstrip('/')}/incidents/{reference}",
         )
 
-    check_draft(
-        playbook=playbook.acknowledging(),
-        facts=facts_for("INC-0000", utcnow()),
-        settings=settings,
-        sources={},
-    )
+    if declaration.severity not in playbook.severities:
+        known = ", ".join(playbook.severities)
+        message = f"{declaration.severity!r} is not one of {known} (playbook {playbook.name})"
+        raise InputError([Problem("short form", None, "severity", message)])
+    provisional = facts_for("INC-0000", utcnow())  # no acknowledgement or short form: named here
+    check_draft(playbook=playbook.acknowledging(), facts=provisional, settings=settings, sources={})
     with Session(engine, expire_on_commit=False) as session:
         incident = open_incident(
             session=session,

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from sqlmodel import Session, col, select
 
 from channels.sandbox.runner import SandboxHandle
 from clarion import store
+from clarion.errors import InputError, PlaybookError
 from clarion.kinds import Channel, UpdateKind, UpdateState
-from clarion.models import AuditEvent, Banner, Delivery, Update
+from clarion.models import AuditEvent, Banner, Delivery, Incident, Update
 from flows.incident import declare_incident, declare_incident_short, post_update
 from flows.models import Declaration, ShortDeclaration, UpdateRequest
 from tests.flows.conftest import facts_file, start
@@ -104,3 +106,22 @@ def test_the_short_form_acknowledges_and_the_first_update_brings_the_story(sandb
     [_, first] = _updates()
     assert (first.kind, first.state) == (UpdateKind.INITIAL, UpdateState.PUBLISHED)
     assert first.facts["story"]["en"]["cause"]["text"] == "A database node is overloaded."
+
+
+@pytest.mark.parametrize(
+    ("playbook", "severity", "error", "message"),
+    [
+        ("data-breach", "sev1", PlaybookError, r"the short declare form needs acknowledgement\.short_form"),
+        ("degraded-performance", "sev3", InputError, r"severity: 'sev3' is not one of sev1, sev2"),
+    ],
+)
+def test_a_short_form_that_cannot_be_declared_opens_nothing(
+    sandbox: SandboxHandle, playbook: str, severity: str, error: type[Exception], message: str
+) -> None:
+    short = ShortDeclaration(
+        playbook=playbook, severity=severity, title="Slow API", what_happened="slow", components=[]
+    )
+    with pytest.raises(error, match=message):
+        declare_incident_short(short)
+    with Session(store.get_engine()) as session:
+        assert session.exec(select(Incident)).all() == []
