@@ -64,7 +64,7 @@ def test_declare_acknowledges_first_then_starts_the_flow_with_the_incident(
     assert (update.kind, update.state) == (UpdateKind.ACKNOWLEDGEMENT, UpdateState.PUBLISHED)
     assert {(d.channel, d.state) for d in deliveries} == {(Channel.BANNER, DeliveryState.ACCEPTED)}
     assert [b.audience for b in banners] == ["affected-customers"]
-    assert "We are aware of a problem" in banners[0].text
+    assert "We know about" in banners[0].text
 
 
 def test_nothing_is_said_when_the_server_cannot_start_the_flow(

@@ -49,7 +49,7 @@ def test_declare_acknowledges_before_the_approval_and_publishes_after_it(sandbox
     assert customers(sandbox.inbox("email")) == []  # nobody in person before the approval
     with Session(store.get_engine()) as session:
         [banner] = session.exec(select(Banner))
-    assert banner.text.startswith("INC-0001 · Investigating: We are aware of a problem")
+    assert banner.text.startswith("INC-0001 · Investigating: We know about")
 
     running.answer(paused, role="comms-lead", approver=COMMS, approved=True)
     result = running.join()
