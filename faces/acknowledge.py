@@ -20,7 +20,7 @@ from channels.delivery import run_worker
 from clarion.channel_table import spec_of
 from clarion.incidents import acknowledgement
 from clarion.incidents.clock import IncidentClock
-from clarion.incidents.lifecycle import open_incident
+from clarion.incidents.lifecycle import open_declared
 from clarion.models import utcnow
 from clarion.playbook import Playbook, load_playbook, resolve_playbook
 from clarion.settings import get_settings
@@ -46,18 +46,12 @@ def acknowledge_first(checked: Declaration) -> Declaration:
         given.complete(reference=given.reference or "INC-0000", as_of=utcnow()), playbook, settings
     )
     with Session(engine, expire_on_commit=False) as session:
-        incident = open_incident(
+        incident = open_declared(
             session=session,
             playbook=playbook,
-            reference=given.reference,
-            title=given.title,
-            severity=given.severity,
-            status=given.status,
-            aware_at=given.aware_at,
-            started_at=given.started_at,
+            facts=given,
             commander=checked.commander,
             jurisdictions=checked.jurisdictions,
-            declared_facts=given.model_dump(mode="json", exclude_none=True),
         )
         session.commit()
     clock = IncidentClock(incident.declared_at, settings.time_scale)

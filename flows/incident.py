@@ -31,6 +31,7 @@ from clarion.incidents.lifecycle import (
     latest_told,
     latest_update,
     next_facts,
+    open_declared,
     open_incident,
 )
 from clarion.kinds import IncidentStatus, UpdateKind, UpdateState
@@ -67,29 +68,12 @@ def draft(reference: str, facts: Facts, kind: UpdateKind) -> int:
     ).number
 
 
-@task(name="draft acknowledgement", cache_policy=NO_CACHE)
-def draft_acknowledgement(reference: str) -> int:
-    """The playbook's acknowledgement of the incident as declared; returns its number."""
-    ctx = open_context(reference)
-    facts = acknowledgement.of_incident(ctx.incident, ctx.playbook, ctx.settings, as_of=ctx.clock.now())
-    return draft_update(
-        engine=ctx.engine,
-        playbook=ctx.playbook,
-        facts=facts,
-        settings=ctx.settings,
-        sources=ctx.sources,
-        kind=UpdateKind.ACKNOWLEDGEMENT,
-        state=UpdateState.DRAFT,
-        commander=ctx.incident.commander,
-        source="acknowledgement",
-    ).number
-
-
 def acknowledge(reference: str) -> dict[str, Any]:
     """Publish the acknowledgement: no approval (its words are the playbook's), its channels only."""
     _rename(f"{reference} · acknowledgement")
-    number = draft_acknowledgement(reference)
-    return publish_update(reference, number)
+    ctx = open_context(reference)
+    facts = acknowledgement.of_incident(ctx.incident, ctx.playbook, ctx.settings, as_of=ctx.clock.now())
+    return publish_update(reference, draft(reference, facts, UpdateKind.ACKNOWLEDGEMENT))
 
 
 @task(name="watch deadlines", cache_policy=NO_CACHE)
@@ -123,18 +107,12 @@ def declare_incident(declaration: Declaration) -> dict[str, Any]:
         acknowledged = given.reference and acknowledged_only(
             session=session, reference=given.reference, playbook=playbook
         )
-        incident = acknowledged or open_incident(
+        incident = acknowledged or open_declared(
             session=session,
             playbook=playbook,
-            reference=given.reference,
-            title=given.title,
-            severity=given.severity,
-            status=given.status,
-            aware_at=given.aware_at,
-            started_at=given.started_at,
+            facts=given,
             commander=declaration.commander,
             jurisdictions=declaration.jurisdictions,
-            declared_facts=given.model_dump(mode="json", exclude_none=True),
         )
         session.commit()
     if not acknowledged and playbook.acknowledgement is not None:

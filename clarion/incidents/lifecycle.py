@@ -158,6 +158,31 @@ def open_incident(
     return incident
 
 
+def open_declared(
+    *,
+    session: Session,
+    playbook: Playbook,
+    facts: Facts,
+    commander: str | None,
+    jurisdictions: Sequence[str] = (),
+) -> Incident:
+    """:func:`open_incident` for a declaration's facts (their reference may be left out: the next one),
+    keeping the facts as declared."""
+    return open_incident(
+        session=session,
+        playbook=playbook,
+        reference=facts.reference or None,
+        title=facts.title,
+        severity=facts.severity,
+        status=facts.status,
+        aware_at=facts.aware_at,
+        started_at=facts.started_at,
+        commander=commander,
+        jurisdictions=jurisdictions,
+        declared_facts=facts.model_dump(mode="json", exclude_none=True),
+    )
+
+
 def first_facts(incident: Incident, *, as_of: datetime, source: str = "declaration") -> Facts:
     """The facts of an incident's first update, from its declaration: for a first update to draft
     again when the one drafted at declaration failed or was rejected."""

@@ -20,7 +20,7 @@ from clarion.incidents.lifecycle import (
     acknowledged_only,
     cadence_action,
     latest_told,
-    open_incident,
+    open_declared,
 )
 from clarion.kinds import Channel, UpdateKind, UpdateState
 from clarion.models import Delivery, Incident, Rendition, Update
@@ -124,23 +124,17 @@ def test_the_short_form_needs_the_playbooks_organisation_and_contact(tmp_path: P
         variant(tmp_path, data)
 
 
-def store_with_acknowledgement() -> tuple[Incident, Playbook]:
-    book = playbook()
+def store_with_acknowledgement(
+    name: str = "degraded-performance", jurisdictions: tuple[str, ...] = ()
+) -> tuple[Incident, Playbook]:
+    """The example incident of playbook ``name`` opened (as INC-0001) and acknowledged at T0."""
+    book = playbook(name)
     engine = store.get_engine()
     store.migrate(engine)
-    declared = facts()
+    declared = facts(name).model_copy(update={"reference": None, "aware_at": T0, "started_at": None})
     with Session(engine, expire_on_commit=False) as session:
-        incident = open_incident(
-            session=session,
-            playbook=book,
-            reference=None,
-            title=declared.title,
-            severity=declared.severity,
-            status=declared.status,
-            aware_at=T0,
-            started_at=None,
-            commander="ic@example.com",
-            declared_facts=declared.model_dump(mode="json", exclude_none=True, exclude={"reference"}),
+        incident = open_declared(
+            session=session, playbook=book, facts=declared, commander=None, jurisdictions=jurisdictions
         )
         session.commit()
     acknowledgement.publish(
@@ -177,28 +171,8 @@ def test_published_it_reaches_the_status_page_and_the_banner_and_nobody_in_perso
 
 
 def test_it_meets_no_regulatory_stage() -> None:
-    book = playbook("security-vulnerability")
+    incident, _ = store_with_acknowledgement("security-vulnerability", ("EU",))
     engine = store.get_engine()
-    store.migrate(engine)
-    declared = facts("security-vulnerability")
-    with Session(engine, expire_on_commit=False) as session:
-        incident = open_incident(
-            session=session,
-            playbook=book,
-            reference=None,
-            title=declared.title,
-            severity=declared.severity,
-            status=declared.status,
-            aware_at=T0,
-            started_at=None,
-            commander=None,
-            jurisdictions=["EU"],
-            declared_facts=declared.model_dump(mode="json", exclude_none=True, exclude={"reference"}),
-        )
-        session.commit()
-    acknowledgement.publish(
-        engine=engine, incident=incident, playbook=book, settings=get_settings(), as_of=T0
-    )
     with Session(engine) as session:
         row = session.get(Incident, incident.id)
         assert row is not None
