@@ -46,10 +46,12 @@ MAX_INT_BITS = 4096
 """Bits an integer built by ``*`` or ``**`` may have (about 1 200 digits)."""
 MAX_LOOP_ITERATIONS = 10_000
 """Loop iterations one field may run, over all its loops (and the largest ``range``)."""
-MAX_RENDER_SECONDS = 2.0
-"""CPU seconds one field may take to render (the thread's own time: a template can only burn CPU, and
-a machine busy with other work must not fail a render that did little; on a loaded CI machine the
-wall clock once passed 2 s on an ordinary email)."""
+MAX_RENDER_SECONDS = 10.0
+"""CPU seconds one field may take to render: the last guard against a runaway template, behind the
+loop, size and integer limits above. The thread's own time, since a machine busy with other work must
+not fail a render that did little; and generous, since a field's first render also pays for compiling
+its templates and loading the locale's data (an ordinary email's first render passed 2 s of CPU on a
+loaded CI machine)."""
 
 SYNTAX: Mapping[str, Any] = MappingProxyType(
     {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": False}
