@@ -24,6 +24,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +33,7 @@ sys.path.insert(0, str(ROOT))
 POST = 1000
 
 
-def staged(folder: Path, n: int) -> object:
-    import sqlalchemy as sa
-
+def staged(folder: Path, n: int) -> sa.Engine:
     from clarion import store
     from clarion.audiences.sources import Source
     from clarion.facts import load_facts
@@ -73,17 +72,17 @@ def staged(folder: Path, n: int) -> object:
     return engine
 
 
-def email_ids(engine: object) -> list[int]:
+def email_ids(engine: sa.Engine) -> list[int]:
     from sqlmodel import Session, select
 
     from clarion.kinds import Channel
     from clarion.models import Delivery
 
-    with Session(engine) as session:  # type: ignore[call-overload]
+    with Session(engine) as session:
         return [i for i in session.exec(select(Delivery.id).where(Delivery.channel == Channel.EMAIL)) if i]
 
 
-def apply_events(engine: object, ids: list[int], event: str) -> tuple[float, int]:
+def apply_events(engine: sa.Engine, ids: list[int], event: str) -> tuple[float, int]:
     from channels.email_events import apply_sendgrid_events
     from clarion import store
 
@@ -93,7 +92,7 @@ def apply_events(engine: object, ids: list[int], event: str) -> tuple[float, int
             {"event": event, "sg_event_id": f"{event}-{i}", "delivery_id": str(i), "timestamp": 1_772_000_000}
             for i in ids[start : start + POST]
         ]
-        with store.session_scope(engine) as session:  # type: ignore[arg-type]
+        with store.session_scope(engine) as session:
             staged += apply_sendgrid_events(session=session, events=posted).fallbacks
     return time.perf_counter() - started, staged
 
@@ -119,10 +118,10 @@ def main() -> None:
             apply_events(engine, email_ids(engine), "processed")  # the provider reports on each
             later = utcnow() + timedelta(hours=2, minutes=1)
             started = time.perf_counter()
-            swept = sweep(engine=engine, now=later).staged  # type: ignore[arg-type]
+            swept = sweep(engine=engine, now=later).staged
             sweep_s = time.perf_counter() - started
             started = time.perf_counter()
-            sweep(engine=engine, now=later)  # type: ignore[arg-type]
+            sweep(engine=engine, now=later)
             idle_ms = (time.perf_counter() - started) * 1000
         half = n // 2
         print(

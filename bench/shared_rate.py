@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,7 @@ def run(label: str, url: str, args: argparse.Namespace, extra_env: dict[str, str
         print(f"  worker failed: {failure}")
 
 
-def postgres(url: str) -> tuple[str, dict[str, str], object]:
+def postgres(url: str) -> tuple[str, dict[str, str], Callable[[], None]]:
     import sqlalchemy as sa
 
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -141,7 +142,7 @@ def main() -> None:
     try:
         run("postgresql", url, args, env)
     finally:
-        drop()  # type: ignore[operator]
+        drop()
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             run("sqlite", f"sqlite:///{folder}/clarion.db", args, {})
