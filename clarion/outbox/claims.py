@@ -320,9 +320,8 @@ def _messages(
             _d.c.audience,
             _d.c.recipient_id,
             _d.c.mandatory_reason,
-            _d.c.created_at,
+            *((_d.c.created_at, _d.c.first_attempt_at) if request is None else ()),  # a request's are its own
             _d.c.attempts,
-            _d.c.first_attempt_at,
             _d.c.in_doubt,
             (address_column if address_column is not None else sa.null()).label("address"),
         )
@@ -344,9 +343,9 @@ def _messages(
             incident_reference=reference,
             severity=severity,
             status=status,
-            created_at=row.created_at,
+            created_at=row.created_at if request is None else request.created_at,
             attempts=row.attempts,
-            first_attempt_at=row.first_attempt_at or claimed_at,
+            first_attempt_at=row.first_attempt_at or claimed_at if request is None else claimed_at,
             address=row.address,
             audience=row.audience,
             recipient_id=row.recipient_id,

@@ -218,7 +218,18 @@ _KEPT_WHEN_NONE = {"provider_id", "provider_status"}  # a retry does not forget 
 
 
 def _outcome_key(o: Outcome) -> tuple[object, ...]:
-    return (*(getattr(o, name) for name in _OUTCOME), o.attempts)
+    """The values an outcome writes, in ``_OUTCOME``'s order, then its attempts (spelt out: a
+    request's thousand outcomes are keyed on every record)."""
+    return (
+        o.state,
+        o.provider_id,
+        o.provider_status,
+        o.error_code,
+        o.error_detail,
+        o.next_attempt_at,
+        o.in_doubt,
+        o.attempts,
+    )
 
 
 def record(

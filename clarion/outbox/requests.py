@@ -130,6 +130,7 @@ class ClaimedRequest:
     attempts: int
     first_attempt_at: datetime
     in_doubt: bool
+    created_at: datetime
 
 
 def claim(
@@ -158,11 +159,15 @@ def claim(
             updated_at=now,
             first_attempt_at=sa.func.coalesce(_q.c.first_attempt_at, now),
         )
-        .returning(_q.c.id, _q.c.rendition_id, _q.c.attempts, _q.c.first_attempt_at, _q.c.in_doubt)
+        .returning(
+            _q.c.id, _q.c.rendition_id, _q.c.attempts, _q.c.first_attempt_at, _q.c.in_doubt, _q.c.created_at
+        )
     ).one_or_none()
     if row is None:
         return None
-    return ClaimedRequest(row.id, row.rendition_id, row.attempts, row.first_attempt_at, bool(row.in_doubt))
+    return ClaimedRequest(
+        row.id, row.rendition_id, row.attempts, row.first_attempt_at, bool(row.in_doubt), row.created_at
+    )
 
 
 _SQLITE_FIRST_REQUEST = sa.text(
