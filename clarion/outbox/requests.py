@@ -3,19 +3,21 @@ sent and recorded as a unit, so a message costs a share of one row write, not tw
 
 Requests are formed while an audience is staged (:class:`RequestFormer`): each email row of one
 rendition and one hold (quiet hours hold a time zone's rows to its morning) joins the open request
-of its kind, up to the provider's ``max_batch``. A request stays ``open`` while staging adds
-to it and is sealed (``pending``) when the audience is staged, so no worker sends it half-filled; a
-staging run that died is sealed by its re-run, or by :func:`release_stale` once nothing was added to
-it for a lease. A request's rows are in no claim index (migration 0014): they are claimed with it.
+of its kind, up to the provider's ``max_batch``. A request stays ``open`` while staging adds to it
+and is sealed (``pending``) when it is full or the audience is staged, so no worker sends it half-
+filled and the first requests of a large audience go while the rest is staged; a request a staging
+run that died left open is sealed by its re-run, or by :func:`release_stale` once nothing was added
+to it for a lease. A request's rows are in no claim index (migration 0014): they are claimed with
+it.
 
 The guarantees are the row ledger's (:mod:`clarion.outbox.ledger`), held by the request row: the
 claim is committed before the request goes out; a worker killed in flight leaves the request
 ``claimed``, and :func:`release_stale` puts it back in doubt; every resend the provider cannot rule
-out is counted before it goes out, on the request and on each of its rows (:func:`count_blind_resends`);
-and the outcome is written to the rows still ``pending`` in the request in the transaction that
-ends the claim (:func:`record`), guarded by the claim, so a worker that outlived its lease writes
-nothing. A row that left ``pending`` meanwhile (erased, say) is not in the next attempt's request,
-because the rows are read at every claim.
+out is counted before it goes out, on the request and on each of its rows
+(:func:`count_blind_resends`); and the outcome is written to the rows still ``pending`` in the
+request in the transaction that ends the claim (:func:`end_claim`), guarded by the claim, so a
+worker that outlived its lease writes nothing. A row that left ``pending`` meanwhile (erased, say)
+is not in the next attempt's request, because the rows are read at every claim.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ class RequestFormer:
         rows: Sequence[dict[str, object]],
         now: datetime,
     ) -> None:
-        """Set ``request_id`` on each pending row of a batched channel, opening requests as needed."""
+        """Set ``request_id`` on each pending row of a batched channel, opening requests as needed.
+        A request this fills is sealed at once (in the caller's transaction, so with its rows): the
+        first emails of a large audience go while the rest is staged."""
+        filled: list[int] = []
         for row in rows:
             channel = row["channel"]
             if row["state"] is not DeliveryState.PENDING or not isinstance(channel, Channel):
@@ -74,8 +79,12 @@ class RequestFormer:
                 request_id, given = self._open_request(connection, insert, key, due, now), 0
             self._open[key] = (request_id, given + 1)
             row["request_id"] = request_id
+            if given + 1 == most:
+                filled.append(request_id)
+        if filled:
+            seal(connection, now, _q.c.id.in_(filled))
         if self._open:
-            touched = sorted({request_id for request_id, _ in self._open.values()})
+            touched = sorted({request_id for request_id, _ in self._open.values()} - set(filled))
             connection.execute(_q.update().where(_q.c.id.in_(touched)).values(updated_at=now))
 
     def _open_request(

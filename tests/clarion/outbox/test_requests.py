@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -70,6 +70,29 @@ def test_staging_puts_each_renditions_email_rows_in_sealed_requests_of_the_set_s
     assert {n for _, n in renditions} == {1}  # one request, one rendition
     assert sms == 0
     assert {r.state for r in _requests(sqlite_engine)} == {RequestState.PENDING}  # sealed: none open
+
+
+def test_a_full_request_is_sealed_with_its_rows_the_last_ones_when_the_audience_is_staged() -> None:
+    now = utcnow()
+    former = requests.RequestFormer(update_id=1, audience="a", size=2)
+    statements: list[str] = []
+
+    class Recording:
+        def execute(self, statement: sa.Executable) -> object:
+            statements.append(str(statement).split()[0] + (" seal" if "state=" in str(statement) else ""))
+
+            class Result:
+                def scalar_one(self) -> int:
+                    return statements.count("INSERT")
+
+                rowcount = 1
+
+            return Result()
+
+    rows = [_email_row(now, None) for _ in range(3)]
+    former.assign(Recording(), sa.insert, rows, now)  # type: ignore[arg-type]
+    assert [r["request_id"] for r in rows] == [1, 1, 2]
+    assert statements == ["INSERT", "INSERT", "UPDATE seal", "UPDATE"]  # the first sealed, the second touched
 
 
 def test_a_request_goes_out_as_one_send_and_its_rows_are_written_once(
@@ -241,16 +264,17 @@ def test_rows_held_for_quiet_hours_go_in_their_own_request_due_at_their_morning(
                 opened.append(statement.compile().params["next_attempt_at"])
             return Result()
 
-    rows: list[dict[str, object]] = [
-        {
-            "channel": Channel.EMAIL,
-            "state": DeliveryState.PENDING,
-            "rendition_id": 1,
-            "held_until": held,
-            "next_attempt_at": held or now,
-        }
-        for held in (None, morning, None, morning)
-    ]
+    rows = [_email_row(now, held) for held in (None, morning, None, morning)]
     former.assign(Recording(), sa.insert, rows, now)  # type: ignore[arg-type]
     assert [r["request_id"] for r in rows] == [1, 2, 1, 2]
     assert opened == [now, morning]
+
+
+def _email_row(now: datetime, held: datetime | None) -> dict[str, object]:
+    return {
+        "channel": Channel.EMAIL,
+        "state": DeliveryState.PENDING,
+        "rendition_id": 1,
+        "held_until": held,
+        "next_attempt_at": held or now,
+    }
