@@ -27,6 +27,9 @@ def insert_rows(
     the dialect's insert with the same clause, as one executemany."""
     if not rows:
         return
+    unknown = set(rows[0]) - set(statement.table.c.keys())
+    if unknown:  # names are the table's own, never data: they are written into the SQL below
+        raise ValueError(f"{statement.table.name} has no column {sorted(unknown)}")
     if connection.dialect.name != "postgresql":
         connection.execute(statement, list(rows))
         return
@@ -34,9 +37,6 @@ def insert_rows(
     columns = list(rows[0])
     defaults = _python_defaults(statement.table, columns)
     columns += list(defaults)
-    unknown = set(columns) - set(statement.table.c.keys())
-    if unknown:  # names are the table's own, never data: they are written into the SQL below
-        raise ValueError(f"{table} has no column {sorted(unknown)}")
     names = ", ".join(f'"{name}"' for name in columns)
     staging = f"_copy_{table}"
     connection.exec_driver_sql(
@@ -53,14 +53,14 @@ def insert_rows(
 
 
 def _python_defaults(table: Any, given: Sequence[str]) -> dict[str, object]:
-    """The values SQLAlchemy would fill in for the columns ``given`` lacks (scalar defaults; the
-    executemany gets them from SQLAlchemy, COPY does not)."""
+    """The values SQLAlchemy would fill in for the columns ``given`` lacks (the executemany gets them
+    from SQLAlchemy, COPY does not); a callable default (a timestamp) is called once for the batch."""
     found: dict[str, object] = {}
     for column in table.c:
         default = column.default
-        if column.key in given or default is None or not getattr(default, "is_scalar", False):
+        if column.key in given or default is None:
             continue
-        found[column.key] = _plain(default.arg)
+        found[column.key] = _plain(default.arg(None) if default.is_callable else default.arg)
     return found
 
 
