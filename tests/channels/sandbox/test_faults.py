@@ -99,6 +99,23 @@ def test_503_is_not_processed(client: httpx.Client, sandbox: SandboxHandle) -> N
     assert sandbox.stats()["faults"] == {"503": 1}
 
 
+def test_an_injected_429_is_the_providers_own_and_counted_as_a_fault_not_a_refusal(
+    client: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    sandbox.configure(fault_rate=1.0, fault_kinds=("429",))
+
+    texted, emailed = send_sms(client), send_email(client)
+
+    assert (texted.status_code, texted.json()["code"]) == (429, 20429)
+    assert emailed.status_code == 429
+    assert emailed.json()["errors"][0]["message"] == "too many requests"
+    assert int(emailed.headers["X-RateLimit-Reset"]) >= int(time.time())
+    assert sandbox.inbox() == []
+    stats = sandbox.stats()
+    assert stats["faults"] == {"429": 2}
+    assert stats["rejected"] == {}  # rejected["429"] stays the rate limit's own refusals
+
+
 def test_500_after_accept_is_recorded(client: httpx.Client, sandbox: SandboxHandle) -> None:
     sandbox.configure(fault_rate=1.0, fault_kinds=("500_after_accept",))
 
