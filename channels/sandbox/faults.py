@@ -74,7 +74,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
-        state.inbox.count_request(provider)
+        state.inbox.count_request(provider, lookup=scope["method"] == "GET")
         if delay := state.latency():
             await asyncio.sleep(delay)
         started = time.perf_counter()

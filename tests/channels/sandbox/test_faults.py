@@ -219,6 +219,18 @@ def test_stats_give_the_busiest_second_per_provider_refused_requests_included(
     assert sandbox.stats()["peak_per_second"] == {}
 
 
+def test_lookups_count_in_the_busiest_second_but_not_in_the_busiest_second_of_sends(
+    client: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    assert send_sms(client).status_code == 201
+    for _ in range(2):
+        assert client.get(MESSAGES, params={"To": "+4915112345678"}, auth=TWILIO_AUTH).status_code == 200
+
+    stats = sandbox.stats()
+    assert stats["peak_per_second"] == {"twilio": 3}
+    assert stats["peak_sends_per_second"] == {"twilio": 1}
+
+
 def test_the_busiest_second_is_a_sliding_window_not_a_calendar_second() -> None:
     inbox = Inbox()
     for at in (10.2, 10.9, 11.1, 11.15, 12.5, 13.6):  # 10.2–11.15 is 0.95 s: four requests
