@@ -177,6 +177,7 @@ def run_chaos(plan: ChaosPlan, *, say: Callable[[str], None] = log) -> Verdict:
                 workers.stop_all()
             verdict = verify(url, update_id=update_id, box=box, plan_limits=faults.rate_limit)
         verdict.kills, verdict.crashes, verdict.seconds = workers.kills, workers.crashes, elapsed
+        verdict.store_waits = workers.store_waits()
         return verdict
 
 

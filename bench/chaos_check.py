@@ -41,6 +41,8 @@ class Verdict:
     kills: int = 0
     crashes: list[Crash] = field(default_factory=list)
     seconds: float = 0.0
+    store_waits: int = 0
+    """Pauses the workers took, all together, waiting for the store to come back."""
 
     @property
     def lost(self) -> int:
@@ -98,7 +100,7 @@ class Verdict:
         stats = self.stats
         lines = [
             f"run: {self.seconds:.0f} s of sending, {self.kills} SIGKILLs, "
-            f"{len(self.crashes)} worker crashes",
+            f"{len(self.crashes)} worker crashes, {self.store_waits} pauses waiting for the store",
             f"requests: {stats['requests']}",
             f"faults injected: {stats['faults']}; refused by status: {stats['rejected']}",
         ]

@@ -107,6 +107,13 @@ class Workers:
             f"crashes {len(self.crashes)}"
         )
 
+    def store_waits(self) -> int:
+        """How often a worker said it waits for an unreachable store (and did not die of it)."""
+        return sum(
+            log.read_text(errors="replace").count("the store is unreachable")
+            for log in self.logs.glob("*.log")
+        )
+
     def stop_all(self) -> None:
         """Kill what still runs (a failed run must not leave workers behind)."""
         for process in self._running.values():

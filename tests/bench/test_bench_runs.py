@@ -200,7 +200,7 @@ def test_chaos_benchmark_runs_and_ends_with_its_one_line() -> None:
     done = subprocess.run(
         [
             *(sys.executable, str(ROOT / "bench" / "chaos.py"), "--recipients", "200", "--phones", "40"),
-            *("--kills", "1", "--outage-seconds", "1", "--no-db-restart"),
+            *("--kills", "1", "--outage-seconds", "1", "--backoff-cap", "4", "--no-db-restart"),
         ],
         capture_output=True,
         text=True,
