@@ -4,10 +4,9 @@
   the sandbox never accepted;
 * duplicates: copies beyond the first, per channel; SMS, Mastodon and Bluesky must have none, and an
   email's second copies must not outnumber the blind resends the ledger counted for that delivery;
-* rate: each limited provider's busiest second of sends at most its limit (the busiest second of
-  all requests, in-doubt lookups included, is printed beside it: the workers do not pace lookups),
-  and no 429 of the limiter's own unless lookups pushed a second over (injected 429s are faults,
-  counted apart);
+* rate: each limited provider's busiest second at most its limit, of sends and of all requests
+  (in-doubt lookups included: told apart, since the workers pace sends but not lookups), and no 429
+  of the limiter's own (injected 429s are faults, counted apart);
 * the ledger: every row accepted.
 """
 
@@ -83,8 +82,13 @@ class Verdict:
             )
         for provider, (peak, limit) in self.over_limit().items():
             found.append(f"{provider}: {peak} sends in one second, over the limit of {limit}")
-        if self.limiter_429s and not self.lookups_over_limit():
-            found.append(f"{self.limiter_429s} 429s from the rate limit (not injected), no lookup to blame")
+        for provider, (peak, limit) in self.lookups_over_limit().items():
+            found.append(
+                f"{provider}: {peak} requests in one second with the in-doubt lookups, over the limit of "
+                f"{limit} (the workers do not pace lookups)"
+            )
+        if self.limiter_429s:
+            found.append(f"{self.limiter_429s} 429s from the rate limit (not injected)")
         unfinished = {s: n for s, n in self.ledger.items() if s != "accepted" and n}
         if unfinished:
             found.append(f"ledger rows not accepted: {unfinished}")
