@@ -51,7 +51,8 @@ ROOT = BENCH.parent
 LOCALES = ("en", "en", "de", "de", "fr", "")  # fr and blank fall back to the playbook's first locale
 ZONES = ("", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London")  # blank: the public zone
 DOMAINS = ("example.com", "example.org", "mail.example.net")
-AIM_BARE, AIM_NAIVE = 0.8, 50.0
+AIM_BARE, AIM_NAIVE = 0.8, 100.0
+AIM_BARE_POSTGRES, AIM_TOGETHER = 0.6, 0.5
 
 
 def write_recipients(path: Path, n: int, *, sms: int) -> Path:
@@ -324,6 +325,82 @@ def aims(
         )
 
 
+def matrix(args: argparse.Namespace) -> None:
+    """Email on SQLite and PostgreSQL, at each latency, for each size: one table, in one run."""
+    databases: list[str | None] = [None, args.database or "postgresql://postgres@127.0.0.1:5432"]
+    cells: list[tuple[str, float, int, dict[str, dict[str, Any]]]] = []
+    with tempfile.TemporaryDirectory(prefix="clarion-fanout-") as tmp:
+        folder = Path(tmp)
+        for size in args.matrix_sizes:
+            log(f"writing {size:,} recipients")
+            recipients = write_recipients(folder / f"recipients-{size}.csv", size, sms=0)
+            for latency in args.matrix_latencies:
+                sandbox = Sandbox(folder, latency)
+                try:
+                    for database in databases:
+                        where = "PostgreSQL" if database else "SQLite"
+                        cell = argparse.Namespace(
+                            **{**vars(args), "recipients": size, "latency_ms": latency, "database": database}
+                        )
+                        cell.channels, cell.sms_recipients = ["email"], 0
+                        run = f"{where.lower()}-{latency:g}ms-{size}"
+                        figures = one_run(cell, sandbox, folder, recipients, run)
+                        cells.append((where, latency, size, figures))
+                finally:
+                    sandbox.stop()
+            recipients.unlink()
+    print_matrix(cells, args.threads)
+
+
+def print_matrix(cells: list[tuple[str, float, int, dict[str, dict[str, Any]]]], threads: int) -> None:
+    print(f"fan-out matrix: email, {threads} threads, one run per cell (rates in recipients per second)")
+    head: tuple[str, ...] = ("store", "latency", "recipients", "stage/s", "send/s", "bare/s")
+    head += ("send x bare", "both x bare", "x naive", "RSS stage", "RSS send", "RSS bare")
+    print(f"{head[0]:<11}{head[1]:>8}{head[2]:>11}" + "".join(f"{h:>12}" for h in head[3:]))
+    verdicts: list[str] = []
+    peaks: dict[tuple[str, float], dict[int, tuple[float, float]]] = {}
+    for where, latency, size, figures in cells:
+        stage, send = figures["stage"], figures["clarion email"]
+        bare, naive = figures["bare email"], figures["naive email"]
+        if "error" in send:
+            print(f"{where:<11}{latency:>6g}ms{size:>11,}  FAILED: {send['error']}")
+            continue
+        bare_rate = bare["messages"] / bare["seconds"]
+        send_rate = send["messages"] / send["seconds"]
+        both = send["messages"] / (send["seconds"] + stage["seconds"])
+        naive_rate = naive["messages"] / naive["seconds"]
+        print(
+            f"{where:<11}{latency:>6g}ms{size:>11,}{stage['deliveries'] / stage['seconds']:>12,.0f}"
+            f"{send_rate:>12,.0f}{bare_rate:>12,.0f}{send_rate / bare_rate:>12.2f}{both / bare_rate:>12.2f}"
+            f"{send_rate / naive_rate:>12,.0f}{stage['rss_mb']:>10.0f}MB{send['rss_mb']:>10.0f}MB"
+            f"{bare['rss_mb']:>10.0f}MB"
+        )
+        peaks.setdefault((where, latency), {})[size] = (stage["rss_mb"], send["rss_mb"])
+        aim = AIM_BARE if where == "SQLite" else AIM_BARE_POSTGRES
+        label = f"{where} {latency:g} ms {size:,}"
+        if latency == min(c[1] for c in cells):
+            verdicts.append(_verdict(f"send x bare, {label}", send_rate / bare_rate, aim))
+        verdicts.append(_verdict(f"stage + send x bare, {label}", both / bare_rate, AIM_TOGETHER))
+        verdicts.append(_verdict(f"send x naive, {label}", send_rate / naive_rate, AIM_NAIVE))
+    print("aims:")
+    for line in verdicts:
+        print(f"  {line}")
+    for (where, latency), by_size in peaks.items():
+        if len(by_size) < 2:
+            continue
+        low, high = min(by_size), max(by_size)
+        (stage_low, send_low), (stage_high, send_high) = by_size[low], by_size[high]
+        grew = max(stage_high / stage_low, send_high / send_low)
+        print(
+            f"  memory, {where} {latency:g} ms: stage {stage_low:.0f} → {stage_high:.0f} MB, send "
+            f"{send_low:.0f} → {send_high:.0f} MB from {low:,} to {high:,} recipients (x{grew:.2f})"
+        )
+
+
+def _verdict(name: str, ratio: float, aim: float) -> str:
+    return f"{name:<44}{ratio:>9.2f} x  (aim >= {aim:g} x)  {'met' if ratio >= aim else 'NOT met'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=100_000)
@@ -337,7 +414,21 @@ def main() -> None:
     parser.add_argument("--unsubscribe", action="store_true", help="a non-mandatory audience: signed links")
     parser.add_argument("--breakdown", action="store_true", help="time clarion's worker by part")
     parser.add_argument("--memory-check", action="store_true", help="clarion again at N/10")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="email on SQLite and PostgreSQL (--database, or the local server) at each --matrix-latencies"
+        " for each --matrix-sizes, in one table",
+    )
+    parser.add_argument("--matrix-sizes", default="100000,1000000")
+    parser.add_argument("--matrix-latencies", default="20,250")
     args = parser.parse_args()
+    if args.matrix:
+        args.matrix_sizes = [int(n) for n in args.matrix_sizes.split(",")]
+        args.matrix_latencies = [float(n) for n in args.matrix_latencies.split(",")]
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        matrix(args)
+        return
     args.channels = [c.strip() for c in args.channels.split(",") if c.strip()]
     args.sms_recipients = min(args.sms_recipients, args.recipients)
     # Stopped from outside: still stop the sandbox, drop the database and remove the files.

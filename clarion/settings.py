@@ -154,8 +154,9 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=1000,
-        description="Messages a worker claims (and SendGrid sends) per request; the provider's most "
-        "(SendGrid 1000, Twilio 50 claimed per batch) when not set.",
+        description="Messages a worker claims (and SendGrid sends) per request, and recipients per "
+        "email request when an update is staged; the provider's most (SendGrid 1000, Twilio 50 "
+        "claimed per batch) when not set.",
     )
     provider_rates: dict[
         Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")], Annotated[float, Field(gt=0, le=100_000)]

@@ -41,7 +41,15 @@ from clarion.models.columns import (
 )
 from clarion.models.commitment import Commitment
 from clarion.models.deadline import Deadline
-from clarion.models.delivery import Delivery, HeldEvent, Notice, ProviderEvent, ProviderRate
+from clarion.models.delivery import (
+    Delivery,
+    HeldEvent,
+    Notice,
+    ProviderEvent,
+    ProviderRate,
+    ProviderRequest,
+    RequestState,
+)
 from clarion.models.incident import (
     Approval,
     Incident,
@@ -85,11 +93,13 @@ __all__ = [
     "Notice",
     "ProviderEvent",
     "ProviderRate",
+    "ProviderRequest",
     "RateHit",
     "Recipient",
     "RecipientBase",
     "RecipientCreate",
     "Rendition",
+    "RequestState",
     "Subscriber",
     "SubscriberState",
     "SubscriptionConfirmation",

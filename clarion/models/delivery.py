@@ -6,6 +6,7 @@ addressed to one address and rendered from ``templates/notice/`` when a worker c
 one of ``update_id`` and ``notice_id`` is set (a CHECK constraint, migration 0006).
 """
 
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,11 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models.columns import UTCDateTime, UTCTimestamp, channel_column, enum_column, json_column, utcnow
 
 _PENDING, _CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
+# A pending row that belongs to a provider request is claimed with its request (migration 0014),
+# never alone: the claim indexes hold only the rows claimed one by one.
+_PENDING_ALONE = sa.text("state = 'pending' AND request_id IS NULL")
 _ADDRESSED = sa.text("address_key IS NOT NULL")
+_IN_REQUEST = sa.text("request_id IS NOT NULL")
 _WATCHED = sa.text(
     "state IN ('accepted', 'bounced', 'failed') AND fallback_after IS NOT NULL AND fell_back_at IS NULL"
 )
@@ -29,15 +34,22 @@ class Delivery(SQLModel, table=True):
     # Only the rows the engine looks for are indexed (migration 0003): pending rows in claim order
     # and by due time, claimed rows by age. A finished row leaves every one of these indexes.
     __table_args__ = (
-        sa.Index("ix_delivery_pending", "channel", "id", sqlite_where=_PENDING, postgresql_where=_PENDING),
+        sa.Index(
+            "ix_delivery_pending",
+            "channel",
+            "id",
+            sqlite_where=_PENDING_ALONE,
+            postgresql_where=_PENDING_ALONE,
+        ),
         sa.Index(
             "ix_delivery_pending_rendition",
             "channel",
             "rendition_id",
             "id",
-            sqlite_where=_PENDING,
-            postgresql_where=_PENDING,
+            sqlite_where=_PENDING_ALONE,
+            postgresql_where=_PENDING_ALONE,
         ),
+        sa.Index("ix_delivery_request", "request_id", sqlite_where=_IN_REQUEST, postgresql_where=_IN_REQUEST),
         sa.Index(
             "ix_delivery_pending_due",
             "channel",
@@ -76,6 +88,11 @@ class Delivery(SQLModel, table=True):
         default=None, foreign_key="notice.id", index=True, description="Set instead of update_id."
     )
     rendition_id: int | None = Field(default=None, foreign_key="rendition.id")
+    request_id: int | None = Field(
+        default=None,
+        foreign_key="provider_request.id",
+        description="The provider request it goes out in (email): claimed, sent and recorded with it.",
+    )
     recipient_id: int | None = Field(
         default=None, foreign_key="recipient.id", description="None on broadcast channels."
     )
@@ -211,6 +228,61 @@ class ProviderEvent(SQLModel, table=True):
     occurred_at: UTCTimestamp | None = Field(
         default=None, sa_type=UTCDateTime, description="When the provider says it happened."
     )
+
+
+class RequestState(StrEnum):
+    """A provider request's life: open (staging still adds to it) → pending ⇄ claimed → done."""
+
+    OPEN = "open"
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+
+
+_REQUEST_PENDING, _REQUEST_CLAIMED = sa.text("state = 'pending'"), sa.text("state = 'claimed'")
+
+
+class ProviderRequest(SQLModel, table=True):
+    """One provider request (a SendGrid ``/v3/mail/send`` of up to 1000 recipients): the unit a
+    worker claims, sends and records (:mod:`clarion.outbox.requests`). Its deliveries keep what is
+    theirs alone (rendition, address, the provider's later events); while the request is claimed
+    they stay ``pending``, and its outcome is written to them in the transaction that records it."""
+
+    __tablename__ = "provider_request"
+    __table_args__ = (
+        sa.Index(
+            "ix_provider_request_due",
+            "channel",
+            "next_attempt_at",
+            "id",
+            sqlite_where=_REQUEST_PENDING,
+            postgresql_where=_REQUEST_PENDING,
+        ),
+        sa.Index(
+            "ix_provider_request_claimed",
+            "claimed_at",
+            sqlite_where=_REQUEST_CLAIMED,
+            postgresql_where=_REQUEST_CLAIMED,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    update_id: int = Field(foreign_key="incident_update.id", index=True)
+    rendition_id: int = Field(foreign_key="rendition.id")
+    audience: str = Field(description="The playbook audience its recipients were staged for.")
+    channel: Channel = Field(sa_type=channel_column())
+    state: RequestState = Field(default=RequestState.OPEN, sa_type=enum_column(RequestState))
+    next_attempt_at: UTCTimestamp = Field(sa_type=UTCDateTime)
+    attempts: int = Field(default=0, description="Attempts that may have reached the provider.")
+    first_attempt_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
+    in_doubt: bool = Field(default=False, description="The last attempt may have reached the provider.")
+    uncertain_sends: int = Field(default=0, description="Resends the provider could not rule out.")
+    claimed_by: str | None = None
+    claimed_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
+    provider_id: str | None = Field(default=None, description="SendGrid's X-Message-Id of the request.")
+    error_detail: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ProviderRate(SQLModel, table=True):

@@ -25,6 +25,7 @@ from clarion.channel_table import spec_of
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
+from clarion.outbox.bulk import insert_rows
 
 _delivery = table_of(Delivery)
 
@@ -79,7 +80,7 @@ def insert_deliveries(
     newest before the insert, on the primary key; only when some were held back does one indexed
     query per kind of key find what held them."""
     before = connection.execute(sa.select(sa.func.max(_delivery.c.id))).scalar() or 0
-    connection.execute(insert.on_conflict_do_nothing(), offered)
+    insert_rows(connection, insert.on_conflict_do_nothing(), offered, conflict="ON CONFLICT DO NOTHING")
     written = connection.execute(
         sa.select(sa.func.count()).where(
             _delivery.c.id > before,

@@ -22,6 +22,7 @@ from clarion.errors import InputError, RenderError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Incident, Notice, Recipient, Rendition, Update
 from clarion.models.columns import UTCDateTime, table_of
+from clarion.outbox import requests
 from clarion.outbox.notices import NoticeData, RenderNotice
 from clarion.outbox.port import Content, OutboundMessage
 
@@ -39,6 +40,8 @@ UnsubscribeLink = Callable[[int, Channel], str]
 class Claimed:
     message: OutboundMessage
     in_doubt: bool
+    request_id: int | None = None
+    """The provider request it was claimed with (:mod:`clarion.outbox.requests`), None when alone."""
 
 
 @dataclass
@@ -48,6 +51,21 @@ class Batch:
 
     claimed: list[Claimed] = field(default_factory=list)
     unrenderable: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What one claim wrote (:func:`take`), to be read as messages once it is committed (:func:`read`)."""
+
+    channel: Channel
+    now: datetime
+    notice_ids: list[int] = field(default_factory=list)
+    rendition_id: int | None = None
+    row_ids: list[int] = field(default_factory=list)
+    request: requests.ClaimedRequest | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.notice_ids or self.row_ids or self.request)
 
 
 def claim_batch(
@@ -61,59 +79,119 @@ def claim_batch(
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
 ) -> Batch:
+    """Claim (:func:`take`, committed under ``writing``, the worker's own SQLite lock), then read
+    the messages (:func:`read`) in a reading transaction, so other threads may write meanwhile."""
+    with writing or nullcontext(), engine.begin() as connection:
+        taken = take(connection, worker=worker, channel=channel, limit=limit, now=now, notices=notices)
+    return read(engine, taken, worker=worker, unsubscribe=unsubscribe, writing=writing, notices=notices)
+
+
+def take(
+    connection: sa.Connection,
+    *,
+    worker: str,
+    channel: Channel,
+    limit: int,
+    now: datetime,
+    notices: RenderNotice | None = None,
+) -> Taken:
     """Claim up to ``limit`` due notices of one channel or, when none is due, up to ``limit`` due rows
-    that share a rendition (one provider request).
+    that share a rendition (one provider request) or, when none is due alone, one due provider
+    request (:mod:`clarion.outbox.requests`: its rows are read, not written), in the caller's
+    transaction.
 
     Every lookup runs on the partial indexes of pending rows (migration 0003; a notice's row is a
     pending row without a rendition), so a claim costs the same however many rows the table holds.
-    Only the claim itself is a write (held under ``writing``, the worker's own SQLite lock); the
-    messages are read afterwards in a reading transaction, so other threads may write meanwhile.
     Claiming a notice needs ``notices``, the renderer: without one, a due notice is a LookupError.
     """
-    with writing or nullcontext(), engine.begin() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        noticed = connection.execute(
-            _SQLITE_CLAIM_NOTICES.bindparams(worker=worker, channel=channel.value, now=now, limit=limit)
-            if sqlite
-            else _claim_notices(worker=worker, channel=channel, now=now, limit=limit)
-        )
-        notice_ids = sorted(noticed.scalars())
-        if notice_ids and notices is None:
-            raise LookupError(f"{channel} notices are due, and this worker has no way to render them")
-        first = None
-        if not notice_ids:
-            first = connection.execute(
-                _SQLITE_FIRST.bindparams(channel=channel.value, now=now)
-                if sqlite
-                else _first_due(channel, now)
-            ).first()
-            if first is None:
-                return Batch()
-            if first.rendition_id is None:
-                raise LookupError(f"{channel} delivery rows without a rendition cannot be sent")
-            shared = {"channel": channel.value, "rendition": first.rendition_id, "now": now, "limit": limit}
-            claimed_ids = sorted(
-                connection.execute(
-                    _SQLITE_CLAIM.bindparams(worker=worker, **shared)
-                    if sqlite
-                    else _claim_due(
-                        worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit
-                    )
-                ).scalars()
-            )
+    sqlite = connection.dialect.name == "sqlite"
+    noticed = connection.execute(
+        _SQLITE_CLAIM_NOTICES.bindparams(worker=worker, channel=channel.value, now=now, limit=limit)
+        if sqlite
+        else _claim_notices(worker=worker, channel=channel, now=now, limit=limit)
+    )
+    notice_ids = sorted(noticed.scalars())
     if notice_ids:
+        if notices is None:
+            raise LookupError(f"{channel} notices are due, and this worker has no way to render them")
+        return Taken(channel, now, notice_ids=notice_ids)
+    first = connection.execute(
+        _SQLITE_FIRST.bindparams(channel=channel.value, now=now) if sqlite else _first_due(channel, now)
+    ).first()
+    if first is None:
+        request = requests.claim(connection, worker=worker, channel=channel, now=now)
+        return Taken(channel, now, request=request)
+    if first.rendition_id is None:
+        raise LookupError(f"{channel} delivery rows without a rendition cannot be sent")
+    shared = {"channel": channel.value, "rendition": first.rendition_id, "now": now, "limit": limit}
+    claimed_ids = connection.execute(
+        _SQLITE_CLAIM.bindparams(worker=worker, **shared)
+        if sqlite
+        else _claim_due(worker=worker, channel=channel, rendition_id=first.rendition_id, now=now, limit=limit)
+    ).scalars()
+    return Taken(channel, now, rendition_id=first.rendition_id, row_ids=sorted(claimed_ids))
+
+
+def read(
+    engine: sa.Engine,
+    taken: Taken,
+    *,
+    worker: str,
+    unsubscribe: UnsubscribeLink | None = None,
+    writing: AbstractContextManager[object] | None = None,
+    notices: RenderNotice | None = None,
+) -> Batch:
+    """The messages of a committed claim."""
+    channel, now = taken.channel, taken.now
+    if taken.notice_ids:
         assert notices is not None
-        return _notice_messages(engine, channel, notice_ids, now, notices)
-    if first is None or not claimed_ids:
+        return _notice_messages(engine, channel, taken.notice_ids, now, notices)
+    if taken.request is not None:
+        return _request_messages(
+            engine, channel, taken.request, unsubscribe, worker=worker, now=now, writing=writing
+        )
+    if taken.rendition_id is None or not taken.row_ids:
         return Batch()
     with store.reading(engine) as connection:
-        return Batch(_messages(connection, channel, first.rendition_id, claimed_ids, now, unsubscribe))
+        return Batch(_messages(connection, channel, taken.rendition_id, taken.row_ids, now, unsubscribe))
+
+
+def _request_messages(
+    engine: sa.Engine,
+    channel: Channel,
+    request: requests.ClaimedRequest,
+    unsubscribe: UnsubscribeLink | None,
+    *,
+    worker: str,
+    now: datetime,
+    writing: AbstractContextManager[object] | None,
+) -> Batch:
+    """A claimed request's rows still pending, as messages; an empty request is done at once."""
+    with store.reading(engine) as connection:
+        claimed = _messages(
+            connection,
+            channel,
+            request.rendition_id,
+            None,
+            request.first_attempt_at,
+            unsubscribe,
+            request=request,
+        )
+    if not claimed:
+        with writing or nullcontext(), engine.begin() as connection:
+            requests.finish_empty(connection, request_id=request.id, worker=worker, now=now)
+    return Batch(claimed)
 
 
 def _first_due(channel: Channel, now: datetime) -> sa.Select[tuple[int | None]]:
     return (
         sa.select(_d.c.rendition_id)
-        .where(_d.c.channel == channel, _d.c.state == DeliveryState.PENDING, _d.c.next_attempt_at <= now)
+        .where(
+            _d.c.channel == channel,
+            _d.c.state == DeliveryState.PENDING,
+            _d.c.request_id.is_(None),
+            _d.c.next_attempt_at <= now,
+        )
         .order_by(_d.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -126,6 +204,7 @@ def _claim_notices(*, worker: str, channel: Channel, now: datetime, limit: int) 
         .where(
             _d.c.channel == channel,
             _d.c.state == DeliveryState.PENDING,
+            _d.c.request_id.is_(None),
             _d.c.rendition_id.is_(None),
             _d.c.notice_id.is_not(None),
             _d.c.next_attempt_at <= now,
@@ -144,6 +223,7 @@ def _claim_due(*, worker: str, channel: Channel, rendition_id: int, now: datetim
         .where(
             _d.c.channel == channel,
             _d.c.state == DeliveryState.PENDING,
+            _d.c.request_id.is_(None),
             _d.c.rendition_id == rendition_id,
             _d.c.next_attempt_at <= now,
         )
@@ -174,20 +254,22 @@ def _claiming(ids: sa.ScalarSelect[int], *, worker: str, now: datetime) -> sa.Up
 # sorted every due row, so its two claim statements name their index. Otherwise they are the ones above.
 _SQLITE_FIRST = sa.text(
     "SELECT rendition_id FROM delivery INDEXED BY ix_delivery_pending"
-    " WHERE channel = :channel AND state = 'pending' AND next_attempt_at <= :now ORDER BY id LIMIT 1"
+    " WHERE channel = :channel AND state = 'pending' AND request_id IS NULL AND next_attempt_at <= :now"
+    " ORDER BY id LIMIT 1"
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 _SQLITE_CLAIM = sa.text(
     "UPDATE delivery SET state = 'claimed', claimed_by = :worker, claimed_at = :now, updated_at = :now,"
     " first_attempt_at = coalesce(first_attempt_at, :now)"
     " WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
-    " WHERE channel = :channel AND state = 'pending' AND rendition_id = :rendition"
+    " WHERE channel = :channel AND state = 'pending' AND request_id IS NULL AND rendition_id = :rendition"
     " AND next_attempt_at <= :now ORDER BY id LIMIT :limit) RETURNING id"
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 _SQLITE_CLAIM_NOTICES = sa.text(
     "UPDATE delivery SET state = 'claimed', claimed_by = :worker, claimed_at = :now, updated_at = :now,"
     " first_attempt_at = coalesce(first_attempt_at, :now)"
     " WHERE id IN (SELECT id FROM delivery INDEXED BY ix_delivery_pending_rendition"
-    " WHERE channel = :channel AND state = 'pending' AND rendition_id IS NULL AND notice_id IS NOT NULL"
+    " WHERE channel = :channel AND state = 'pending' AND request_id IS NULL AND rendition_id IS NULL"
+    " AND notice_id IS NOT NULL"
     " AND next_attempt_at <= :now ORDER BY id LIMIT :limit) RETURNING id"
 ).bindparams(sa.bindparam("now", type_=UTCDateTime))
 
@@ -196,11 +278,14 @@ def _messages(
     connection: sa.Connection,
     channel: Channel,
     rendition_id: int,
-    ids: list[int],
+    ids: list[int] | None,
     claimed_at: datetime,
     unsubscribe: UnsubscribeLink | None,
+    *,
+    request: requests.ClaimedRequest | None = None,
 ) -> list[Claimed]:
-    """The claimed rows as messages: what they share is read once, each row only its own columns."""
+    """The claimed rows (``ids``, or the rows of ``request`` still pending) as messages: what they
+    share is read once, each row only its own columns. A request's rows are in doubt with it."""
     shared = connection.execute(
         sa.select(
             _rend.c.locale,
@@ -235,14 +320,13 @@ def _messages(
             _d.c.audience,
             _d.c.recipient_id,
             _d.c.mandatory_reason,
-            _d.c.created_at,
+            *((_d.c.created_at, _d.c.first_attempt_at) if request is None else ()),  # a request's are its own
             _d.c.attempts,
-            _d.c.first_attempt_at,
             _d.c.in_doubt,
             (address_column if address_column is not None else sa.null()).label("address"),
         )
         .select_from(_d.outerjoin(_r, _r.c.id == _d.c.recipient_id))
-        .where(_d.c.id.in_(ids))
+        .where(_d.c.id.in_(ids) if ids is not None else requests.members(request.id if request else 0))
         .order_by(_d.c.id)
     )
     status, reference, severity = str(shared.status), shared.reference, shared.severity
@@ -259,9 +343,9 @@ def _messages(
             incident_reference=reference,
             severity=severity,
             status=status,
-            created_at=row.created_at,
+            created_at=row.created_at if request is None else request.created_at,
             attempts=row.attempts,
-            first_attempt_at=row.first_attempt_at or claimed_at,
+            first_attempt_at=row.first_attempt_at or claimed_at if request is None else claimed_at,
             address=row.address,
             audience=row.audience,
             recipient_id=row.recipient_id,
@@ -270,7 +354,10 @@ def _messages(
             incident_id=shared.incident_id,
             update_id=shared.update_id,
         )
-        claimed.append(Claimed(message, bool(row.in_doubt)))
+        if request is not None:
+            claimed.append(Claimed(message, request.in_doubt, request.id))
+        else:
+            claimed.append(Claimed(message, bool(row.in_doubt)))
     return claimed
 
 

@@ -17,6 +17,7 @@ from clarion import store
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
+from clarion.outbox import requests
 
 _d = table_of(Delivery)
 
@@ -48,7 +49,7 @@ def backlog(engine: sa.Engine, *, now: datetime, channels: Sequence[Channel]) ->
         ).one()
         claimed = connection.execute(
             sa.select(sa.func.count()).where(_d.c.state == DeliveryState.CLAIMED, _d.c.channel.in_(channels))
-        ).scalar_one()
+        ).scalar_one() + requests.claimed_count(connection, channels)
     return Backlog(due, waiting, next_due, claimed)
 
 

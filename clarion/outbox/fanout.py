@@ -34,7 +34,9 @@ from clarion.kinds import FALLBACK_CHANNELS, Channel, ConsentState, DeliveryStat
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
+from clarion.outbox.bulk import insert_rows
 from clarion.outbox.quiet_hours import QuietPlan, hold_columns
+from clarion.outbox.requests import RequestFormer
 from clarion.updates.rendition import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
@@ -138,6 +140,8 @@ class AudiencePlan:
     fallback_after: int | None = None
     """Seconds, for a must-reach audience: its email and SMS messages fall back to the other channel
     (:mod:`clarion.outbox.fallback`)."""
+    request_size: int | None = None
+    """Recipients per provider request (:mod:`clarion.outbox.requests`); the provider's most when None."""
 
     def rendition_for(self, channel: Channel, row: RecipientRow) -> int:
         locale = row.locale if row.locale is not None and row.locale in self.locales else self.locales[0]
@@ -162,6 +166,7 @@ def enqueue_audience(
     mark = staging_mark(engine) if since is None else since
     count = FanOutCount()
     personal: list[Channel] = [c for c in plan.channels if spec_of(c).personal]
+    requests = RequestFormer(update_id=plan.update_id, audience=plan.audience, size=plan.request_size)
     for batch in chunks(rows, chunk):
         with engine.begin() as connection:
             ids = _upsert_recipients(engine, connection, batch, plan.audience)
@@ -198,6 +203,7 @@ def enqueue_audience(
                         first[(channel, key)] = len(offered)
                     offered.append(delivery)
             if offered:
+                requests.assign(connection, insert_for(engine), offered, now)
                 statement = insert_for(engine)(_delivery)
                 outcomes = insert_deliveries(
                     connection, statement, offered, audience=plan.audience, mark=mark
@@ -210,6 +216,7 @@ def enqueue_audience(
                 for repeated in followers:  # merged in this run, unless an earlier run had its address
                     count.merged += not outcomes[repeated][0].earlier
                     count.already_staged += outcomes[repeated][0].earlier
+    requests.seal(engine, utcnow())
     return count
 
 
@@ -262,6 +269,7 @@ def _delivery_row(
         "next_attempt_at": now,
         "held_until": None,
         "hold_reason": None,
+        "request_id": None,
         "created_at": now,
         "updated_at": now,
     }
@@ -296,14 +304,22 @@ def _upsert_recipients(
             "time_zone": excluded.time_zone,
         },
     )
-    connection.execute(upsert, values)
+    insert_rows(connection, upsert, values, conflict=_RECIPIENT_CONFLICT)
     found = connection.execute(
         sa.select(_recipient.c.external_id, _recipient.c.id).where(_recipient.c.external_id.in_(list(latest)))
     )
     ids = {external_id: recipient_id for external_id, recipient_id in found}
     members = insert(_membership).on_conflict_do_nothing()
-    connection.execute(members, [{"audience": audience, "recipient_id": i} for i in ids.values()])
+    memberships = [{"audience": audience, "recipient_id": i} for i in ids.values()]
+    insert_rows(connection, members, memberships, conflict="ON CONFLICT DO NOTHING")
     return ids
+
+
+_RECIPIENT_CONFLICT = (
+    "ON CONFLICT (external_id) DO UPDATE SET email = EXCLUDED.email, phone_e164 = EXCLUDED.phone_e164,"
+    " locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone"
+)
+"""The upsert's clause, for PostgreSQL's COPY (:mod:`clarion.outbox.bulk`)."""
 
 
 def _withdrawn(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -41,11 +41,21 @@ from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
-from clarion.outbox.claims import Claimed, UnsubscribeLink, claim_batch
+from clarion.outbox import requests
+from clarion.outbox.claims import Batch, Claimed, UnsubscribeLink, claim_batch, read, take
 from clarion.outbox.held import apply_recorded
 from clarion.outbox.notices import RenderNotice
 
-__all__ = ["Claimed", "Outcome", "UnsubscribeLink", "claim", "count_blind_resends", "record", "release_stale"]
+__all__ = [
+    "Claimed",
+    "Outcome",
+    "UnsubscribeLink",
+    "claim",
+    "count_blind_resends",
+    "record",
+    "record_and_claim",
+    "release_stale",
+]
 
 _d = table_of(Delivery)
 
@@ -92,7 +102,9 @@ def release_stale(
     released = {"state": DeliveryState.PENDING, "in_doubt": True, "claimed_by": None, "updated_at": now}
     settled = _d.c.claimed_at < now - in_flight
     with engine.begin() as connection:
-        count = 0
+        count = requests.release_stale(
+            connection, lease=lease, now=now, restarted=restarted, in_flight=in_flight
+        )
         for where, due in ((settled, now), (sa.not_(settled), now + in_flight)):
             statement = (
                 _d.update()
@@ -115,7 +127,8 @@ def claim(
     notices: RenderNotice | None = None,
 ) -> list[Claimed]:
     """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
-    share a rendition) and record the claimed notices that could not be rendered as failed."""
+    share a rendition, else a provider request) and record the claimed notices that could not be
+    rendered as failed."""
     batch = claim_batch(
         engine,
         worker=worker,
@@ -126,6 +139,40 @@ def claim(
         writing=writing,
         notices=notices,
     )
+    return _renderable(engine, batch, worker=worker, now=now, writing=writing)
+
+
+def record_and_claim(
+    engine: sa.Engine,
+    *,
+    worker: str,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    channel: Channel,
+    limit: int,
+    request_id: int | None = None,
+    unsubscribe: UnsubscribeLink | None = None,
+    writing: AbstractContextManager[object] | None = None,
+    notices: RenderNotice | None = None,
+) -> list[Claimed]:
+    """:func:`record` ``outcomes`` and :func:`claim` the next batch of ``channel`` in one transaction:
+    one commit (on a disk, one flush to it) per batch instead of two."""
+    with writing or nullcontext(), engine.begin() as connection:
+        _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id)
+        taken = take(connection, worker=worker, channel=channel, limit=limit, now=now, notices=notices)
+    batch = read(engine, taken, worker=worker, unsubscribe=unsubscribe, writing=writing, notices=notices)
+    return _renderable(engine, batch, worker=worker, now=now, writing=writing)
+
+
+def _renderable(
+    engine: sa.Engine,
+    batch: Batch,
+    *,
+    worker: str,
+    now: datetime,
+    writing: AbstractContextManager[object] | None,
+) -> list[Claimed]:
+    """The batch's messages; its notices that could not be rendered are recorded as failed."""
     if batch.unrenderable:
         failed = [
             Outcome(delivery_id, DeliveryState.FAILED, error_code="notice-unrenderable", error_detail=reason)
@@ -135,14 +182,22 @@ def claim(
     return batch.claimed
 
 
-def count_blind_resends(engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int]) -> None:
-    """Count, before the request goes out, a resend the provider could not rule out as a duplicate.
+def count_blind_resends(
+    engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int], request_id: int | None = None
+) -> None:
+    """Count, before the request goes out, a resend the provider could not rule out as a duplicate
+    (on the rows, and on their provider request when they were claimed with one).
 
     Committed first: a worker killed during the resend must not leave a duplicate uncounted.
     """
     if not delivery_ids:
         return
     with engine.begin() as connection:
+        if request_id is not None:
+            requests.count_blind_resends(
+                connection, request_id=request_id, worker=worker, delivery_ids=delivery_ids
+            )
+            return
         connection.execute(
             _d.update()
             .where(_d.c.id.in_(delivery_ids), _d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
@@ -163,7 +218,18 @@ _KEPT_WHEN_NONE = {"provider_id", "provider_status"}  # a retry does not forget 
 
 
 def _outcome_key(o: Outcome) -> tuple[object, ...]:
-    return (*(getattr(o, name) for name in _OUTCOME), o.attempts)
+    """The values an outcome writes, in ``_OUTCOME``'s order, then its attempts (spelt out: a
+    request's thousand outcomes are keyed on every record)."""
+    return (
+        o.state,
+        o.provider_id,
+        o.provider_status,
+        o.error_code,
+        o.error_detail,
+        o.next_attempt_at,
+        o.in_doubt,
+        o.attempts,
+    )
 
 
 def record(
@@ -173,15 +239,43 @@ def record(
     outcomes: Sequence[Outcome],
     now: datetime,
     writing: AbstractContextManager[object] | None = None,
+    request_id: int | None = None,
 ) -> int:
     """Write outcomes of rows this worker still holds (under ``writing``); the number written.
 
+    Rows claimed with a provider request (``request_id``) are held by the request's claim: the
+    request's own outcome is written first, and nothing is when the claim was lost.
     Outcomes that write the same values (an email request's recipients: accepted, one message id)
     go in one ``UPDATE … WHERE id IN (…)``; the others in one executemany.
     """
     if not outcomes:
         return 0
+    with writing or nullcontext(), engine.begin() as connection:
+        return _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id)
+
+
+def _write(
+    connection: sa.Connection,
+    *,
+    worker: str,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    request_id: int | None,
+) -> int:
+    """:func:`record`'s writes, in the caller's transaction."""
+    if not outcomes:
+        return 0
     held = sa.and_(_d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
+    ends: dict[str, object] = {}
+    if request_id is not None:
+        held = requests.members(request_id)
+        ends = {
+            "first_attempt_at": sa.func.coalesce(_d.c.first_attempt_at, requests.first_attempt(request_id))
+        }
+        retry_at = _of_request(outcomes).retry_at  # the request's rows come due again together
+        outcomes = [
+            replace(o, next_attempt_at=retry_at) if o.state is DeliveryState.PENDING else o for o in outcomes
+        ]
     alike: dict[tuple[object, ...], list[int]] = {}
     for o in outcomes:
         alike.setdefault(_outcome_key(o), []).append(o.delivery_id)
@@ -192,50 +286,70 @@ def record(
     ]
     withdrawals = {o.withdraw for o in outcomes if o.withdraw is not None}
     written = 0
-    with writing or nullcontext(), engine.begin() as connection:
-        for key, ids in alike.items():
-            if len(ids) > 1:
-                values = dict(zip(_OUTCOME, key[:-1], strict=True))
-                assignments = {
-                    n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE
-                } | _claim_ends(now, accepted_at=_accepted_at(values["state"], now), attempts=key[-1])
-                written += connection.execute(
-                    _d.update().where(_d.c.id.in_(ids), held).values(assignments)
-                ).rowcount
-        if singles:
-            assignments = {
+    if request_id is not None and not requests.end_claim(
+        connection, request_id=request_id, worker=worker, outcome=_of_request(outcomes), now=now
+    ):
+        return 0  # the lease was lost: another worker has the request now
+    whole = request_id is not None and len(alike) == 1  # one outcome for the whole request
+    for key, ids in alike.items():
+        if len(ids) > 1:
+            values = dict(zip(_OUTCOME, key[:-1], strict=True))
+            assignments = (
+                {n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE}
+                | _claim_ends(now, accepted_at=_accepted_at(values["state"], now), attempts=key[-1])
+                | ends
+            )
+            rows = held if whole else sa.and_(_d.c.id.in_(ids), held)  # whole: no list of ids
+            written += connection.execute(_d.update().where(rows).values(assignments)).rowcount
+    if singles:
+        assignments = (
+            {
                 n: sa.func.coalesce(sa.bindparam(f"b_{n}"), _d.c[n])
                 if n in _KEPT_WHEN_NONE
                 else sa.bindparam(f"b_{n}")
                 for n in _OUTCOME
-            } | _claim_ends(
-                now, accepted_at=sa.bindparam("b_accepted_at"), attempts=sa.bindparam("b_attempts")
-            )
-            statement = _d.update().where(_d.c.id == sa.bindparam("b_id"), held).values(assignments)
-            params = [
-                {f"b_{n}": v for n, v in single.items()}
-                | {"b_accepted_at": _accepted_at(single["state"], now)}
-                for single in singles
-            ]
-            written += connection.execute(statement, params).rowcount
-        with Session(bind=connection) as session:  # early provider events, in the same transaction
-            apply_recorded(
-                session=session, provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None]
-            )
+            }
+            | _claim_ends(now, accepted_at=sa.bindparam("b_accepted_at"), attempts=sa.bindparam("b_attempts"))
+            | ends
+        )
+        statement = _d.update().where(_d.c.id == sa.bindparam("b_id"), held).values(assignments)
+        params = [
+            {f"b_{n}": v for n, v in single.items()} | {"b_accepted_at": _accepted_at(single["state"], now)}
+            for single in singles
+        ]
+        written += connection.execute(statement, params).rowcount
+    with Session(bind=connection) as session:  # early provider events, in the same transaction
+        apply_recorded(
+            session=session, provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None]
+        )
+        session.flush()
+    if withdrawals:
+        with Session(bind=connection) as session:  # the same transaction as the outcomes
+            for recipient_id, channel in sorted(withdrawals):
+                consent.withdraw(
+                    session=session,
+                    recipient_id=recipient_id,
+                    channel=channel,
+                    source="sms-stop",
+                    at=now,
+                    actor="twilio",
+                )
             session.flush()
-        if withdrawals:
-            with Session(bind=connection) as session:  # the same transaction as the outcomes
-                for recipient_id, channel in sorted(withdrawals):
-                    consent.withdraw(
-                        session=session,
-                        recipient_id=recipient_id,
-                        channel=channel,
-                        source="sms-stop",
-                        at=now,
-                        actor="twilio",
-                    )
-                session.flush()
     return written
+
+
+def _of_request(outcomes: Sequence[Outcome]) -> requests.RequestOutcome:
+    """A request's outcome from its rows': pending again when any row is (at the first retry time)."""
+    retries = [o.next_attempt_at for o in outcomes if o.state is DeliveryState.PENDING and o.next_attempt_at]
+    accepted = next((o.provider_id for o in outcomes if o.state is DeliveryState.ACCEPTED), None)
+    errors = [o.error_detail for o in outcomes if o.error_detail]
+    return requests.RequestOutcome(
+        retry_at=min(retries) if retries else None,
+        in_doubt=any(o.in_doubt for o in outcomes if o.state is DeliveryState.PENDING),
+        attempts=max(o.attempts for o in outcomes),
+        provider_id=accepted,
+        error_detail=errors[0] if errors else None,
+    )
 
 
 def _accepted_at(state: object, now: datetime) -> datetime | None:

@@ -34,6 +34,10 @@ from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
 from clarion.outbox.rate import RateGate
 from clarion.outbox.shared_rate import SharedRateGate
 
+RUN_OF_BATCHES = 8
+"""Batches of one channel a thread takes in a row, each claimed as the one before is recorded,
+before it looks at its other channels again."""
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
@@ -218,7 +222,8 @@ class Worker:
     # ── one batch ─────────────────────────────────────────────────────────────────────────────────
 
     def step(self, channel: Channel) -> bool:
-        """Claim, send and record one batch of ``channel``; False when nothing was due."""
+        """Claim, send and record batches of ``channel`` (each outcome recorded in the transaction that
+        claims the next batch, up to ``RUN_OF_BATCHES``); False when nothing was due."""
         sender = self.senders[channel]
         size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
         claimed = ledger.claim(
@@ -233,10 +238,37 @@ class Worker:
         )
         if not claimed:
             return False
-        outcomes = self._process(sender, claimed)
-        ledger.record(self.engine, worker=self.config.name, outcomes=outcomes, now=utcnow(), writing=self._db)
-        self._count(channel, outcomes)
-        self._wake()
+        for run in range(RUN_OF_BATCHES):
+            outcomes = self._process(sender, claimed)
+            request_id = claimed[0].request_id
+            last = run == RUN_OF_BATCHES - 1 or self._stop.is_set() or self._gate_wait(channel) > 0
+            if last:
+                ledger.record(
+                    self.engine,
+                    worker=self.config.name,
+                    outcomes=outcomes,
+                    now=utcnow(),
+                    writing=self._db,
+                    request_id=request_id,
+                )
+                claimed = []
+            else:
+                claimed = ledger.record_and_claim(
+                    self.engine,
+                    worker=self.config.name,
+                    outcomes=outcomes,
+                    now=utcnow(),
+                    channel=channel,
+                    limit=size,
+                    request_id=request_id,
+                    unsubscribe=self.unsubscribe,
+                    writing=self._db,
+                    notices=self.notices,
+                )
+            self._count(channel, outcomes)
+            self._wake()
+            if not claimed:
+                break
         return True
 
     def _process(self, sender: Sender, claimed: Sequence[Claimed]) -> list[Outcome]:
@@ -277,7 +309,10 @@ class Worker:
         if uncertain:
             with self._db:
                 ledger.count_blind_resends(
-                    self.engine, worker=self.config.name, delivery_ids=sorted(uncertain)
+                    self.engine,
+                    worker=self.config.name,
+                    delivery_ids=sorted(uncertain),
+                    request_id=claimed[0].request_id,
                 )
         return outcomes + self._send(sender, to_send, uncertain)
 

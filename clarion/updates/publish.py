@@ -197,6 +197,7 @@ def enqueue_update(
                 mandatory_reason=mandatory,
                 quiet=quiet_hours.plan_for(playbook, severity=severity, status=status, mandatory=mandatory),
                 fallback_after=int(spec.fallback_after.total_seconds()) if spec.fallback_after else None,
+                request_size=settings.outbox_claim_size,
             )
             staged.audiences[name] = enqueue_audience(
                 engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark

@@ -55,6 +55,7 @@ def test_every_table_of_the_product_is_modelled() -> None:
         "rate_hit",
         "commitment",
         "provider_rate",
+        "provider_request",
         "held_event",
     }
     assert set(SQLModel.metadata.tables) == expected
@@ -67,7 +68,7 @@ def test_a_new_store_has_no_revision(bare_engine: sa.Engine) -> None:
 def test_upgrade_head_builds_every_table(bare_engine: sa.Engine) -> None:
     store.migrate(bare_engine)
 
-    assert store.current_revision(bare_engine) == _head() == "0013"
+    assert store.current_revision(bare_engine) == _head() == "0014"
     assert set(sa.inspect(bare_engine).get_table_names()) == MODEL_TABLES | {"alembic_version"}
 
 

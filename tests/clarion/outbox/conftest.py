@@ -100,7 +100,9 @@ def settings(tmp_path: Path) -> Settings:
 def stage(tmp_path: Path, settings: Settings) -> Callable[..., Staged]:
     """Stage the data-breach example to ``n`` recipients from a CSV."""
 
-    def _stage(engine: sa.Engine, n: int = 30, *, path: Path | None = None) -> Staged:
+    def _stage(
+        engine: sa.Engine, n: int = 30, *, path: Path | None = None, request_size: int | None = None
+    ) -> Staged:
         playbook = load_playbook(PLAYBOOKS / "data-breach.yaml")
         facts = load_facts(EXAMPLES / "data-breach.yaml", playbook)
         csv_path = path or write_recipients(tmp_path / "affected.csv", n)
@@ -108,7 +110,7 @@ def stage(tmp_path: Path, settings: Settings) -> Callable[..., Staged]:
             engine=engine,
             playbook=playbook,
             facts=facts,
-            settings=settings,
+            settings=settings.model_copy(update={"outbox_claim_size": request_size}),
             sources={"affected-customers": Source(csv=csv_path)},
         )
 

@@ -40,7 +40,7 @@ from sqlmodel import col
 from channels.email_events import apply_sendgrid_events
 from channels.sandbox import SandboxConfig, running_sandbox
 from clarion.kinds import Channel, DeliveryState
-from clarion.models import Delivery, Rendition
+from clarion.models import Delivery, ProviderRequest, Rendition, RequestState
 from clarion.outbox.counts import email_copies, state_counts
 from clarion.store import session_scope
 from clarion.updates.publish import Staged
@@ -72,23 +72,30 @@ def _worker(env: dict[str, str], *, stderr: int = subprocess.DEVNULL) -> subproc
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
-def _claims(engine: sa.Engine) -> set[tuple[int, object]]:
-    """The claims a kill left behind: (row, claim time), so a claim no worker took back since is
-    not counted twice."""
+def _claims(engine: sa.Engine) -> set[tuple[str, object]]:
+    """The claims a kill left behind: (row or email request, claim time), so a claim no worker took
+    back since is not counted twice."""
     with engine.connect() as connection:
         rows = connection.execute(
             sa.select(Delivery.id, Delivery.claimed_at).where(Delivery.state == DeliveryState.CLAIMED)
         )
-        return {(row.id, row.claimed_at) for row in rows}
+        requests = connection.execute(
+            sa.select(ProviderRequest.id, ProviderRequest.claimed_at).where(
+                ProviderRequest.state == RequestState.CLAIMED
+            )
+        )
+        return {(f"d{row.id}", row.claimed_at) for row in rows} | {
+            (f"r{row.id}", row.claimed_at) for row in requests
+        }
 
 
 def test_a_worker_killed_again_and_again_loses_nothing_and_duplicates_only_what_it_counts(
     sqlite_engine: sa.Engine, stage: Callable[..., Staged], tmp_path: Path
 ) -> None:
-    staged = stage(sqlite_engine, RECIPIENTS)
+    staged = stage(sqlite_engine, RECIPIENTS, request_size=10)  # many small email requests
     seed = int(os.environ.get("CLARION_CRASH_SEED", "20261206"))
     rng = random.Random(seed)  # noqa: S311 — kill times, not secrets
-    claims: set[tuple[int, object]] = set()
+    claims: set[tuple[str, object]] = set()
     started = time.monotonic()
     with running_sandbox(FAULTS.model_copy(update={"seed": seed})) as box:
         env = {

@@ -18,7 +18,7 @@ from clarion.errors import (
     TransientChannelError,
 )
 from clarion.kinds import Channel, ConsentState, DeliveryState
-from clarion.models import ChannelConsent, Delivery, utcnow
+from clarion.models import ChannelConsent, Delivery, ProviderRequest, RequestState, utcnow
 from clarion.outbox import ledger
 from clarion.outbox.counts import state_counts
 from clarion.outbox.port import OutboundMessage, SendResult
@@ -239,10 +239,16 @@ def test_a_late_worker_cannot_overwrite_a_newer_claim(
         worker="slow",
         now=utcnow(),
         outcomes=[ledger.Outcome(old[0].message.delivery_id, DeliveryState.FAILED, error_code="late")],
+        request_id=old[0].request_id,
     )
 
     assert written == 0
-    assert _states(sqlite_engine, Channel.EMAIL) == {DeliveryState.CLAIMED: 1}
+    # an email row goes out in its provider request: the request is the newer worker's, the row pending
+    assert old[0].request_id is not None and new[0].request_id == old[0].request_id
+    assert _states(sqlite_engine, Channel.EMAIL) == {DeliveryState.PENDING: 1}
+    with sqlite_engine.connect() as c:
+        held = c.execute(sa.select(ProviderRequest.state, ProviderRequest.claimed_by)).all()
+    assert held == [(RequestState.CLAIMED, "fast")]
 
 
 def test_an_idle_thread_never_takes_back_a_batch_in_flight_on_another(
@@ -289,4 +295,7 @@ def test_a_bug_in_a_sender_stops_the_worker_and_leaves_rows_claimed(
     else:
         raise AssertionError("the bug was swallowed")
     states = _states(sqlite_engine, Channel.EMAIL)
-    assert states.get(DeliveryState.CLAIMED) and not states.get(DeliveryState.ACCEPTED)
+    with sqlite_engine.connect() as c:  # an email row is claimed with its provider request
+        held = c.execute(sa.select(ProviderRequest.state).where(ProviderRequest.claimed_by == "w")).all()
+    assert held and {state for (state,) in held} == {RequestState.CLAIMED}
+    assert not states.get(DeliveryState.ACCEPTED)
