@@ -40,6 +40,7 @@ import argparse
 import logging
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -68,14 +69,25 @@ FAULT_KINDS = ("503", "500_after_accept", "timeout", "drop", "429")
 BURST = 1.25  # the shared gate lets rate + a quarter second of it through in any one second
 
 
-def restart_postgres_command() -> list[str] | None:
-    """The command that restarts the local cluster, or None where there is none to restart."""
-    tool = shutil.which("pg_ctlcluster", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/bin"]))
+def restart_postgres_command(database: str | None = None) -> list[str] | None:
+    """The command that restarts the local cluster serving ``database`` (by its port; the newest
+    version's ``main`` when None), or None where there is none to restart."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/bin"])
+    tool = shutil.which("pg_ctlcluster", path=path)
     clusters = Path("/etc/postgresql")
     versions = sorted(p.name for p in clusters.iterdir()) if clusters.is_dir() else []
     if tool is None or not versions:
         return None
-    return [tool, "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+    if database is None:
+        return [tool, "--skip-systemctl-redirect", versions[-1], "main", "restart"]
+    port = str(sa.make_url(database).port or 5432)
+    for version in versions:
+        for conf in sorted((clusters / version).glob("*/postgresql.conf")):
+            text = conf.read_text(encoding="utf-8", errors="replace")
+            found = re.search(r"^\s*port\s*=\s*(\d+)", text, re.MULTILINE)
+            if (found.group(1) if found else "5432") == port:
+                return [tool, "--skip-systemctl-redirect", version, conf.parent.name, "restart"]
+    return None
 
 
 @dataclass(frozen=True)
@@ -345,7 +357,7 @@ def main() -> None:
         email_limit=args.email_limit,
         claim_size=args.claim_size,
         backoff_cap=args.backoff_cap,
-        restart_database=None if args.no_db_restart else restart_postgres_command(),
+        restart_database=None if args.no_db_restart else restart_postgres_command(args.database),
         seed=args.seed,
     )
     if plan.restart_database is None and not args.no_db_restart:

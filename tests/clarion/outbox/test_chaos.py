@@ -45,7 +45,7 @@ def server(chaos: ModuleType) -> str:
         pytest.skip(message)
     finally:
         engine.dispose()
-    if chaos.restart_postgres_command() is None:
+    if chaos.restart_postgres_command(url) is None:
         pytest.skip("no local PostgreSQL cluster to restart (pg_ctlcluster and /etc/postgresql)")
     return url
 
@@ -61,6 +61,7 @@ def test_workers_through_kills_faults_an_outage_and_a_database_restart_lose_and_
         fault_rate=0.2,
         database=server,
         backoff_cap=4.0,
+        restart_database=chaos.restart_postgres_command(server),
     )
     lines: list[str] = []
 
