@@ -80,10 +80,9 @@ def test_workers_through_kills_faults_an_outage_and_a_database_restart_lose_and_
     assert verdict.duplicates["email"] <= verdict.blind_resends, report
     assert verdict.stats["faults"].get("429", 0) > 0, report  # 429s were injected, and ridden out
     if verdict.over_limit() or verdict.lookups_over_limit() or verdict.limiter_429s:
-        # Known defects (issue 17's chaos report), everything above held: the workers look up rows
-        # in doubt without taking the shared gate's tokens, and the gate grants an SMS block's tokens
-        # at once while its requests go out one after another, so blocks granted in different
-        # seconds can arrive in one (and the sandbox's latency, before its limiter, bunches them more).
+        # Left open (issue 17): the gate promises rate + burst in any second "plus network jitter";
+        # the sandbox's latency bunches requests before its limiter counts them, so a rare second
+        # can be a request or two over even at 90 % of the rate. Everything above held.
         pytest.xfail(
             f"over the provider's limit in one second: sends {verdict.over_limit()}, "
             f"with lookups {verdict.lookups_over_limit()}, 429s {verdict.limiter_429s}"
