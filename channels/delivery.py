@@ -21,6 +21,7 @@ from clarion.outbox.notices import NoticeRenderer
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.responders import notices as responder_notices
 from clarion.settings import Settings
+from clarion.store_outage import patiently
 from clarion.subscriptions import notices as subscription_notices
 from clarion.surveys import notices as survey_notices
 
@@ -50,11 +51,18 @@ def run_worker(
     max_wait: float | None = None,
     progress: Callable[[WorkerStats], None] | None = None,
     on_wait: Callable[[list[Waiting]], None] | None = None,
+    on_store_lost: Callable[[BaseException, float], None] | None = None,
 ) -> WorkerStats:
     """Send what is due on ``channels`` until nothing is left (or forever); returns the counts.
 
     Refuses to start (:class:`~clarion.errors.ConfigError`) when the signing key of unsubscribe links
     is missing and cannot be made, or is empty or weak: nothing is claimed or sent then.
+
+    A PostgreSQL store that goes away (a restart, a failover) stops the worker's threads, which leave
+    their rows claimed; the worker then waits for the store (``on_store_lost(error, seconds)`` before
+    each pause, for at most ``settings.outbox_store_patience`` seconds of outage) and starts again
+    under the same name, taking its claims back in doubt (:func:`clarion.outbox.ledger.release_stale`),
+    as a restarted process would.
     """
     key = secret_key(settings)
     timeout = settings.provider_timeout
@@ -64,18 +72,48 @@ def run_worker(
         claim_size=settings.outbox_claim_size,
         in_flight=timedelta(seconds=timeout + IN_FLIGHT_MARGIN),
         max_wait=settings.outbox_max_wait if max_wait is None else max_wait,
+        backoff_cap=settings.outbox_backoff_cap,
     )
+    earlier = WorkerStats()  # what the runs before the store went away did
+
+    def counted(stats: WorkerStats) -> None:
+        if progress is not None:
+            progress(_sum(earlier, stats))
+
     with http_client(connections=threads * 2, timeout=timeout) as client:
         senders = build_senders(settings, client=client, engine=engine, channels=channels)
-        worker = Worker(
-            engine,
-            senders,
-            config,
-            unsubscribe=lambda recipient, channel: unsubscribe_url(
-                settings, key, recipient_id=recipient, channel=channel
-            ),
-            notices=notice_renderer(settings, key),
-            progress=progress,
-            on_wait=on_wait,
-        )
-        return worker.run(until_idle=until_idle)
+
+        def one_run() -> WorkerStats:
+            worker = Worker(
+                engine,
+                senders,
+                config,
+                unsubscribe=lambda recipient, channel: unsubscribe_url(
+                    settings, key, recipient_id=recipient, channel=channel
+                ),
+                notices=notice_renderer(settings, key),
+                progress=counted,
+                on_wait=on_wait,
+            )
+            try:
+                return _sum(earlier, worker.run(until_idle=until_idle))
+            except BaseException:
+                _add(earlier, worker.stats)
+                raise
+
+        return patiently(engine, one_run, patience=settings.outbox_store_patience, on_wait=on_store_lost)
+
+
+def _add(into: WorkerStats, more: WorkerStats) -> None:
+    for name, value in vars(more).items():
+        if isinstance(value, int):
+            setattr(into, name, getattr(into, name) + value)
+    for channel, n in more.per_channel.items():
+        into.per_channel[channel] = into.per_channel.get(channel, 0) + n
+
+
+def _sum(a: WorkerStats, b: WorkerStats) -> WorkerStats:
+    total = WorkerStats()
+    _add(total, a)
+    _add(total, b)
+    return total

@@ -172,6 +172,20 @@ class Settings(BaseSettings):
         description="`outbox work` (and the delivery tasks of a publish) stop when nothing is due within "
         "this many seconds; what waits for a retry stays in the outbox for the next run.",
     )
+    outbox_backoff_cap: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=86_400.0,
+        description="The longest a worker waits before retrying a message that failed for a transient "
+        "reason (the wait doubles from 1 s per attempt, with jitter, up to this).",
+    )
+    outbox_store_patience: float = Field(
+        default=300.0,
+        ge=0.0,
+        le=86_400.0,
+        description="Seconds a worker waits for an unreachable PostgreSQL store (a restart, a failover) "
+        "to come back, retrying with backoff, before it gives up.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs unsubscribe links (at least 32 random characters; an empty or short key is "

@@ -134,16 +134,30 @@ def work(
     from channels.delivery import run_worker
     from clarion.channel_table import sent_channels
     from clarion.models import utcnow
-    from clarion.outbox.counts import backlog
+    from clarion.outbox.counts import Backlog, backlog
     from clarion.outbox.worker import WorkerStats
     from clarion.settings import get_settings
     from clarion.store import get_engine, migrate
+    from clarion.store_outage import patiently
 
     settings = get_settings()
     engine = get_engine()
-    migrate(engine)  # a worker's start is one of the places that bring the store up to date
+
+    def store_lost(exc: BaseException, seconds: float) -> None:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        err.print(
+            f"the store is unreachable ({reason[0] if reason else type(exc).__name__}); "
+            f"trying again in {seconds:g} s",
+            markup=False,
+        )
+
+    def ready() -> Backlog:
+        migrate(engine)  # a worker's start is one of the places that bring the store up to date
+        return backlog(engine, now=utcnow(), channels=list(sent_channels()))
+
+    # a worker (re)started while PostgreSQL restarts waits for it, as a running one does
+    left = patiently(engine, ready, patience=settings.outbox_store_patience, on_wait=store_lost)
     worker_name = name or f"{socket.gethostname()}-{os.getpid()}"
-    left = backlog(engine, now=utcnow(), channels=list(sent_channels()))
     total = sum(left.due.values()) + left.waiting + left.claimed
     bar = Progress(
         TextColumn("sending"),
@@ -172,12 +186,18 @@ def work(
             max_wait=max_wait,
             progress=advance,
             on_wait=waiting,
+            on_store_lost=store_lost,
         )
     out.print(
         f"{worker_name}: accepted {stats.accepted}, failed {stats.failed}, retries {stats.retried}, "
         f"found already sent {stats.reconciled_present}, resent without knowing {stats.uncertain_sends}"
     )
-    left = backlog(engine, now=utcnow(), channels=list(sent_channels()))
+    left = patiently(
+        engine,
+        lambda: backlog(engine, now=utcnow(), channels=list(sent_channels())),
+        patience=settings.outbox_store_patience,
+        on_wait=store_lost,
+    )
     remaining = sum(left.due.values()) + left.waiting + left.claimed
     if remaining:
         out.print(f"{remaining} messages left in the outbox for the next `clarion outbox work`")

@@ -24,7 +24,7 @@ sandbox_app = typer.Typer(
 _out = console(piped_width=180)  # piped or captured: wide enough that addresses and ids stay whole
 _err = console(stderr=True)
 
-FAULT_KINDS_HELP = "503, 500_after_accept, timeout or drop (repeat for several)."
+FAULT_KINDS_HELP = "503, 500_after_accept, timeout, drop or 429 (repeat for several)."
 
 
 class InboxChannel(StrEnum):

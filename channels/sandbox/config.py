@@ -13,6 +13,9 @@ Faults (``fault_rate`` > 0) apply to provider endpoints only, never to ``/_sandb
   answering 504; nothing is recorded.
 * ``"drop"``: the message is processed and **recorded**, then the connection is cut in the middle of
   the response (headers promise a body that never comes): the answer is lost on the way back.
+* ``"429"``: the provider's own 429 (its body and rate headers, as a ``rate_limit`` refusal gives),
+  before anything is processed; nothing is recorded. Counted as a fault, never in ``rejected``, so
+  ``rejected["429"]`` stays the refusals of ``rate_limit`` alone: the clients' pace, not the dice.
 
 ``seed`` makes the sequence of faults and latencies reproducible for a given order of requests.
 
@@ -31,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Provider = str
 """A provider the sandbox stands in for: the ``provider`` of a channel spec with a sandbox double."""
-FaultKind = Literal["503", "500_after_accept", "timeout", "drop"]
+FaultKind = Literal["503", "500_after_accept", "timeout", "drop", "429"]
 
 SCHEMAS: Final = Path(__file__).resolve().parent / "schemas"
 """The official schemas and lexicons the sandbox validates against (do not edit them)."""
@@ -56,7 +59,7 @@ def _known(names: Iterable[str]) -> None:
         raise ValueError(f"unknown provider {', '.join(unknown)}; known: {', '.join(known_providers())}")
 
 
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("503", "500_after_accept", "timeout", "drop")
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("503", "500_after_accept", "timeout", "drop", "429")
 
 SENDGRID_SANDBOX_KEY: Final = "SG.sandbox"
 """A key the sandbox accepts by default (so does any other key starting ``SG.``)."""

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels.sandbox.config import Provider
 from channels.sandbox.responses import rate_headers, rate_limited, server_error
-from channels.sandbox.state import SandboxState
+from channels.sandbox.state import RateWindow, SandboxState
 
 
 class DroppedConnection(Exception):
@@ -74,7 +74,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
-        state.inbox.count_request(provider)
+        state.inbox.count_request(provider, lookup=scope["method"] == "GET")
         if delay := state.latency():
             await asyncio.sleep(delay)
         started = time.perf_counter()
@@ -92,6 +92,11 @@ class FaultMiddleware:
         if fault == "503":
             state.inbox.count_fault(fault)
             await server_error(provider, 503)(scope, receive, self._timed(send, started, extra))
+        elif fault == "429":
+            state.inbox.count_fault(fault)
+            limit = state.config.rate_limit.get(provider, 1)
+            refused = RateWindow(allowed=False, limit=limit, remaining=0, reset=now + 1.0)
+            await rate_limited(provider, refused, now)(scope, receive, self._timed(send, started, {}))
         elif fault == "timeout":
             state.inbox.count_fault(fault)
             await self._hang(receive, state.config.hang_seconds)

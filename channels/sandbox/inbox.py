@@ -67,6 +67,8 @@ class Inbox:
             self._requests: Counter[str] = Counter()
             self._recent: defaultdict[str, deque[float]] = defaultdict(deque)
             self._peak: Counter[str] = Counter()
+            self._recent_sends: defaultdict[str, deque[float]] = defaultdict(deque)
+            self._peak_sends: Counter[str] = Counter()
             self._rejected: Counter[str] = Counter()
             self._faults: Counter[str] = Counter()
             self._duplicates: Counter[str] = Counter()
@@ -93,18 +95,17 @@ class Inbox:
                     for record in records:
                         self._by_channel[record.channel].append(record)
 
-    def count_request(self, provider: str, at: float | None = None) -> None:
+    def count_request(self, provider: str, at: float | None = None, *, lookup: bool = False) -> None:
         """Count a request as it arrives (``at``: monotonic seconds), refused ones too: the peak of
-        any one-second window tells whether the clients together kept to a rate."""
+        any one-second window tells whether the clients together kept to a rate. A ``lookup`` (a
+        GET: a client asking whether the provider has a message) counts in ``peak_per_second`` but
+        not in ``peak_sends_per_second``, the busiest second of the requests that send."""
         now = time.monotonic() if at is None else at
         with self._lock:
             self._requests[provider] += 1
-            recent = self._recent[provider]
-            recent.append(now)
-            while recent[0] <= now - 1.0:
-                recent.popleft()
-            if len(recent) > self._peak[provider]:
-                self._peak[provider] = len(recent)
+            _slide(self._recent[provider], now, self._peak, provider)
+            if not lookup:
+                _slide(self._recent_sends[provider], now, self._peak_sends, provider)
 
     def count_rejected(self, status: int) -> None:
         with self._lock:
@@ -127,16 +128,27 @@ class Inbox:
 
     def stats(self) -> dict[str, Any]:
         """Requests per provider, accepted and duplicates per channel, rejected per status, faults,
-        and per provider the most requests that arrived within any one second (``peak_per_second``)."""
+        and per provider the most requests that arrived within any one second (``peak_per_second``;
+        ``peak_sends_per_second`` leaves lookups out)."""
         with self._lock:
             return {
                 "requests": {"total": sum(self._requests.values()), **self._requests},
                 "peak_per_second": dict(self._peak),
+                "peak_sends_per_second": dict(self._peak_sends),
                 "accepted": {c.value: len(r) for c, r in self._by_channel.items()},
                 "rejected": dict(self._rejected),
                 "faults": dict(self._faults),
                 "duplicates": {c.value: self._duplicates[c.value] for c in self._by_channel},
             }
+
+
+def _slide(recent: deque[float], now: float, peaks: Counter[str], provider: str) -> None:
+    """Add ``now`` to a one-second sliding window and raise the provider's peak if it grew past it."""
+    recent.append(now)
+    while recent[0] <= now - 1.0:
+        recent.popleft()
+    if len(recent) > peaks[provider]:
+        peaks[provider] = len(recent)
 
 
 def channel_named(name: str) -> Channel:

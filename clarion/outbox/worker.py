@@ -30,7 +30,7 @@ from clarion.models import utcnow
 from clarion.outbox import counts, ledger
 from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
 from clarion.outbox.notices import RenderNotice
-from clarion.outbox.port import OutboundMessage, Presence, Sender, SendResult
+from clarion.outbox.port import OutboundMessage, Presence, Reconciled, Sender, SendResult
 from clarion.outbox.rate import RateGate
 from clarion.outbox.shared_rate import SharedRateGate
 
@@ -278,9 +278,9 @@ class Worker:
         uncertain: set[int] = set()
         if doubtful:
             try:
-                answers = {a.delivery_id: a for a in sender.reconcile(doubtful)}
-            except ChannelError as exc:
-                return [self._retry(m, exc, in_doubt=True, made=1) for m in doubtful] + self._send(
+                answers = {a.delivery_id: a for a in self._reconcile(sender, doubtful)}
+            except ChannelError as exc:  # a failed lookup is no attempt: the message was not sent again
+                return [self._retry(m, exc, in_doubt=True, made=0) for m in doubtful] + self._send(
                     sender, to_send, set()
                 )
             for message in doubtful:
@@ -289,7 +289,7 @@ class Worker:
                     if isinstance(answer.error, PermanentChannelError):
                         outcomes.append(self._fail(message, answer.error))
                     else:
-                        outcomes.append(self._retry(message, answer.error, in_doubt=True, made=1))
+                        outcomes.append(self._retry(message, answer.error, in_doubt=True, made=0))
                     continue
                 if answer is not None and answer.presence is Presence.PRESENT:
                     outcomes.append(
@@ -305,6 +305,13 @@ class Worker:
                     continue
                 if answer is None or answer.presence is Presence.UNKNOWN:
                     uncertain.add(message.delivery_id)
+                elif message.attempts >= self.config.max_attempts and not message.mandatory_reason:
+                    out = PermanentChannelError(  # looked up at the end of its budget: it never arrived
+                        f"gave up after {message.attempts} attempts; the provider has no copy",
+                        channel=message.channel,
+                    )
+                    outcomes.append(self._fail(message, out, made=0))
+                    continue
                 to_send.append(message)
         if uncertain:
             with self._db:
@@ -315,6 +322,21 @@ class Worker:
                     request_id=claimed[0].request_id,
                 )
         return outcomes + self._send(sender, to_send, uncertain)
+
+    def _reconcile(self, sender: Sender, messages: list[OutboundMessage]) -> list[Reconciled]:
+        """Look ``messages`` up: a sender that asks once per message asks in blocks no larger than the
+        rate gate's burst, each paced by the gate, as its sends are (a lookup is a request too)."""
+        gate = self.gates[messages[0].channel]
+        if gate.per_second is None or sender.one_request_per_batch:
+            return sender.reconcile(messages)
+        block = max(1, int(gate.capacity))
+        answers: list[Reconciled] = []
+        for start in range(0, len(messages), block):
+            part = messages[start : start + block]
+            while (wait := gate.wait_time(float(len(part)))) > 0:
+                time.sleep(min(wait, 1.0))
+            answers += sender.reconcile(part)
+        return answers
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
         """Send ``messages``: one request, or (a sender that makes one request per message) in blocks
@@ -399,10 +421,19 @@ class Worker:
     ) -> Outcome:
         """Try again later, or give up after ``max_attempts`` attempts that may have reached the
         provider. A message that must reach someone (a mandatory audience's) is never given up on
-        transient errors: it keeps trying at the longest backoff, and says so in its error."""
+        transient errors: it keeps trying at the longest backoff, and says so in its error.
+
+        A 429 is no attempt (the provider refused to process the request). A message whose last
+        attempt may have arrived is not given up on while its provider can be asked: it is looked up
+        first, and given up only if the provider has no copy (:meth:`_process`)."""
+        if isinstance(error, RateLimited) and made > 0:
+            made -= 1
         attempts = message.attempts + made
         detail = str(error)
-        if attempts >= self.config.max_attempts:
+        can_tell = self.senders[message.channel].no_duplicates
+        if attempts >= self.config.max_attempts and in_doubt and can_tell and not message.mandatory_reason:
+            detail = f"out of attempts ({attempts}), and the last may have arrived: looked up first; {error}"
+        elif attempts >= self.config.max_attempts:
             if not message.mandatory_reason:
                 given_up = PermanentChannelError(
                     f"gave up after {attempts} attempts; last: {error}",

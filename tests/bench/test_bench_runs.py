@@ -192,3 +192,22 @@ def test_fallback_benchmark_runs_and_prints_its_table() -> None:
     assert done.returncode == 0, done.stderr
     row = done.stdout.splitlines()[-1].split()
     assert row[0] == "200" and row[3] == "100" and row[5] == "200"  # half bounced, all swept: each fell back
+
+
+@pytest.mark.postgres
+def test_chaos_benchmark_runs_and_ends_with_its_one_line() -> None:
+    """Small and without the database restart (tests/clarion/outbox/test_chaos.py restarts it)."""
+    done = subprocess.run(
+        [
+            *(sys.executable, str(ROOT / "bench" / "chaos.py"), "--recipients", "200", "--phones", "40"),
+            *("--kills", "1", "--outage-seconds", "1", "--backoff-cap", "4", "--no-db-restart"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("chaos: kills 1, accepted 250 of 250, lost 0, duplicates "), done.stdout
+    assert "blind email resends" in last

@@ -84,6 +84,7 @@ def test_stats_count_requests_acceptances_refusals_and_duplicates(client: httpx.
     assert stats == {
         "requests": {"total": 4, "sendgrid": 3, "twilio": 1},
         "peak_per_second": {"sendgrid": 3, "twilio": 1},  # all within a second
+        "peak_sends_per_second": {"sendgrid": 3, "twilio": 1},
         "accepted": {**dict.fromkeys(doubles, 0), "email": 3},
         "rejected": {"401": 1, "400": 1},
         "faults": {},

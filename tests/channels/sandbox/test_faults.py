@@ -99,6 +99,23 @@ def test_503_is_not_processed(client: httpx.Client, sandbox: SandboxHandle) -> N
     assert sandbox.stats()["faults"] == {"503": 1}
 
 
+def test_an_injected_429_is_the_providers_own_and_counted_as_a_fault_not_a_refusal(
+    client: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    sandbox.configure(fault_rate=1.0, fault_kinds=("429",))
+
+    texted, emailed = send_sms(client), send_email(client)
+
+    assert (texted.status_code, texted.json()["code"]) == (429, 20429)
+    assert emailed.status_code == 429
+    assert emailed.json()["errors"][0]["message"] == "too many requests"
+    assert int(emailed.headers["X-RateLimit-Reset"]) >= int(time.time())
+    assert sandbox.inbox() == []
+    stats = sandbox.stats()
+    assert stats["faults"] == {"429": 2}
+    assert stats["rejected"] == {}  # rejected["429"] stays the rate limit's own refusals
+
+
 def test_500_after_accept_is_recorded(client: httpx.Client, sandbox: SandboxHandle) -> None:
     sandbox.configure(fault_rate=1.0, fault_kinds=("500_after_accept",))
 
@@ -200,6 +217,18 @@ def test_stats_give_the_busiest_second_per_provider_refused_requests_included(
     assert sandbox.stats()["peak_per_second"] == {"sendgrid": 3, "twilio": 1}
     sandbox.reset()
     assert sandbox.stats()["peak_per_second"] == {}
+
+
+def test_lookups_count_in_the_busiest_second_but_not_in_the_busiest_second_of_sends(
+    client: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    assert send_sms(client).status_code == 201
+    for _ in range(2):
+        assert client.get(MESSAGES, params={"To": "+4915112345678"}, auth=TWILIO_AUTH).status_code == 200
+
+    stats = sandbox.stats()
+    assert stats["peak_per_second"] == {"twilio": 3}
+    assert stats["peak_sends_per_second"] == {"twilio": 1}
 
 
 def test_the_busiest_second_is_a_sliding_window_not_a_calendar_second() -> None:

@@ -7,7 +7,7 @@ attempt), and let must-reach messages end as failed. These tests pin each mechan
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from channels.sms import SmsAdapter
-from clarion.errors import InDoubt, TransientChannelError
+from clarion.errors import InDoubt, RateLimited, TransientChannelError
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, utcnow
 from clarion.outbox import counts, ledger
-from clarion.outbox.port import OutboundMessage, Presence, SendResult
+from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
@@ -203,3 +203,85 @@ def test_a_timeout_is_not_looked_up_before_the_request_could_have_finished(
     [row] = _rows(sqlite_engine, Channel.SMS)
     assert row.state is DeliveryState.PENDING
     assert row.next_attempt_at >= before + timedelta(seconds=30)
+
+
+def test_a_429_is_no_attempt(sqlite_engine: sa.Engine, stage: Callable[..., Staged]) -> None:
+    """Chaos run found SMS failed for good after a storm of 429s: the provider processed none of them."""
+    stage(sqlite_engine, 2)
+    refused: dict[int, int] = {}
+
+    def busy_then_ok(m: OutboundMessage) -> SendResult | Exception:
+        refused[m.delivery_id] = refused.get(m.delivery_id, 0) + 1
+        if refused[m.delivery_id] <= 5:
+            return RateLimited("HTTP 429", channel="sms", retry_after=0.0)
+        return SendResult(m.delivery_id, provider_id="SMok")
+
+    sender = FakeSender(Channel.SMS, behave=busy_then_ok, no_duplicates=True)
+    config = WorkerConfig(name="w", threads=1, max_attempts=2, **FAST)
+    Worker(sqlite_engine, {Channel.SMS: sender}, config).run()
+    assert {(r.state, r.attempts) for r in _rows(sqlite_engine, Channel.SMS)} == {(DeliveryState.ACCEPTED, 1)}
+
+
+def test_a_failed_lookup_is_no_attempt(sqlite_engine: sa.Engine, stage: Callable[..., Staged]) -> None:
+    """The lookups of rows in doubt failed through an outage; the rows are sent after it, not failed."""
+    stage(sqlite_engine, 2)
+    _crash(sqlite_engine, Channel.SMS, 1)
+    lookups = {"n": 0}
+
+    class Outage(FakeSender):
+        def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]:
+            lookups["n"] += 1
+            if lookups["n"] <= 4:
+                raise TransientChannelError("connection refused", channel="sms")
+            return super().reconcile(messages)
+
+    sender = Outage(Channel.SMS, no_duplicates=True)
+    config = WorkerConfig(name="w", threads=1, max_attempts=2, **FAST)
+    Worker(sqlite_engine, {Channel.SMS: sender}, config).run()
+    assert lookups["n"] > 4
+    assert {(r.state, r.attempts) for r in _rows(sqlite_engine, Channel.SMS)} == {(DeliveryState.ACCEPTED, 1)}
+
+
+def test_a_message_whose_last_attempt_may_have_arrived_is_looked_up_before_it_is_given_up(
+    sqlite_engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """Out of attempts after a timeout: a copy that arrived is found (accepted), one that did not is
+    given up as never sent; neither is failed blind, nor sent again."""
+    stage(sqlite_engine, 4)
+    arrived: set[int] = set()
+    seen: list[int] = []
+
+    def timeout(m: OutboundMessage) -> SendResult | Exception:
+        seen.append(m.delivery_id)
+        if len(seen) % 2:
+            arrived.add(m.delivery_id)  # the provider took it; the answer was lost
+        return InDoubt("read timeout", channel="sms")
+
+    sender = FakeSender(Channel.SMS, behave=timeout, present=arrived, no_duplicates=True)
+    config = WorkerConfig(name="w", threads=1, max_attempts=1, **FAST)
+    Worker(sqlite_engine, {Channel.SMS: sender}, config).run()
+    rows = _rows(sqlite_engine, Channel.SMS)
+    assert {r.state for r in rows if r.id in arrived} == {DeliveryState.ACCEPTED}
+    missing = [r for r in rows if r.id not in arrived]
+    assert missing and {r.state for r in missing} == {DeliveryState.FAILED}
+    assert all("the provider has no copy" in (r.error_detail or "") for r in missing)
+    assert sorted(seen) == sorted(r.id for r in rows)  # each sent once, never again
+
+
+def test_lookups_are_paced_by_the_rate_gate_as_sends_are(
+    sqlite_engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """Chaos run: a kill put 200 SMS in doubt and their unpaced lookups broke Twilio's limit."""
+    stage(sqlite_engine, 5)
+    _crash(sqlite_engine, Channel.SMS, 1)
+    asked: list[int] = []
+
+    class Counting(FakeSender):
+        def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]:
+            asked.append(len(messages))
+            return super().reconcile(messages)
+
+    sender = Counting(Channel.SMS, no_duplicates=True)
+    sender.requests_per_second = 2.0
+    Worker(sqlite_engine, {Channel.SMS: sender}, WorkerConfig(name="w", threads=1, **FAST)).run()
+    assert sum(asked) == 5 and max(asked) <= 2  # in blocks of the gate's burst
