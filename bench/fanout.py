@@ -4,6 +4,14 @@ the bare-httpx floor and the naive per-recipient SDK loop (prints figures, asser
     .venv/bin/python bench/fanout.py [--recipients 100000] [--sms-recipients 10000] [--latency-ms 20]
         [--threads 8] [--naive-sample 300] [--channels email,sms] [--repeat 1]
         [--database postgresql://user@host:5432] [--unsubscribe] [--breakdown] [--memory-check]
+    .venv/bin/python bench/fanout.py --matrix [--matrix-sizes 100000,1000000] [--matrix-latencies 20,250]
+        [--database postgresql://user@host:5432]
+
+--matrix runs email alone (stage, send, bare, naive) on SQLite and on PostgreSQL (--database, else
+the local server) at each latency for each size, and prints one table with each cell's rates, its
+ratios (send, and stage and send together, against the bare send; send against the naive loop),
+each phase's peak RSS, the aims met or not, and how peak memory grew from the smallest size to the
+largest.
 
 One recipients CSV (a mix of locales, time zones and mail domains; the first --sms-recipients rows
 have a mobile number) is written once. The sandbox runs as its own process with --latency-ms per
