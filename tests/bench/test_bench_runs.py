@@ -211,3 +211,29 @@ def test_chaos_benchmark_runs_and_ends_with_its_one_line() -> None:
     last = done.stdout.splitlines()[-1]
     assert last.startswith("chaos: kills 1, accepted 250 of 250, lost 0, duplicates "), done.stdout
     assert "blind email resends" in last
+
+
+@pytest.mark.postgres
+def test_fanout_matrix_prints_every_store_latency_and_size_in_one_table() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, str(ROOT / "bench" / "fanout.py"), "--matrix", "--naive-sample", "3"),
+            *("--matrix-sizes", "200,400", "--matrix-latencies", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    cells = [
+        line.split()[:3] for line in done.stdout.splitlines() if line.startswith(("SQLite ", "PostgreSQL "))
+    ]
+    assert cells == [
+        ["SQLite", "1ms", "200"],
+        ["PostgreSQL", "1ms", "200"],
+        ["SQLite", "1ms", "400"],
+        ["PostgreSQL", "1ms", "400"],
+    ], done.stdout
+    assert "FAILED" not in done.stdout, done.stdout
+    assert done.stdout.count("  memory, ") == 2 and "send x bare" in done.stdout
