@@ -39,6 +39,8 @@ DEFAULT_WEB_PORT = 8765
 DEFAULT_PREFECT_PORT = 4200
 DEFAULT_SANDBOX_PORT = 8766
 PROBE_TIMEOUT = 2.0
+PROBE_PATIENCE = 15.0
+"""How long a server already on the Prefect port may take to answer before the port counts as taken."""
 PREFECT_TIMEOUT = 180.0  # a first start runs the migrations: 20-35 s on a 2-core machine
 SANDBOX_TIMEOUT = 60.0
 WEB_TIMEOUT = 60.0
@@ -82,9 +84,11 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _answers(url: str, check: Callable[[httpx.Response], bool] = lambda r: True) -> Callable[[], bool]:
+def _answers(
+    url: str, check: Callable[[httpx.Response], bool] = lambda r: True, *, timeout: float = PROBE_TIMEOUT
+) -> Callable[[], bool]:
     def ready() -> bool:
-        response = httpx.get(url, timeout=PROBE_TIMEOUT)
+        response = httpx.get(url, timeout=timeout)
         return response.status_code == 200 and check(response)
 
     return ready
@@ -190,7 +194,12 @@ class Stack:
         self._supervisor.check()
 
     def _start(self) -> None:
-        self.prefect_reused = probe(_answers(f"{self.configured_prefect_api}/health"))
+        health = f"{self.configured_prefect_api}/health"
+        self.prefect_reused = probe(_answers(health))
+        if not self.prefect_reused and not _port_free(self.host, self.prefect_port):
+            # something holds the port: a busy Prefect server answers late, so ask once more, patiently,
+            # before calling the port taken (a loaded CI machine missed a 2 s answer)
+            self.prefect_reused = probe(_answers(health, timeout=PROBE_PATIENCE))
         if self.prefect_reused:
             self.prefect_api = self.configured_prefect_api
             self.prefect_ui = self.prefect_api.removesuffix("/api")
