@@ -75,24 +75,16 @@ def test_staging_puts_each_renditions_email_rows_in_sealed_requests_of_the_set_s
 def test_a_full_request_is_sealed_with_its_rows_the_last_ones_when_the_audience_is_staged() -> None:
     now = utcnow()
     former = requests.RequestFormer(update_id=1, audience="a", size=2)
-    statements: list[str] = []
-
-    class Recording:
-        def execute(self, statement: sa.Executable) -> object:
-            statements.append(str(statement).split()[0] + (" seal" if "state=" in str(statement) else ""))
-
-            class Result:
-                def scalar_one(self) -> int:
-                    return statements.count("INSERT")
-
-                rowcount = 1
-
-            return Result()
-
     rows = [_email_row(now, None) for _ in range(3)]
-    former.assign(Recording(), sa.insert, rows, now)  # type: ignore[arg-type]
+    connection = _Recording()
+    former.assign(connection, sa.insert, rows, now)  # type: ignore[arg-type]
     assert [r["request_id"] for r in rows] == [1, 1, 2]
-    assert statements == ["INSERT", "INSERT", "UPDATE seal", "UPDATE"]  # the first sealed, the second touched
+    assert connection.kinds == [
+        "INSERT",
+        "INSERT",
+        "UPDATE seal",
+        "UPDATE",
+    ]  # the first sealed, the second touched
 
 
 def test_a_request_goes_out_as_one_send_and_its_rows_are_written_once(
@@ -252,22 +244,11 @@ def test_rows_held_for_quiet_hours_go_in_their_own_request_due_at_their_morning(
     now = utcnow()
     morning = now + timedelta(hours=9)
     former = requests.RequestFormer(update_id=1, audience="a", size=100)
-    opened: list[object] = []
-
-    class Recording:
-        def execute(self, statement: object) -> object:
-            class Result:
-                def scalar_one(self) -> int:
-                    return len(opened)
-
-            if isinstance(statement, sa.Insert):
-                opened.append(statement.compile().params["next_attempt_at"])
-            return Result()
-
     rows = [_email_row(now, held) for held in (None, morning, None, morning)]
-    former.assign(Recording(), sa.insert, rows, now)  # type: ignore[arg-type]
+    connection = _Recording()
+    former.assign(connection, sa.insert, rows, now)  # type: ignore[arg-type]
     assert [r["request_id"] for r in rows] == [1, 2, 1, 2]
-    assert opened == [now, morning]
+    assert connection.opened == [now, morning]  # each request due when its rows are
 
 
 def _email_row(now: datetime, held: datetime | None) -> dict[str, object]:
@@ -278,3 +259,27 @@ def _email_row(now: datetime, held: datetime | None) -> dict[str, object]:
         "held_until": held,
         "next_attempt_at": held or now,
     }
+
+
+class _Recording:
+    """A connection for :class:`requests.RequestFormer` alone: it keeps each statement's kind ("INSERT",
+    "UPDATE seal" for a sealing, "UPDATE"), the due time of each request opened, and numbers them."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self.opened: list[object] = []
+
+    def execute(self, statement: sa.Executable) -> object:
+        text = str(statement)
+        self.kinds.append(text.split()[0] + (" seal" if "state=" in text else ""))
+        if isinstance(statement, sa.Insert):
+            self.opened.append(statement.compile().params["next_attempt_at"])
+        opened = len(self.opened)
+
+        class Result:
+            rowcount = 1
+
+            def scalar_one(self) -> int:
+                return opened
+
+        return Result()
