@@ -293,6 +293,7 @@ class _database:
 
 
 def _stage(url: str, home: Path, plan: ChaosPlan) -> int:
+    from channels.delivery import request_preparation
     from clarion import store
     from clarion.audiences.sources import Source
     from clarion.facts import load_facts
@@ -311,12 +312,14 @@ def _stage(url: str, home: Path, plan: ChaosPlan) -> int:
     try:
         store.migrate(engine)
         playbook = load_playbook(ROOT / "playbooks" / "data-breach.yaml")
+        settings = Settings(home=home, templates_dir=ROOT / "templates", playbooks_dir=ROOT / "playbooks")
         staged = stage_update(
             engine=engine,
             playbook=playbook,
             facts=load_facts(ROOT / "examples" / "facts" / "data-breach.yaml", playbook),
-            settings=Settings(home=home, templates_dir=ROOT / "templates", playbooks_dir=ROOT / "playbooks"),
+            settings=settings,
             sources={"affected-customers": Source(csv=csv_path)},
+            preparation=request_preparation(settings),  # as the publish flow stages
         )
     finally:
         engine.dispose()

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import SecretStr
 
+from channels.delivery import request_preparation
 from channels.email import SANDBOX_API_KEY, EmailAdapter
 from channels.registry import build_senders, http_client
 from channels.sms import SANDBOX_AUTH_TOKEN, SmsAdapter
@@ -104,6 +105,7 @@ def stage(args: argparse.Namespace) -> dict[str, Any]:
         facts=facts,
         settings=settings,
         sources={AUDIENCE: TimedSource(csv=Path(args.csv))},
+        preparation=request_preparation(settings),  # as the publish flow stages
     )
     seconds = time.perf_counter() - start
     count = staged.audiences[AUDIENCE]

@@ -1,6 +1,7 @@
 """Run a delivery worker over some channels with the adapters the settings call for.
 
-Shared by ``clarion outbox work`` and the publish flow's per-channel tasks. The worker signs the
+Shared by ``clarion outbox work`` and the publish flow's per-channel tasks; staging builds request
+bodies with the same settings (:func:`request_preparation`). The worker signs the
 links it sends with the settings' key: updates' unsubscribe links, and the links and codes of notices
 (:mod:`clarion.subscriptions.notices`, :mod:`clarion.surveys.notices`), rendered as each notice is
 claimed.
@@ -15,9 +16,12 @@ import sqlalchemy as sa
 
 from channels.registry import build_senders, http_client
 from clarion.audiences.unsubscribe import secret_key, unsubscribe_url
+from clarion.channel_table import channel_table
 from clarion.kinds import Channel
 from clarion.outbox.counts import Waiting
+from clarion.outbox.ledger import UnsubscribeLink
 from clarion.outbox.notices import NoticeRenderer
+from clarion.outbox.prepared import Preparation
 from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.responders import notices as responder_notices
 from clarion.settings import Settings
@@ -38,6 +42,24 @@ def notice_renderer(settings: Settings, key: bytes) -> NoticeRenderer:
         | responder_notices.notice_contexts(),
         sms_max_segments=settings.sms_max_segments,
     )
+
+
+def links(settings: Settings, key: bytes) -> UnsubscribeLink:
+    """Signs the unsubscribe link of a recipient on a channel with the settings' key."""
+    return lambda recipient, channel: unsubscribe_url(settings, key, recipient_id=recipient, channel=channel)
+
+
+def request_preparation(settings: Settings) -> Preparation:
+    """How staging builds the bodies of provider requests (:mod:`clarion.outbox.prepared`): each
+    channel's builder, from the same settings and with the same link signer as the worker's, so a body
+    built at staging is the one a claim would have built. Refuses (ConfigError) as the worker does
+    when the signing key is missing and cannot be made."""
+    bodies = {
+        Channel(spec.name): spec.request_bodies(settings)
+        for spec in channel_table().values()
+        if spec.request_bodies is not None
+    }
+    return Preparation(bodies=bodies, unsubscribe=links(settings, secret_key(settings)))
 
 
 def run_worker(
@@ -88,9 +110,7 @@ def run_worker(
                 engine,
                 senders,
                 config,
-                unsubscribe=lambda recipient, channel: unsubscribe_url(
-                    settings, key, recipient_id=recipient, channel=channel
-                ),
+                unsubscribe=links(settings, key),
                 notices=notice_renderer(settings, key),
                 progress=counted,
                 on_wait=on_wait,

@@ -33,6 +33,7 @@ doubtful attempt may deliver twice, and the engine counts it as an uncertain sen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final, Self
 
@@ -54,7 +55,7 @@ from clarion.channel_table import ChannelSpec, Form, Reach
 from clarion.errors import ChannelError, ConfigError, InDoubt, PermanentChannelError, TransientChannelError
 from clarion.kinds import Channel
 from clarion.outbox.port import Content as Rendition
-from clarion.outbox.port import OutboundMessage, SendResult
+from clarion.outbox.port import OutboundMessage, RequestSent, SendResult
 from clarion.settings import Settings
 from clarion.updates.limits import GRAPHEMES, Limit
 
@@ -91,6 +92,7 @@ SPEC: Final = ChannelSpec(
     adapter=_adapter,
     max_batch=1000,
     one_request_per_batch=True,
+    request_bodies=lambda settings: EmailBodies(settings.email_from, settings.email_from_name),
     reconcile="cannot tell (no lookup without the paid Email Activity API): a resend after a doubtful "
     "attempt is counted as a blind resend; events of two copies show what the provider received",
     settings=(
@@ -105,6 +107,51 @@ SPEC: Final = ChannelSpec(
     provider="sendgrid",
     sandbox="channels.sandbox.sendgrid:router",
 )
+
+
+class EmailBodies:
+    """The ``/v3/mail/send`` body of one request, built once (at staging, :mod:`clarion.outbox.prepared`)
+    and sent as built by every attempt (:meth:`EmailAdapter.send_prepared`)."""
+
+    def __init__(self, from_email: str, from_name: str | None = None) -> None:
+        self.from_email, self.from_name = from_email, from_name or None
+
+    def __call__(self, messages: Sequence[OutboundMessage]) -> bytes | None:
+        """The JSON of one request carrying ``messages``, or None when they cannot go as one as they
+        stand (an address that is not one, a rendition without a subject, two groups, an address
+        twice, content the SDK refuses): their claim then sends them through :meth:`EmailAdapter.send`,
+        which answers for each message."""
+        results: dict[int, SendResult] = {}
+        groups = list(_grouped(messages, results).values())
+        if results or len(groups) != 1 or len(_without_repeats(groups[0])) != 1:
+            return None
+        try:
+            body = self.build([item for _, item in groups[0]])
+        except ApiKeyIncludedException:
+            return None
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def build(self, items: Sequence[_Item]) -> dict[str, Any]:
+        """The ``/v3/mail/send`` JSON for messages of one group, each with its checked address."""
+        first = items[0][0]
+        mail = Mail()
+        mail.from_email = _address(From, self.from_email, self.from_name)
+        mail.subject = first.content.subject
+        mail.add_content(Content("text/plain", first.content.text))
+        if first.content.html:
+            mail.add_content(Content("text/html", first.content.html))
+        if first.notice:  # a notice (a confirmation link) belongs to no incident
+            names = ["clarion", f"notice-{first.notice}"]
+        else:
+            names = ["clarion", first.incident_reference, f"severity-{first.severity}"]
+        categories = dict.fromkeys(names)
+        for name in reversed(categories):  # the SDK inserts each category first
+            mail.add_category(Category(name))
+        if first.mandatory_reason:
+            mail.mail_settings = MailSettings(bypass_list_management=BypassListManagement(True))
+        body: dict[str, Any] = mail.get()
+        body["personalizations"] = [_personalization(message, address) for message, address in items]
+        return body
 
 
 class EmailAdapter(ChannelAdapter):
@@ -131,6 +178,7 @@ class EmailAdapter(ChannelAdapter):
             raise ConfigError(f"{self.channel}: email_from is not an email address ({exc})") from exc
         self.base_url = http_url(base_url, channel=Channel.EMAIL, setting="sendgrid_base_url")
         self.from_email, self.from_name = from_email, from_name or None
+        self.prepare = EmailBodies(from_email, from_name)
         self._client = client
         self._api_key = api_key
 
@@ -161,7 +209,7 @@ class EmailAdapter(ChannelAdapter):
         self._check_batch(messages)
         results: dict[int, SendResult] = {}
         requests: list[list[tuple[int, _Item]]] = []
-        for items in self._grouped(messages, results).values():
+        for items in _grouped(messages, results).values():
             requests.extend(_without_repeats(items))
         halt: ChannelError | None = None
         for request in requests:
@@ -180,56 +228,14 @@ class EmailAdapter(ChannelAdapter):
 
     def build_body(self, items: Sequence[_Item]) -> dict[str, Any]:
         """The ``/v3/mail/send`` JSON for messages of one group, each with its checked address."""
-        first = items[0][0]
-        mail = Mail()
-        mail.from_email = _address(From, self.from_email, self.from_name)
-        mail.subject = first.content.subject
-        mail.add_content(Content("text/plain", first.content.text))
-        if first.content.html:
-            mail.add_content(Content("text/html", first.content.html))
-        if first.notice:  # a notice (a confirmation link) belongs to no incident
-            names = ["clarion", f"notice-{first.notice}"]
-        else:
-            names = ["clarion", first.incident_reference, f"severity-{first.severity}"]
-        categories = dict.fromkeys(names)
-        for name in reversed(categories):  # the SDK inserts each category first
-            mail.add_category(Category(name))
-        if first.mandatory_reason:
-            mail.mail_settings = MailSettings(bypass_list_management=BypassListManagement(True))
-        body: dict[str, Any] = mail.get()
-        body["personalizations"] = [_personalization(message, address) for message, address in items]
-        return body
+        return self.prepare.build(items)
+
+    def send_prepared(self, body: bytes) -> RequestSent:
+        """Send a request whose body :class:`EmailBodies` built: one answer for all its messages."""
+        error, provider_id = self._request(content=body)
+        return RequestSent(provider_id=provider_id, error=error)
 
     # ── internals ─────────────────────────────────────────────────────────────────────────────────
-
-    def _grouped(
-        self, messages: Sequence[OutboundMessage], results: dict[int, SendResult]
-    ) -> dict[_GroupKey, list[tuple[int, _Item]]]:
-        """Messages that can be sent, by request group; the others get their result in ``results``."""
-        groups: dict[_GroupKey, list[tuple[int, _Item]]] = {}
-        for index, message in enumerate(messages):
-            try:
-                address = normalized_email(message.address or "")
-            except EmailNotValidError as exc:
-                error = PermanentChannelError(
-                    f"not an email address: {exc}", channel=self.channel, code="invalid-address"
-                )
-                results[index] = SendResult(message.delivery_id, error=error)
-                continue
-            if not message.content.subject:
-                error = PermanentChannelError(
-                    "the email rendition has no subject", channel=self.channel, code="no-subject"
-                )
-                results[index] = SendResult(message.delivery_id, error=error)
-                continue
-            key = (
-                message.content,
-                message.incident_reference,
-                message.severity,
-                bool(message.mandatory_reason),
-            )
-            groups.setdefault(key, []).append((index, (message, address)))
-        return groups
 
     def _post(self, items: Sequence[_Item]) -> tuple[ChannelError | None, str | None]:
         """Send one request: ``(None, X-Message-Id)`` when accepted, else ``(error, None)``."""
@@ -239,12 +245,16 @@ class EmailAdapter(ChannelAdapter):
             refused = PermanentChannelError("the content contains a SendGrid API key", channel=self.channel)
             refused.__cause__ = exc
             return refused, None
+        return self._request(content=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def _request(self, *, content: bytes) -> tuple[ChannelError | None, str | None]:
         headers = {
             "Authorization": f"Bearer {self._api_key.get_secret_value()}",
             "Accept": "application/json",
+            "Content-Type": "application/json",
         }
         try:
-            response = self._client.post(f"{self.base_url}/v3/mail/send", json=body, headers=headers)
+            response = self._client.post(f"{self.base_url}/v3/mail/send", content=content, headers=headers)
         except httpx.TransportError as exc:
             error = transport_error(exc, channel=self.channel)
             error.__cause__ = exc
@@ -252,6 +262,31 @@ class EmailAdapter(ChannelAdapter):
         if response.is_success:
             return None, response.headers.get("X-Message-Id")
         return http_error(response, channel=self.channel, message=_error_message(response)), None
+
+
+def _grouped(
+    messages: Sequence[OutboundMessage], results: dict[int, SendResult]
+) -> dict[_GroupKey, list[tuple[int, _Item]]]:
+    """Messages that can be sent, by request group; the others get their result in ``results``."""
+    groups: dict[_GroupKey, list[tuple[int, _Item]]] = {}
+    for index, message in enumerate(messages):
+        try:
+            address = normalized_email(message.address or "")
+        except EmailNotValidError as exc:
+            error = PermanentChannelError(
+                f"not an email address: {exc}", channel=Channel.EMAIL, code="invalid-address"
+            )
+            results[index] = SendResult(message.delivery_id, error=error)
+            continue
+        if not message.content.subject:
+            error = PermanentChannelError(
+                "the email rendition has no subject", channel=Channel.EMAIL, code="no-subject"
+            )
+            results[index] = SendResult(message.delivery_id, error=error)
+            continue
+        key = (message.content, message.incident_reference, message.severity, bool(message.mandatory_reason))
+        groups.setdefault(key, []).append((index, (message, address)))
+    return groups
 
 
 def _address(kind: type[Any], email: str, name: str | None = None) -> Any:

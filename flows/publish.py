@@ -28,6 +28,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from sqlmodel import col, select
 
+from channels.delivery import request_preparation
 from clarion import audit
 from clarion.compliance import deadlines
 from clarion.errors import ClarionError
@@ -354,6 +355,7 @@ def enqueue(reference: str, update_id: int) -> int:
         update_id=update_id,
         settings=ctx.settings,
         sources=ctx.sources,
+        preparation=request_preparation(ctx.settings),
     )
     return staged.planned
 

@@ -22,7 +22,7 @@ from clarion.updates.limits import Limit
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from clarion.outbox.port import Content, Sender
+    from clarion.outbox.port import Content, RequestBodies, Sender
     from clarion.settings import Settings
 
 
@@ -95,6 +95,10 @@ class ChannelSpec:
     """Most messages one send takes (SendGrid: 1000 personalizations)."""
     one_request_per_batch: bool = False
     """One provider request carries the whole batch."""
+    request_bodies: Callable[[Settings], RequestBodies] | None = None
+    """For a channel that sends whole requests: builds each request's body once, when its audience
+    is staged (:mod:`clarion.outbox.prepared`), and its adapter sends it as built; None: bodies are
+    built from the rows at every attempt."""
     requests_per_second: float | None = None
     """The provider's published rate, kept by default; None when it publishes none."""
     no_duplicates: bool = False

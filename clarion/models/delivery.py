@@ -281,6 +281,12 @@ class ProviderRequest(SQLModel, table=True):
     claimed_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     provider_id: str | None = Field(default=None, description="SendGrid's X-Message-Id of the request.")
     error_detail: str | None = Field(default=None, sa_type=sa.Text)
+    body: bytes | None = Field(
+        default=None,
+        sa_type=sa.LargeBinary,
+        description="The request as it goes to the provider, built once at staging; cleared when done.",
+    )
+    body_rows: int | None = Field(default=None, description="The pending rows ``body`` was built for.")
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

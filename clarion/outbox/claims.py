@@ -51,6 +51,8 @@ class Batch:
 
     claimed: list[Claimed] = field(default_factory=list)
     unrenderable: dict[int, str] = field(default_factory=dict)
+    prepared: requests.PreparedRequest | None = None
+    """A request claimed with its body built at staging (``claimed`` is then empty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,21 @@ def claim_batch(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
+    prepared: bool = False,
 ) -> Batch:
     """Claim (:func:`take`, committed under ``writing``, the worker's own SQLite lock), then read
     the messages (:func:`read`) in a reading transaction, so other threads may write meanwhile."""
     with writing or nullcontext(), engine.begin() as connection:
         taken = take(connection, worker=worker, channel=channel, limit=limit, now=now, notices=notices)
-    return read(engine, taken, worker=worker, unsubscribe=unsubscribe, writing=writing, notices=notices)
+    return read(
+        engine,
+        taken,
+        worker=worker,
+        unsubscribe=unsubscribe,
+        writing=writing,
+        notices=notices,
+        prepared=prepared,
+    )
 
 
 def take(
@@ -140,13 +151,20 @@ def read(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
+    prepared: bool = False,
 ) -> Batch:
-    """The messages of a committed claim."""
+    """The messages of a committed claim; with ``prepared``, a request whose body was built at
+    staging and still fits its rows comes as that body (:attr:`Batch.prepared`), its rows unread."""
     channel, now = taken.channel, taken.now
     if taken.notice_ids:
         assert notices is not None
         return _notice_messages(engine, channel, taken.notice_ids, now, notices)
     if taken.request is not None:
+        if prepared:
+            with store.reading(engine) as connection:
+                ready = requests.prepared(connection, taken.request, channel)
+            if ready is not None:
+                return Batch(prepared=ready)
         return _request_messages(
             engine, channel, taken.request, unsubscribe, worker=worker, now=now, writing=writing
         )
@@ -168,19 +186,29 @@ def _request_messages(
 ) -> Batch:
     """A claimed request's rows still pending, as messages; an empty request is done at once."""
     with store.reading(engine) as connection:
-        claimed = _messages(
-            connection,
-            channel,
-            request.rendition_id,
-            None,
-            request.first_attempt_at,
-            unsubscribe,
-            request=request,
-        )
+        claimed = request_messages(connection, channel, request, unsubscribe)
     if not claimed:
         with writing or nullcontext(), engine.begin() as connection:
             requests.finish_empty(connection, request_id=request.id, worker=worker, now=now)
     return Batch(claimed)
+
+
+def request_messages(
+    connection: sa.Connection,
+    channel: Channel,
+    request: requests.ClaimedRequest,
+    unsubscribe: UnsubscribeLink | None,
+) -> list[Claimed]:
+    """The rows still pending in ``request``, as messages (in doubt with it)."""
+    return _messages(
+        connection,
+        channel,
+        request.rendition_id,
+        None,
+        request.first_attempt_at,
+        unsubscribe,
+        request=request,
+    )
 
 
 def _first_due(channel: Channel, now: datetime) -> sa.Select[tuple[int | None]]:

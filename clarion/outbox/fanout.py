@@ -35,6 +35,7 @@ from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipie
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
 from clarion.outbox.bulk import insert_rows
+from clarion.outbox.prepared import Preparation, prepare
 from clarion.outbox.quiet_hours import QuietPlan, hold_columns
 from clarion.outbox.requests import RequestFormer
 from clarion.updates.rendition import Rendition as RenderedRendition
@@ -155,9 +156,11 @@ def enqueue_audience(
     rows: Iterable[RecipientRow],
     chunk: int = 2_000,
     since: int | None = None,
+    preparation: Preparation | None = None,
 ) -> FanOutCount:
     """Import the audience's recipients and write one Delivery per recipient and personal channel,
-    one per address (see the module's docstring).
+    one per address (see the module's docstring). Each provider request is sealed as it fills, and
+    its body built then with ``preparation`` (:mod:`clarion.outbox.prepared`) when there is one.
 
     ``since`` is the :func:`staging_mark` taken before the staging run wrote its first audience (by
     default, at this call): a row held back by a message written above it was merged in this run; one
@@ -203,11 +206,13 @@ def enqueue_audience(
                         first[(channel, key)] = len(offered)
                     offered.append(delivery)
             if offered:
-                requests.assign(connection, insert_for(engine), offered, now)
+                filled = requests.assign(connection, insert_for(engine), offered, now)
                 statement = insert_for(engine)(_delivery)
                 outcomes = insert_deliveries(
                     connection, statement, offered, audience=plan.audience, mark=mark
                 )
+                if preparation is not None:
+                    prepare(connection, filled, preparation, now)
                 for delivery, (outcome, suppressed) in zip(offered, outcomes, strict=True):
                     if outcome.planned:
                         count.add(cast(Channel, delivery["channel"]), suppressed=suppressed)
@@ -216,7 +221,11 @@ def enqueue_audience(
                 for repeated in followers:  # merged in this run, unless an earlier run had its address
                     count.merged += not outcomes[repeated][0].earlier
                     count.already_staged += outcomes[repeated][0].earlier
-    requests.seal(engine, utcnow())
+    with engine.begin() as connection:
+        now = utcnow()
+        sealed = requests.seal(connection, now)
+        if preparation is not None:
+            prepare(connection, sealed, preparation, now)
     return count
 
 

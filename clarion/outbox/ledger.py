@@ -45,12 +45,16 @@ from clarion.outbox import requests
 from clarion.outbox.claims import Batch, Claimed, UnsubscribeLink, claim_batch, read, take
 from clarion.outbox.held import apply_recorded
 from clarion.outbox.notices import RenderNotice
+from clarion.outbox.requests import PreparedRequest
 
 __all__ = [
     "Claimed",
     "Outcome",
+    "PreparedRequest",
     "UnsubscribeLink",
+    "Work",
     "claim",
+    "claim_work",
     "count_blind_resends",
     "record",
     "record_and_claim",
@@ -58,6 +62,9 @@ __all__ = [
 ]
 
 _d = table_of(Delivery)
+
+Work = list[Claimed] | PreparedRequest
+"""What a claim gives the worker: messages, or a request whose body was built at staging."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,7 @@ def claim(
     """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
     share a rendition, else a provider request) and record the claimed notices that could not be
     rendered as failed."""
-    batch = claim_batch(
+    work = claim_work(
         engine,
         worker=worker,
         channel=channel,
@@ -139,6 +146,37 @@ def claim(
         writing=writing,
         notices=notices,
     )
+    assert isinstance(work, list)  # a request comes as a body only when asked for
+    return work
+
+
+def claim_work(
+    engine: sa.Engine,
+    *,
+    worker: str,
+    channel: Channel,
+    limit: int,
+    now: datetime,
+    unsubscribe: UnsubscribeLink | None = None,
+    writing: AbstractContextManager[object] | None = None,
+    notices: RenderNotice | None = None,
+    prepared: bool = False,
+) -> Work:
+    """:func:`claim`; with ``prepared``, a request whose body was built at staging comes as that body
+    (:mod:`clarion.outbox.prepared`)."""
+    batch = claim_batch(
+        engine,
+        worker=worker,
+        channel=channel,
+        limit=limit,
+        now=now,
+        unsubscribe=unsubscribe,
+        writing=writing,
+        notices=notices,
+        prepared=prepared,
+    )
+    if batch.prepared is not None:
+        return batch.prepared
     return _renderable(engine, batch, worker=worker, now=now, writing=writing)
 
 
@@ -151,16 +189,28 @@ def record_and_claim(
     channel: Channel,
     limit: int,
     request_id: int | None = None,
+    whole: bool = False,
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-) -> list[Claimed]:
-    """:func:`record` ``outcomes`` and :func:`claim` the next batch of ``channel`` in one transaction:
-    one commit (on a disk, one flush to it) per batch instead of two."""
+    prepared: bool = False,
+) -> Work:
+    """:func:`record` ``outcomes`` and :func:`claim_work` the next batch of ``channel`` in one
+    transaction: one commit (on a disk, one flush to it) per batch instead of two."""
     with writing or nullcontext(), engine.begin() as connection:
-        _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id)
+        _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id, whole=whole)
         taken = take(connection, worker=worker, channel=channel, limit=limit, now=now, notices=notices)
-    batch = read(engine, taken, worker=worker, unsubscribe=unsubscribe, writing=writing, notices=notices)
+    batch = read(
+        engine,
+        taken,
+        worker=worker,
+        unsubscribe=unsubscribe,
+        writing=writing,
+        notices=notices,
+        prepared=prepared,
+    )
+    if batch.prepared is not None:
+        return batch.prepared
     return _renderable(engine, batch, worker=worker, now=now, writing=writing)
 
 
@@ -183,14 +233,15 @@ def _renderable(
 
 
 def count_blind_resends(
-    engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int], request_id: int | None = None
+    engine: sa.Engine, *, worker: str, delivery_ids: Sequence[int] | None, request_id: int | None = None
 ) -> None:
     """Count, before the request goes out, a resend the provider could not rule out as a duplicate
-    (on the rows, and on their provider request when they were claimed with one).
+    (on the rows, and on their provider request when they were claimed with one; ``delivery_ids``
+    None: every row still pending in the request).
 
     Committed first: a worker killed during the resend must not leave a duplicate uncounted.
     """
-    if not delivery_ids:
+    if delivery_ids is not None and not delivery_ids:
         return
     with engine.begin() as connection:
         if request_id is not None:
@@ -198,6 +249,7 @@ def count_blind_resends(
                 connection, request_id=request_id, worker=worker, delivery_ids=delivery_ids
             )
             return
+        assert delivery_ids is not None, "rows claimed one by one are counted by id"
         connection.execute(
             _d.update()
             .where(_d.c.id.in_(delivery_ids), _d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
@@ -240,18 +292,23 @@ def record(
     now: datetime,
     writing: AbstractContextManager[object] | None = None,
     request_id: int | None = None,
+    whole: bool = False,
 ) -> int:
     """Write outcomes of rows this worker still holds (under ``writing``); the number written.
 
     Rows claimed with a provider request (``request_id``) are held by the request's claim: the
     request's own outcome is written first, and nothing is when the claim was lost.
     Outcomes that write the same values (an email request's recipients: accepted, one message id)
-    go in one ``UPDATE … WHERE id IN (…)``; the others in one executemany.
+    go in one ``UPDATE … WHERE id IN (…)``; the others in one executemany. ``whole``: the one
+    outcome given is every row's still pending in the request (a prepared request's), written in
+    one statement that names no row.
     """
     if not outcomes:
         return 0
     with writing or nullcontext(), engine.begin() as connection:
-        return _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id)
+        return _write(
+            connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id, whole=whole
+        )
 
 
 def _write(
@@ -261,10 +318,12 @@ def _write(
     outcomes: Sequence[Outcome],
     now: datetime,
     request_id: int | None,
+    whole: bool = False,
 ) -> int:
     """:func:`record`'s writes, in the caller's transaction."""
     if not outcomes:
         return 0
+    assert not whole or (request_id is not None and len(outcomes) == 1), "one outcome for a whole request"
     held = sa.and_(_d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
     ends: dict[str, object] = {}
     if request_id is not None:
@@ -290,9 +349,11 @@ def _write(
         connection, request_id=request_id, worker=worker, outcome=_of_request(outcomes), now=now
     ):
         return 0  # the lease was lost: another worker has the request now
-    whole = request_id is not None and len(alike) == 1  # one outcome for the whole request
+    whole = whole or (request_id is not None and len(alike) == 1)  # one outcome for the whole request
+    if whole:
+        singles = []
     for key, ids in alike.items():
-        if len(ids) > 1:
+        if len(ids) > 1 or whole:
             values = dict(zip(_OUTCOME, key[:-1], strict=True))
             assignments = (
                 {n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE}

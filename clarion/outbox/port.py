@@ -119,3 +119,32 @@ class Sender(Protocol):
     def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]: ...
 
     def reconcile(self, messages: Sequence[OutboundMessage]) -> list[Reconciled]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSent:
+    """What became of one prepared request: accepted with the provider's id, or the error it met."""
+
+    provider_id: str | None = None
+    error: ChannelError | None = None
+
+
+class RequestBodies(Protocol):
+    """Builds a provider request's body from its messages, once, when the request is sealed at
+    staging (:mod:`clarion.outbox.prepared`). None when the messages cannot go as one request as
+    they stand (an address that is not one, an address twice): their claim then sends them through
+    :meth:`Sender.send`, which answers for each message."""
+
+    def __call__(self, messages: Sequence[OutboundMessage]) -> bytes | None: ...
+
+
+class PreparedSender(Sender, Protocol):
+    """A sender of whole requests whose bodies are built ahead (SendGrid). Such a provider cannot be
+    asked whether it has a message (``reconcile`` answers UNKNOWN): a request in doubt is resent
+    blind, counted first."""
+
+    def prepare(self, messages: Sequence[OutboundMessage]) -> bytes | None:
+        """:class:`RequestBodies` of this sender's requests."""
+        ...
+
+    def send_prepared(self, body: bytes) -> RequestSent: ...

@@ -60,10 +60,10 @@ class RequestFormer:
         insert: type[sqlite.Insert] | type[postgresql.Insert],
         rows: Sequence[dict[str, object]],
         now: datetime,
-    ) -> None:
+    ) -> list[int]:
         """Set ``request_id`` on each pending row of a batched channel, opening requests as needed.
         A request this fills is sealed at once (in the caller's transaction, so with its rows): the
-        first emails of a large audience go while the rest is staged."""
+        first emails of a large audience go while the rest is staged. The ids of those sealed."""
         filled: list[int] = []
         for row in rows:
             channel = row["channel"]
@@ -86,6 +86,7 @@ class RequestFormer:
         if self._open:
             touched = sorted({request_id for request_id, _ in self._open.values()} - set(filled))
             connection.execute(_q.update().where(_q.c.id.in_(touched)).values(updated_at=now))
+        return filled
 
     def _open_request(
         self,
@@ -111,22 +112,21 @@ class RequestFormer:
         }
         return int(connection.execute(insert(_q).values(values).returning(_q.c.id)).scalar_one())
 
-    def seal(self, engine: sa.Engine, now: datetime) -> int:
+    def seal(self, connection: sa.Connection, now: datetime) -> list[int]:
         """Open every request of this update and audience to the workers (an earlier, interrupted
-        staging's too); the number sealed."""
-        with engine.begin() as connection:
-            return seal(
-                connection, now, (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience)
-            )
+        staging's too), in the caller's transaction; the ids sealed."""
+        return seal(connection, now, (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience))
 
 
-def seal(connection: sa.Connection, now: datetime, which: sa.ColumnElement[bool]) -> int:
+def seal(connection: sa.Connection, now: datetime, which: sa.ColumnElement[bool]) -> list[int]:
+    """Seal the open requests ``which`` selects; their ids."""
     statement = (
         _q.update()
         .where(_q.c.state == RequestState.OPEN, which)
         .values(state=RequestState.PENDING, updated_at=now)
+        .returning(_q.c.id)
     )
-    return int(connection.execute(statement).rowcount)
+    return sorted(connection.execute(statement).scalars())
 
 
 # ── claiming ──────────────────────────────────────────────────────────────────────────────────────
@@ -140,6 +140,42 @@ class ClaimedRequest:
     first_attempt_at: datetime
     in_doubt: bool
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A claimed request whose body, built at staging, still fits its rows: it goes as built, and
+    its outcome is every row's. It answers the names the worker's decisions read of a message."""
+
+    request: ClaimedRequest
+    channel: Channel
+    body: bytes
+    rows: int
+    mandatory_reason: str | None
+    delivery_id: int = 0
+    recipient_id: int | None = None
+
+    @property
+    def attempts(self) -> int:
+        return self.request.attempts
+
+
+def prepared(connection: sa.Connection, request: ClaimedRequest, channel: Channel) -> PreparedRequest | None:
+    """The claimed ``request`` with its body, when it has one built for exactly the rows still
+    pending in it; None when it has none, or a row left it since (erased, recorded elsewhere)."""
+    body, rows = connection.execute(sa.select(_q.c.body, _q.c.body_rows).where(_q.c.id == request.id)).one()
+    if body is None:
+        return None
+    count, reason = connection.execute(
+        sa.select(sa.func.count(), sa.func.max(_d.c.mandatory_reason)).where(members(request.id))
+    ).one()
+    if count != rows:
+        return None
+    return PreparedRequest(request, channel, bytes(body), int(rows), reason)
+
+
+def store_body(connection: sa.Connection, request_id: int, body: bytes, rows: int) -> None:
+    connection.execute(_q.update().where(_q.c.id == request_id).values(body=body, body_rows=rows))
 
 
 def claim(
@@ -202,7 +238,7 @@ def finish_empty(connection: sa.Connection, *, request_id: int, worker: str, now
     connection.execute(
         _q.update()
         .where(_q.c.id == request_id, _q.c.claimed_by == worker, _q.c.state == RequestState.CLAIMED)
-        .values(state=RequestState.DONE, claimed_by=None, updated_at=now)
+        .values(state=RequestState.DONE, claimed_by=None, updated_at=now, body=None, body_rows=None)
     )
 
 
@@ -210,20 +246,20 @@ def finish_empty(connection: sa.Connection, *, request_id: int, worker: str, now
 
 
 def count_blind_resends(
-    connection: sa.Connection, *, request_id: int, worker: str, delivery_ids: Sequence[int]
+    connection: sa.Connection, *, request_id: int, worker: str, delivery_ids: Sequence[int] | None
 ) -> None:
-    """Count a resend the provider cannot rule out, on the request and on each of its rows."""
+    """Count a resend the provider cannot rule out, on the request and on each of its rows
+    (``delivery_ids``; None: every row still pending in it)."""
     counted = connection.execute(
         _q.update()
         .where(_q.c.id == request_id, _q.c.claimed_by == worker, _q.c.state == RequestState.CLAIMED)
         .values(uncertain_sends=_q.c.uncertain_sends + 1)
     ).rowcount
     if counted:
-        connection.execute(
-            _d.update()
-            .where(_d.c.id.in_(delivery_ids), members(request_id))
-            .values(uncertain_sends=_d.c.uncertain_sends + 1)
-        )
+        rows = members(request_id)
+        if delivery_ids is not None:
+            rows = _d.c.id.in_(delivery_ids) & rows
+        connection.execute(_d.update().where(rows).values(uncertain_sends=_d.c.uncertain_sends + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +288,8 @@ def end_claim(
     }
     if outcome.retry_at is not None:
         values["next_attempt_at"] = outcome.retry_at
+    else:  # done: the body (its recipients' addresses) is not kept beyond its use
+        values |= {"body": None, "body_rows": None}
     if outcome.provider_id is not None:
         values["provider_id"] = outcome.provider_id
     ended = connection.execute(

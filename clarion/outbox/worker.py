@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -28,9 +29,17 @@ from clarion.errors import ChannelError, InDoubt, PermanentChannelError, RateLim
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import utcnow
 from clarion.outbox import counts, ledger
-from clarion.outbox.ledger import Claimed, Outcome, UnsubscribeLink
+from clarion.outbox.ledger import Claimed, Outcome, PreparedRequest, UnsubscribeLink, Work
 from clarion.outbox.notices import RenderNotice
-from clarion.outbox.port import OutboundMessage, Presence, Reconciled, Sender, SendResult
+from clarion.outbox.port import (
+    OutboundMessage,
+    PreparedSender,
+    Presence,
+    Reconciled,
+    RequestSent,
+    Sender,
+    SendResult,
+)
 from clarion.outbox.rate import RateGate
 from clarion.outbox.shared_rate import SharedRateGate
 
@@ -63,6 +72,27 @@ class WorkerConfig:
     shared_rates: bool = True
     """Take each provider's rate from the store's bucket, shared with every other worker
     (:mod:`clarion.outbox.shared_rate`); False: this worker alone keeps to it."""
+
+
+class Subject(Protocol):
+    """What the worker's decisions read of what was sent: a message, or a prepared request."""
+
+    @property
+    def delivery_id(self) -> int: ...
+    @property
+    def channel(self) -> Channel: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def mandatory_reason(self) -> str | None: ...
+    @property
+    def recipient_id(self) -> int | None: ...
+
+
+def sends_prepared(sender: Sender) -> bool:
+    """Does ``sender`` send requests whose bodies were built at staging (SendGrid)? Only a sender
+    that cannot look messages up does: a prepared request in doubt is resent blind, unread."""
+    return callable(getattr(sender, "send_prepared", None)) and not sender.no_duplicates
 
 
 @dataclass
@@ -226,7 +256,8 @@ class Worker:
         claims the next batch, up to ``RUN_OF_BATCHES``); False when nothing was due."""
         sender = self.senders[channel]
         size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
-        claimed = ledger.claim(
+        prepared = sends_prepared(sender)
+        work: Work = ledger.claim_work(
             self.engine,
             worker=self.config.name,
             channel=channel,
@@ -235,12 +266,19 @@ class Worker:
             unsubscribe=self.unsubscribe,
             writing=self._db,
             notices=self.notices,
+            prepared=prepared,
         )
-        if not claimed:
+        if not work:
             return False
         for run in range(RUN_OF_BATCHES):
-            outcomes = self._process(sender, claimed)
-            request_id = claimed[0].request_id
+            if isinstance(work, PreparedRequest):
+                assert prepared
+                outcomes = [self._process_prepared(cast_prepared(sender), work)]
+                request_id: int | None = work.request.id
+                whole, weight = True, work.rows
+            else:
+                outcomes = self._process(sender, work)
+                request_id, whole, weight = work[0].request_id, False, 1
             last = run == RUN_OF_BATCHES - 1 or self._stop.is_set() or self._gate_wait(channel) > 0
             if last:
                 ledger.record(
@@ -250,10 +288,11 @@ class Worker:
                     now=utcnow(),
                     writing=self._db,
                     request_id=request_id,
+                    whole=whole,
                 )
-                claimed = []
+                work = []
             else:
-                claimed = ledger.record_and_claim(
+                work = ledger.record_and_claim(
                     self.engine,
                     worker=self.config.name,
                     outcomes=outcomes,
@@ -261,15 +300,35 @@ class Worker:
                     channel=channel,
                     limit=size,
                     request_id=request_id,
+                    whole=whole,
                     unsubscribe=self.unsubscribe,
                     writing=self._db,
                     notices=self.notices,
+                    prepared=prepared,
                 )
-            self._count(channel, outcomes)
+            self._count(channel, outcomes, weight=weight)
             self._wake()
-            if not claimed:
+            if not work:
                 break
         return True
+
+    def _process_prepared(self, sender: PreparedSender, work: PreparedRequest) -> Outcome:
+        """Send a request as it was built at staging: one outcome for all its rows. A request in doubt
+        is resent blind (its provider cannot be asked), the resend counted first."""
+        blind = work.request.in_doubt
+        if blind:
+            with self._db:
+                ledger.count_blind_resends(
+                    self.engine, worker=self.config.name, delivery_ids=None, request_id=work.request.id
+                )
+        gate = self.gates[work.channel]
+        while (wait := gate.wait_time(1.0)) > 0:
+            time.sleep(min(wait, 1.0))
+        try:
+            sent = sender.send_prepared(work.body)
+        except ChannelError as exc:
+            sent = RequestSent(error=exc)
+        return self._judge(work, sent.error, sent.provider_id, None, blind=blind)
 
     def _process(self, sender: Sender, claimed: Sequence[Claimed]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -370,33 +429,45 @@ class Worker:
         for message in messages:
             result = by_id.get(message.delivery_id)
             blind = message.delivery_id in uncertain
-            made = 2 if blind else 1
             if result is None:
                 bug = InDoubt("the adapter returned no result for this message", channel=channel)
-                outcomes.append(self._retry(message, bug, in_doubt=True, blind=blind, made=made))
-            elif result.error is None:
+                outcomes.append(self._judge(message, bug, None, None, blind=blind))
+            else:
                 outcomes.append(
-                    Outcome(
-                        message.delivery_id,
-                        DeliveryState.ACCEPTED,
-                        provider_id=result.provider_id,
-                        provider_status=result.provider_status,
-                        uncertain_send=blind,
-                        attempts=made,
+                    self._judge(
+                        message, result.error, result.provider_id, result.provider_status, blind=blind
                     )
                 )
-            elif isinstance(result.error, PermanentChannelError):
-                outcomes.append(self._fail(message, result.error, blind=blind, made=made))
-            else:
-                if isinstance(result.error, RateLimited):
-                    gate.close_for(result.error.retry_after if result.error.retry_after is not None else 1.0)
-                doubt = isinstance(result.error, InDoubt) or blind
-                outcomes.append(self._retry(message, result.error, in_doubt=doubt, blind=blind, made=made))
         return outcomes
 
-    def _fail(
-        self, message: OutboundMessage, error: ChannelError, *, blind: bool = False, made: int = 1
+    def _judge(
+        self,
+        subject: Subject,
+        error: ChannelError | None,
+        provider_id: str | None,
+        provider_status: str | None,
+        *,
+        blind: bool,
     ) -> Outcome:
+        """What an attempt's answer makes of what was sent: accepted, failed, or tried again later."""
+        made = 2 if blind else 1
+        if error is None:
+            return Outcome(
+                subject.delivery_id,
+                DeliveryState.ACCEPTED,
+                provider_id=provider_id,
+                provider_status=provider_status,
+                uncertain_send=blind,
+                attempts=made,
+            )
+        if isinstance(error, PermanentChannelError):
+            return self._fail(subject, error, blind=blind, made=made)
+        if isinstance(error, RateLimited):
+            self.gates[subject.channel].close_for(error.retry_after if error.retry_after is not None else 1.0)
+        doubt = isinstance(error, InDoubt) or blind
+        return self._retry(subject, error, in_doubt=doubt, blind=blind, made=made)
+
+    def _fail(self, message: Subject, error: ChannelError, *, blind: bool = False, made: int = 1) -> Outcome:
         withdraw = None
         if isinstance(error, RecipientOptedOut) and message.recipient_id is not None:
             withdraw = (message.recipient_id, message.channel)
@@ -412,7 +483,7 @@ class Worker:
 
     def _retry(
         self,
-        message: OutboundMessage,
+        message: Subject,
         error: ChannelError,
         *,
         in_doubt: bool,
@@ -465,22 +536,29 @@ class Worker:
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** min(max(attempts - 1, 0), 60))
         return self.rng.uniform(ceiling / 2, ceiling)
 
-    def _count(self, channel: Channel, outcomes: Sequence[Outcome]) -> None:
+    def _count(self, channel: Channel, outcomes: Sequence[Outcome], *, weight: int = 1) -> None:
+        """Count ``outcomes``, each standing for ``weight`` messages (a prepared request's rows)."""
         with self._lock:
             s = self.stats
             s.batches += 1
-            s.sent += len(outcomes)
+            s.sent += len(outcomes) * weight
             for o in outcomes:
-                s.accepted += o.state is DeliveryState.ACCEPTED
-                s.retried += o.state is DeliveryState.PENDING
-                s.failed += o.state is DeliveryState.FAILED
-                s.uncertain_sends += o.uncertain_send
-            s.per_channel[channel] = s.per_channel.get(channel, 0) + sum(
+                s.accepted += (o.state is DeliveryState.ACCEPTED) * weight
+                s.retried += (o.state is DeliveryState.PENDING) * weight
+                s.failed += (o.state is DeliveryState.FAILED) * weight
+                s.uncertain_sends += o.uncertain_send * weight
+            s.per_channel[channel] = s.per_channel.get(channel, 0) + weight * sum(
                 o.state is DeliveryState.ACCEPTED for o in outcomes
             )
             stats = s
         if self.progress is not None:
             self.progress(stats)
+
+
+def cast_prepared(sender: Sender) -> PreparedSender:
+    """``sender``, known by :func:`sends_prepared` to send prepared requests."""
+    assert sends_prepared(sender)
+    return sender  # type: ignore[return-value]
 
 
 def _status(error: ChannelError) -> str | None:

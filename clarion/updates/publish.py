@@ -41,6 +41,7 @@ from clarion.outbox.fanout import (
     enqueue_broadcast,
     store_renditions,
 )
+from clarion.outbox.prepared import Preparation
 from clarion.playbook import Playbook
 from clarion.settings import Settings
 from clarion.updates import drafts
@@ -136,10 +137,13 @@ def enqueue_update(
     update_id: int,
     settings: Settings,
     sources: Mapping[str, Source],
+    preparation: Preparation | None = None,
 ) -> Staged:
     """Step 3: write one outbox row per message of a drafted (and approved) update, and mark it
     published. The audiences are checked again first: a recipient who needs a locale or time zone
-    the draft has no rendition for stops the update before any row is written."""
+    the draft has no rendition for stops the update before any row is written. With ``preparation``
+    each provider request's body is built as it is sealed (:mod:`clarion.outbox.prepared`), so
+    every attempt sends it as built; without, a claim builds it from the rows."""
     public_zone = _public_zone(playbook, settings)
     with Session(engine, expire_on_commit=False) as session:
         update = session.get(UpdateRow, update_id)
@@ -200,7 +204,11 @@ def enqueue_update(
                 request_size=settings.outbox_claim_size,
             )
             staged.audiences[name] = enqueue_audience(
-                engine=engine, plan=plan, rows=sources[name].rows(touched), since=mark
+                engine=engine,
+                plan=plan,
+                rows=sources[name].rows(touched),
+                since=mark,
+                preparation=preparation,
             )
         for channel in _served_and_sent(spec.channels):  # the banner: one message per audience and locale
             for locale in playbook.locales:
@@ -240,11 +248,13 @@ def stage_update(
     renderer: Renderer | None = None,
     new_update: bool = False,
     source: str = "facts",
+    preparation: Preparation | None = None,
 ) -> Staged:
     """Check, render and enqueue one update to every audience and public channel of the playbook
     (no approval step: the draft is enqueued at once). Staging the same facts again is the same
     update, and adds only messages that are missing; different facts for an incident that has an
-    update already need ``new_update`` (:mod:`clarion.updates.drafts`)."""
+    update already need ``new_update`` (:mod:`clarion.updates.drafts`). ``preparation``: see
+    :func:`enqueue_update`."""
     draft = draft_update(
         engine=engine,
         playbook=playbook,
@@ -258,7 +268,12 @@ def stage_update(
         source=source,
     )
     staged = enqueue_update(
-        engine=engine, playbook=playbook, update_id=draft.update_id, settings=settings, sources=sources
+        engine=engine,
+        playbook=playbook,
+        update_id=draft.update_id,
+        settings=settings,
+        sources=sources,
+        preparation=preparation,
     )
     staged.existing, staged.number = draft.existing, draft.number
     return staged

@@ -270,6 +270,59 @@ def test_more_than_a_batch_is_refused(make_message: MakeMessage) -> None:
         adapter(Recorder()).send(emails(make_message, 1001))
 
 
+# ── bodies built once (at staging) ────────────────────────────────────────────────────────────────
+
+
+def test_a_prepared_body_is_the_request_send_would_make_and_goes_as_built(make_message: MakeMessage) -> None:
+    batch = emails(make_message, 3, unsubscribe_url="https://status.example.com/unsubscribe/t")
+    built, made = Recorder(), Recorder()
+    sender = adapter(built)
+    body = sender.prepare(batch)
+    assert body is not None
+    adapter(made).send(batch)
+
+    answer = sender.send_prepared(body)
+
+    assert built.requests[0].content == body  # the bytes built, unchanged
+    assert built.requests[0].headers["content-type"] == "application/json"
+    assert built.bodies == made.bodies  # what a send from the rows would have posted
+    assert answer.error is None and answer.provider_id == "14c5d75ce93.dfd.64b469.filter0001"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"address": "not an address"},
+        {"address": "user1@example.com"},  # message 1's address again: SendGrid refuses a repeat
+        {"content": Content(rendition_id=9, locale="de", text="Gestört.", subject="Störung")},
+        {"content": Content(rendition_id=5, locale="en", text="SG.abcdefgh.ijklmnop", subject="oops")},
+    ],
+)
+def test_messages_that_cannot_go_as_one_request_get_no_body(
+    make_message: MakeMessage, odd: dict[str, Any]
+) -> None:
+    batch = [
+        make_message(Channel.EMAIL, 1, address="user1@example.com"),
+        make_message(Channel.EMAIL, 2, **odd),
+    ]
+
+    assert adapter(Recorder()).prepare(batch) is None
+
+
+def test_a_prepared_request_meets_the_same_errors(make_message: MakeMessage) -> None:
+    errors = {"errors": [{"message": "Invalid from email", "field": "from.email"}]}
+    sender = adapter(Recorder(respond(400, errors)))
+    body = sender.prepare(emails(make_message, 2))
+    assert body is not None
+
+    answer = sender.send_prepared(body)
+
+    assert isinstance(answer.error, PermanentChannelError) and answer.error.status_code == 400
+    assert "Invalid from email (field from.email)" in str(answer.error)
+    timed_out = adapter(Recorder(failing(httpx.ReadTimeout))).send_prepared(body)
+    assert isinstance(timed_out.error, InDoubt)
+
+
 # ── outcomes ──────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -18,6 +18,7 @@ from clarion.errors import ChannelError
 from clarion.facts import load_facts
 from clarion.kinds import Channel
 from clarion.outbox.port import OutboundMessage, Presence, Reconciled, SendResult
+from clarion.outbox.prepared import Preparation
 from clarion.playbook import load_playbook
 from clarion.settings import Settings
 from clarion.updates.publish import Staged, stage_update
@@ -101,7 +102,12 @@ def stage(tmp_path: Path, settings: Settings) -> Callable[..., Staged]:
     """Stage the data-breach example to ``n`` recipients from a CSV."""
 
     def _stage(
-        engine: sa.Engine, n: int = 30, *, path: Path | None = None, request_size: int | None = None
+        engine: sa.Engine,
+        n: int = 30,
+        *,
+        path: Path | None = None,
+        request_size: int | None = None,
+        preparation: Preparation | None = None,
     ) -> Staged:
         playbook = load_playbook(PLAYBOOKS / "data-breach.yaml")
         facts = load_facts(EXAMPLES / "data-breach.yaml", playbook)
@@ -112,6 +118,7 @@ def stage(tmp_path: Path, settings: Settings) -> Callable[..., Staged]:
             facts=facts,
             settings=settings.model_copy(update={"outbox_claim_size": request_size}),
             sources={"affected-customers": Source(csv=csv_path)},
+            preparation=preparation,
         )
 
     return _stage

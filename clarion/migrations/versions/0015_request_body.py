@@ -1,0 +1,36 @@
+"""A provider request's body, built once when its audience is staged and sent by every attempt.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
+
+``provider_request.body``: the request's JSON as it goes to the provider, built when the request is
+sealed (see :mod:`clarion.outbox.prepared`), kept while the request may be attempted again, and
+cleared once it is done (it holds its recipients' addresses). ``body_rows``: how many pending rows
+it was built for; a claim that finds another number (a row left the request) rebuilds it from the
+rows. Requests staged before this revision have no body and are built at their claim, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("provider_request") as batch:
+        batch.add_column(sa.Column("body", sa.LargeBinary(), nullable=True))
+        batch.add_column(sa.Column("body_rows", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("provider_request") as batch:
+        batch.drop_column("body_rows")
+        batch.drop_column("body")
