@@ -33,7 +33,8 @@ import sqlalchemy as sa
 import yaml
 from pydantic import SecretStr
 
-from channels.delivery import request_preparation
+from channels import email
+from channels.delivery import links, request_preparation
 from channels.email import SANDBOX_API_KEY, EmailAdapter
 from channels.registry import build_senders, http_client
 from channels.sms import SANDBOX_AUTH_TOKEN, SmsAdapter
@@ -205,14 +206,16 @@ def _sample_body(settings: Settings, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 PARTS = (  # how the breakdown is shown: a step, then what it is made of
-    "one step (claim, send, record)",
-    "  claim (lock wait, SQL, messages)",
-    "  adapter send",
+    "one step (claims, sends, records a run of batches)",
+    "  claim (lock wait, SQL, body or messages)",
+    "  record + claim the next (lock wait, SQL, body or messages)",
+    "  record (lock wait, SQL)",
+    "  adapter send (from rows)",
     "    validate + group",
     "    build body (SDK)",
-    "    HTTP post (json encode + wait)",
-    "  record (lock wait, SQL)",
-    "  (claim + record: SQLite lock wait)",
+    "  adapter send (body built at staging)",
+    "  HTTP post (wait)",
+    "  (claims + records: SQLite lock wait)",
     "backlog (idle checks)",
 )
 
@@ -272,9 +275,7 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
             engine,
             senders,
             WorkerConfig(name="fanout-bench", threads=args.threads),
-            unsubscribe=lambda recipient, c: unsubscribe_url(
-                settings, key, recipient_id=recipient, channel=c
-            ),
+            unsubscribe=links(settings, key),
         )
         if breakdown is not None:
             _instrument(breakdown, worker, senders[channel], client)
@@ -303,17 +304,19 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
 
 def _instrument(breakdown: Breakdown, worker: Worker, sender: Any, client: Any) -> None:
     """Time the worker's parts in this process only (clarion's code is not changed)."""
-    step, claim, send, validate, build, post, record, wait, backlog = PARTS
+    step, claim, record_claim, record, send, validate, build, prepared, post, wait, backlog = PARTS
     worker.step = breakdown.wrap(step, worker.step)  # type: ignore[method-assign]
     if isinstance(getattr(worker, "_db", None), AbstractContextManager):
         worker._db = TimedLock(worker._db, breakdown, wait)
-    ledger.claim = breakdown.wrap(claim, ledger.claim)
+    ledger.claim_work = breakdown.wrap(claim, ledger.claim_work)
+    ledger.record_and_claim = breakdown.wrap(record_claim, ledger.record_and_claim)
     ledger.record = breakdown.wrap(record, ledger.record)
     counts.backlog = breakdown.wrap(backlog, counts.backlog)
     sender.send = breakdown.wrap(send, sender.send)
     if isinstance(sender, EmailAdapter):
+        sender.send_prepared = breakdown.wrap(prepared, sender.send_prepared)  # type: ignore[method-assign]
         sender.build_body = breakdown.wrap(build, sender.build_body)  # type: ignore[method-assign]
-        sender._grouped = breakdown.wrap(validate, sender._grouped)  # type: ignore[method-assign]
+        email._grouped = breakdown.wrap(validate, email._grouped)
     client.post = breakdown.wrap(post, client.post)
 
 

@@ -9,6 +9,10 @@ sealed (see :mod:`clarion.outbox.prepared`), kept while the request may be attem
 cleared once it is done (it holds its recipients' addresses). ``body_rows``: how many pending rows
 it was built for; a claim that finds another number (a row left the request) rebuilds it from the
 rows. Requests staged before this revision have no body and are built at their claim, as before.
+
+``ix_delivery_notice_id`` and ``ix_delivery_fallback_of`` hold only the rows that have the column
+(a notice's, a fallback's): an update's messages have neither, and on PostgreSQL every recorded
+outcome wrote their empty entries again.
 """
 
 from __future__ import annotations
@@ -24,13 +28,28 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_PARTIAL = {"notice_id": "notice_id IS NOT NULL", "fallback_of": "fallback_of IS NOT NULL"}
+
+
 def upgrade() -> None:
     with op.batch_alter_table("provider_request") as batch:
         batch.add_column(sa.Column("body", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("body_rows", sa.Integer(), nullable=True))
+    for column, where in _PARTIAL.items():
+        op.drop_index(f"ix_delivery_{column}", table_name="delivery")
+        op.create_index(
+            f"ix_delivery_{column}",
+            "delivery",
+            [column],
+            sqlite_where=sa.text(where),
+            postgresql_where=sa.text(where),
+        )
 
 
 def downgrade() -> None:
+    for column in _PARTIAL:
+        op.drop_index(f"ix_delivery_{column}", table_name="delivery")
+        op.create_index(f"ix_delivery_{column}", "delivery", [column])
     with op.batch_alter_table("provider_request") as batch:
         batch.drop_column("body_rows")
         batch.drop_column("body")
