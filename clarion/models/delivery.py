@@ -146,7 +146,11 @@ class Delivery(SQLModel, table=True):
     accepted_at: UTCTimestamp | None = Field(default=None, sa_type=UTCDateTime)
     error_code: str | None = None
     error_detail: str | None = Field(default=None, sa_type=sa.Text)
-    mandatory_reason: str | None = Field(default=None, description="Why an unsubscribe was bypassed.")
+    mandatory_reason: str | None = Field(
+        default=None,
+        description="Why the message is legally required or life-safety: an email bypasses unsubscribes "
+        "for it, and no message of it is given up on.",
+    )
     fallback_after: int | None = Field(
         default=None,
         description="Seconds (a must-reach audience's): not delivered this long after acceptance, or "

@@ -101,12 +101,13 @@ def stage_fallbacks(*, session: Session, deliveries: Sequence[Delivery], now: da
         address = None
         if recipient is not None:
             address = recipient.email if target is Channel.EMAIL else recipient.phone_e164
-        reason = mandatory.get((source.update_id, source.audience)) if target is Channel.EMAIL else None
+        reason = source.mandatory_reason or mandatory.get((source.update_id, source.audience))
         rendition = renditions.get((source.update_id, source.rendition_id, target))
         skipped = None
         if address is None:
             skipped = f"no {target.value} address"
-        elif (source.recipient_id, target) in withdrawn and reason is None:
+        elif (source.recipient_id, target) in withdrawn and not (target is Channel.EMAIL and reason):
+            # only email bypasses an unsubscribe for a legally required message; a STOP always holds
             skipped = f"{target.value} consent withdrawn"
         elif rendition is None:
             skipped = f"no {target.value} rendition"
@@ -285,7 +286,7 @@ def _ids(sources: Sequence[Delivery]) -> list[int]:
 
 def _mandatory(session: Session, sources: Sequence[Delivery]) -> dict[tuple[int | None, str | None], str]:
     """Why an audience's messages are legally required, by (update, audience) of the SMS sources, as
-    its email rows say (fan-out writes the reason on those only: only email bypasses an unsubscribe)."""
+    its email rows say: SMS rows staged before fan-out wrote the reason on every channel have none."""
     found: dict[tuple[int | None, str | None], str] = {}
     for update_id, audience in {(d.update_id, d.audience) for d in sources if d.channel is Channel.SMS}:
         reason = session.exec(

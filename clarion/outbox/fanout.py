@@ -295,7 +295,7 @@ def _delivery_row(
         "idempotency_key": idempotency_key(plan.update_id, channel, recipient_id=recipient_id),
         "state": DeliveryState.SUPPRESSED if suppressed else DeliveryState.PENDING,
         "error_code": "consent-withdrawn" if suppressed else None,
-        "mandatory_reason": plan.mandatory_reason if channel is Channel.EMAIL else None,
+        "mandatory_reason": plan.mandatory_reason,  # on every channel: a fallback keeps it
         "fallback_after": plan.fallback_after if channel in FALLBACK_CHANNELS and not suppressed else None,
         "next_attempt_at": now,
         "held_until": None,

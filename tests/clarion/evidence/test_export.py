@@ -4,6 +4,7 @@ nothing behind, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,9 @@ def test_the_pack_holds_whom_we_told_what_and_when(
     bounced = next(d for d in sent if d["state"] == DeliveryState.BOUNCED)
     assert [e["provider_status"] for e in bounced["events"]] == ["processed", "bounce"]  # type: ignore[attr-defined]
     assert all(e["occurred_at"] and e["received_at"] for e in bounced["events"])  # type: ignore[attr-defined]
-    assert bounced["recipient"]["address"] == "person.0@customers.example"  # type: ignore[index]
+    address = bounced["recipient"]["address"]  # type: ignore[index]
+    assert re.fullmatch(r"person\.\d+@customers\.example", address)  # the person's own address
+    assert f"<{address}>" in bounced["error_detail"]  # type: ignore[operator]
     notices = [d for d in sent if d["notice"] is not None]
     assert notices and all(d["notice"]["about"] == f"{REFERENCE}/update-1" for d in notices)  # type: ignore[index]
     assert {a["role"] for a in lines(pack["approvals.jsonl"])} == {"legal", "dpo"}

@@ -160,9 +160,35 @@ def test_a_failed_sms_sends_the_update_by_email(engine: sa.Engine, staged: Calla
     assert twilio(engine, str(sms.provider_id), "undelivered", ErrorCode="30003").fallbacks == 1
     email = rows(engine, Channel.EMAIL)
     assert [(e.fallback_of, e.recipient_id) for e in email] == [(sms.id, sms.recipient_id)]
-    # an SMS-only audience has no email row saying why it is legally required: unsubscribes hold
-    assert email[0].mandatory_reason is None
+    # the SMS row says why the audience is legally required, so its email bypasses unsubscribes too
+    assert email[0].mandatory_reason is not None
+    assert email[0].mandatory_reason == sms.mandatory_reason
     assert audit_of(engine, "delivery.fallback")[0]["why"] == "undelivered"
+
+
+def test_a_legally_required_sms_falls_back_to_an_email_the_person_unsubscribed_from(
+    sqlite_engine: sa.Engine, staged: Callable[..., None]
+) -> None:
+    staged(sqlite_engine, ["sms"])
+    send_all(sqlite_engine, Channel.SMS)
+    sms = rows(sqlite_engine, Channel.SMS)[0]
+    assert sms.recipient_id is not None and sms.mandatory_reason  # a breach notice: GDPR Art. 34
+    with store.session_scope(sqlite_engine) as session:
+        consent.withdraw(
+            session=session,
+            recipient_id=sms.recipient_id,
+            channel=Channel.EMAIL,
+            source="unsubscribe",
+            actor="t",
+            at=utcnow(),
+        )
+    assert twilio(sqlite_engine, str(sms.provider_id), "failed", ErrorCode="30006").fallbacks == 1
+    [email] = rows(sqlite_engine, Channel.EMAIL)
+    assert (email.fallback_of, email.mandatory_reason) == (sms.id, sms.mandatory_reason)
+    sender = FakeSender(Channel.EMAIL)
+    send_all(sqlite_engine, Channel.EMAIL, sender)
+    assert sender.sent[email.id] == 1
+    assert rows(sqlite_engine, Channel.EMAIL)[0].state is DeliveryState.ACCEPTED
 
 
 def test_no_fallback_to_a_phone_that_replied_stop(
