@@ -94,9 +94,10 @@ def stage(
     for name, count in staged.audiences.items():
         channels = ", ".join(f"{c.value} {n}" for c, n in sorted(count.per_channel.items()))
         already = f", already staged {count.already_staged}" if count.already_staged else ""
+        newer = f"; {count.superseded} held messages of earlier updates replaced" if count.superseded else ""
         out.print(
             f"  {name}: {count.recipients} recipients → {channels}; suppressed {count.suppressed}, "
-            f"no address {count.without_address}, merged {count.merged} (same address){already}"
+            f"no address {count.without_address}, merged {count.merged} (same address){already}{newer}"
         )
 
 

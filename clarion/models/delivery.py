@@ -22,6 +22,7 @@ _PENDING_ALONE = sa.text("state = 'pending' AND request_id IS NULL")
 _ADDRESSED = sa.text("address_key IS NOT NULL")
 _IN_REQUEST = sa.text("request_id IS NOT NULL")
 _NOTICE, _FALLBACK = sa.text("notice_id IS NOT NULL"), sa.text("fallback_of IS NOT NULL")
+_HELD = sa.text("state = 'pending' AND held_until IS NOT NULL")
 _WATCHED = sa.text(
     "state IN ('accepted', 'bounced', 'failed') AND fallback_after IS NOT NULL AND fell_back_at IS NULL"
 )
@@ -83,6 +84,8 @@ class Delivery(SQLModel, table=True):
         # A notice's rows and fallback rows are few; the rest hold no entry (migration 0015), so a
         # fan-out's inserts and recorded outcomes do not write these two indexes a thousand times over.
         sa.Index("ix_delivery_notice_id", "notice_id", sqlite_where=_NOTICE, postgresql_where=_NOTICE),
+        # Messages held to a morning (quiet hours), found when a newer update supersedes them.
+        sa.Index("ix_delivery_held", "update_id", "recipient_id", sqlite_where=_HELD, postgresql_where=_HELD),
         sa.Index(
             "ix_delivery_fallback_of", "fallback_of", sqlite_where=_FALLBACK, postgresql_where=_FALLBACK
         ),

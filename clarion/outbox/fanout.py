@@ -38,6 +38,7 @@ from clarion.outbox.bulk import insert_rows
 from clarion.outbox.prepared import Preparation, prepare
 from clarion.outbox.quiet_hours import QuietPlan, hold_columns
 from clarion.outbox.requests import RequestFormer
+from clarion.outbox.superseded import held_earlier, supersede
 from clarion.updates.rendition import Rendition as RenderedRendition
 
 RenditionKey = tuple[Channel, str, str]
@@ -63,6 +64,9 @@ class FanOutCount:
     already_staged: int = 0
     """Rows an earlier run of this staging had handled: their own message (also in ``planned``), or
     another's to the same address. A re-run that writes nothing says so here, not as merged."""
+    superseded: int = 0
+    """Messages of earlier updates of the incident, held to their recipients' morning, that this
+    update's messages replaced (:mod:`clarion.outbox.superseded`)."""
     per_channel: dict[Channel, int] = field(default_factory=dict)
 
     def add(self, channel: Channel, *, suppressed: bool) -> None:
@@ -170,6 +174,8 @@ def enqueue_audience(
     count = FanOutCount()
     personal: list[Channel] = [c for c in plan.channels if spec_of(c).personal]
     requests = RequestFormer(update_id=plan.update_id, audience=plan.audience, size=plan.request_size)
+    with engine.connect() as connection:
+        number, earlier = held_earlier(connection, plan.update_id)
     for batch in chunks(rows, chunk):
         with engine.begin() as connection:
             ids = _upsert_recipients(engine, connection, batch, plan.audience)
@@ -214,6 +220,14 @@ def enqueue_audience(
                 )
                 if preparation is not None:
                     prepare(connection, filled, preparation, now)
+                count.superseded += supersede(
+                    connection,
+                    update_id=plan.update_id,
+                    number=number,
+                    earlier=earlier,
+                    rows=offered,
+                    now=now,
+                )
                 for delivery, (outcome, suppressed) in zip(offered, outcomes, strict=True):
                     if outcome.planned:
                         count.add(cast(Channel, delivery["channel"]), suppressed=suppressed)

@@ -13,6 +13,9 @@ rows. Requests staged before this revision have no body and are built at their c
 ``ix_delivery_notice_id`` and ``ix_delivery_fallback_of`` hold only the rows that have the column
 (a notice's, a fallback's): an update's messages have neither, and on PostgreSQL every recorded
 outcome wrote their empty entries again.
+
+``ix_delivery_held``: the messages still held to a morning (quiet hours), by update and recipient,
+for a newer update to supersede (:mod:`clarion.outbox.superseded`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_HELD = "state = 'pending' AND held_until IS NOT NULL"
 _PARTIAL = {"notice_id": "notice_id IS NOT NULL", "fallback_of": "fallback_of IS NOT NULL"}
 
 
@@ -44,9 +48,17 @@ def upgrade() -> None:
             sqlite_where=sa.text(where),
             postgresql_where=sa.text(where),
         )
+    op.create_index(
+        "ix_delivery_held",
+        "delivery",
+        ["update_id", "recipient_id"],
+        sqlite_where=sa.text(_HELD),
+        postgresql_where=sa.text(_HELD),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_delivery_held", table_name="delivery")
     for column in _PARTIAL:
         op.drop_index(f"ix_delivery_{column}", table_name="delivery")
         op.create_index(f"ix_delivery_{column}", "delivery", [column])

@@ -3,6 +3,7 @@ urgent and legally required ones go at once; the morning is right across a chang
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,11 +14,12 @@ import sqlalchemy as sa
 from clarion.audiences.sources import Source
 from clarion.errors import PlaybookError
 from clarion.facts import load_facts
-from clarion.kinds import Channel, DeliveryState
+from clarion.kinds import Channel, DeliveryState, IncidentStatus
 from clarion.models import Delivery, Recipient
 from clarion.models.columns import table_of
 from clarion.outbox import counts
 from clarion.outbox.quiet_hours import QuietHours, release_at
+from clarion.outbox.superseded import SUPERSEDED
 from clarion.outbox.worker import Worker, WorkerConfig
 from clarion.playbook import Playbook, load_playbook
 from clarion.settings import Settings
@@ -156,7 +158,16 @@ def _outage(*, mandatory: str | None = None) -> Playbook:
     return playbook.model_copy(update={"quiet_hours": NIGHT, "audiences": audiences})
 
 
-def _stage(engine: sa.Engine, settings: Settings, tmp_path: Path, playbook: Playbook, severity: str) -> int:
+def _stage(
+    engine: sa.Engine,
+    settings: Settings,
+    tmp_path: Path,
+    playbook: Playbook,
+    severity: str,
+    *,
+    new_update: bool = False,
+    status: str | None = None,
+) -> int:
     csv_path = tmp_path / "affected.csv"
     csv_path.write_text(
         "id,email,phone,locale,time_zone\n"
@@ -164,12 +175,15 @@ def _stage(engine: sa.Engine, settings: Settings, tmp_path: Path, playbook: Play
         "nowhere,bo@example.com,,en,\n"  # no zone: the playbook's (outage: UTC)
     )
     facts = load_facts(EXAMPLES / "outage.yaml", playbook).model_copy(update={"severity": severity})
+    if status is not None:
+        facts = facts.model_copy(update={"status": IncidentStatus(status)})
     staged = stage_update(
         engine=engine,
         playbook=playbook,
         facts=facts,
         settings=settings,
         sources={"affected-customers": Source(csv=csv_path)},
+        new_update=new_update,
     )
     return staged.update_id
 
@@ -178,7 +192,8 @@ def _rows(engine: sa.Engine, update_id: int) -> dict[tuple[str, str], sa.Row[tup
     with engine.connect() as c:
         rows = c.execute(
             sa.select(_r.c.external_id, _d.c.channel, _d.c.state, _d.c.next_attempt_at)
-            .add_columns(_d.c.held_until, _d.c.hold_reason, _d.c.accepted_at)
+            .add_columns(_d.c.held_until, _d.c.hold_reason, _d.c.accepted_at, _d.c.id)
+            .add_columns(_d.c.error_code, _d.c.error_detail)
             .join(_r, _r.c.id == _d.c.recipient_id)
             .where(_d.c.update_id == update_id)
         ).all()
@@ -222,6 +237,39 @@ def test_a_routine_email_at_23_in_berlin_is_held_to_8_local_and_sent_then(
     _work(engine, senders)
     assert _rows(engine, update_id)[("nowhere", "email")].state is DeliveryState.ACCEPTED
     assert sum(senders[Channel.EMAIL].sent.values()) == 2 and max(senders[Channel.EMAIL].sent.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("later", "status"),
+    [("sev1", None), ("sev2", "identified")],
+    ids=["urgent, sent at once", "held as well"],
+)
+def test_a_newer_update_replaces_the_messages_still_held_for_the_morning(
+    engine: sa.Engine, settings: Settings, tmp_path: Path, clock: Clock, later: str, status: str | None
+) -> None:
+    first = _stage(engine, settings, tmp_path, _outage(), "sev2")  # 23:00 in Berlin: held
+    clock.now = utc(2026, 12, 9, 1)  # 02:00: the incident changes
+    second = _stage(engine, settings, tmp_path, _outage(), later, new_update=True, status=status)
+    senders = {c: FakeSender(c) for c in (Channel.EMAIL, Channel.SMS)}
+
+    held = _rows(engine, first)
+    assert {(r.state, r.error_code) for r in held.values()} == {(DeliveryState.SUPPRESSED, SUPERSEDED)}
+    assert all("update 2 was staged while it was held" in (r.error_detail or "") for r in held.values())
+    clock.now = utc(2026, 12, 9, 9)  # the morning everywhere
+    _work(engine, senders)
+    assert {r.state for r in _rows(engine, second).values()} == {DeliveryState.ACCEPTED}
+    sent = Counter(senders[Channel.EMAIL].sent) + Counter(senders[Channel.SMS].sent)
+    assert set(sent) == {r.id for r in _rows(engine, second).values()}  # each person hears once
+    assert set(sent.values()) == {1}
+
+
+def test_a_message_already_sent_is_not_replaced(
+    sqlite_engine: sa.Engine, settings: Settings, tmp_path: Path, clock: Clock
+) -> None:
+    first = _stage(sqlite_engine, settings, tmp_path, _outage(), "sev1")  # urgent: not held, sent
+    _work(sqlite_engine, {c: FakeSender(c) for c in (Channel.EMAIL, Channel.SMS)})
+    _stage(sqlite_engine, settings, tmp_path, _outage(), "sev2", new_update=True)
+    assert {r.state for r in _rows(sqlite_engine, first).values()} == {DeliveryState.ACCEPTED}
 
 
 @pytest.mark.parametrize(
