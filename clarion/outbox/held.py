@@ -25,7 +25,10 @@ from sqlmodel import Session, col, select
 
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, HeldEvent
+from clarion.models.columns import table_of
 from clarion.outbox.events import CHUNK, Change, EventSummary, find_deliveries, settle
+
+_held = table_of(HeldEvent)
 
 KEEP_UNKNOWN = timedelta(days=7)
 """A held event whose message never became known is kept this long (then it is not ours)."""
@@ -36,6 +39,11 @@ class HeldCount:
     applied: int = 0
     forgotten: int = 0
     fallbacks: int = 0
+
+
+def any_held(connection: sa.Connection) -> bool:
+    """Is any provider event held at all? (Usually not: one probe, and no session to open.)"""
+    return connection.execute(sa.select(_held.c.id).limit(1)).first() is not None
 
 
 def apply_recorded(*, session: Session, provider_ids: Collection[str]) -> HeldCount:

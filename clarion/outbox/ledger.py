@@ -39,11 +39,11 @@ from sqlmodel import Session
 
 from clarion.audiences import consent
 from clarion.kinds import Channel, DeliveryState
-from clarion.models import Delivery
+from clarion.models import Delivery, ProviderRequest
 from clarion.models.columns import table_of
 from clarion.outbox import requests
 from clarion.outbox.claims import Batch, Claimed, UnsubscribeLink, claim_batch, read, take
-from clarion.outbox.held import apply_recorded
+from clarion.outbox.held import any_held, apply_recorded
 from clarion.outbox.notices import RenderNotice
 from clarion.outbox.requests import PreparedRequest
 
@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 _d = table_of(Delivery)
+_q = table_of(ProviderRequest)
 
 Work = list[Claimed] | PreparedRequest
 """What a claim gives the worker: messages, or a request whose body was built at staging."""
@@ -324,13 +325,7 @@ def _write(
     if not outcomes:
         return 0
     assert not whole or (request_id is not None and len(outcomes) == 1), "one outcome for a whole request"
-    held = sa.and_(_d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
-    ends: dict[str, object] = {}
     if request_id is not None:
-        held = requests.members(request_id)
-        ends = {
-            "first_attempt_at": sa.func.coalesce(_d.c.first_attempt_at, requests.first_attempt(request_id))
-        }
         retry_at = _of_request(outcomes).retry_at  # the request's rows come due again together
         outcomes = [
             replace(o, next_attempt_at=retry_at) if o.state is DeliveryState.PENDING else o for o in outcomes
@@ -349,19 +344,31 @@ def _write(
         connection, request_id=request_id, worker=worker, outcome=_of_request(outcomes), now=now
     ):
         return 0  # the lease was lost: another worker has the request now
-    whole = whole or (request_id is not None and len(alike) == 1)  # one outcome for the whole request
-    if whole:
-        singles = []
+    if request_id is not None and (whole or len(alike) == 1):  # one outcome for the whole request
+        [key] = alike
+        values = {f"w_{n}": v for n, v in zip(_OUTCOME, key[:-1], strict=True)}
+        values |= {"w_request": request_id, "w_now": now, "w_attempts": key[-1]}
+        values["w_accepted_at"] = _accepted_at(values["w_state"], now)
+        written += connection.execute(_WHOLE_REQUEST, values).rowcount  # names no row: one statement
+        alike, singles = {}, []
+    held = sa.and_(_d.c.state == DeliveryState.CLAIMED, _d.c.claimed_by == worker)
+    ends: dict[str, object] = {}
+    if request_id is not None and alike:
+        held = requests.members(request_id)
+        ends = {
+            "first_attempt_at": sa.func.coalesce(_d.c.first_attempt_at, requests.first_attempt(request_id))
+        }
     for key, ids in alike.items():
-        if len(ids) > 1 or whole:
+        if len(ids) > 1:
             values = dict(zip(_OUTCOME, key[:-1], strict=True))
             assignments = (
                 {n: v for n, v in values.items() if v is not None or n not in _KEPT_WHEN_NONE}
                 | _claim_ends(now, accepted_at=_accepted_at(values["state"], now), attempts=key[-1])
                 | ends
             )
-            rows = held if whole else sa.and_(_d.c.id.in_(ids), held)  # whole: no list of ids
-            written += connection.execute(_d.update().where(rows).values(assignments)).rowcount
+            written += connection.execute(
+                _d.update().where(_d.c.id.in_(ids), held).values(assignments)
+            ).rowcount
     if singles:
         assignments = (
             {
@@ -379,11 +386,11 @@ def _write(
             for single in singles
         ]
         written += connection.execute(statement, params).rowcount
-    with Session(bind=connection) as session:  # early provider events, in the same transaction
-        apply_recorded(
-            session=session, provider_ids=[o.provider_id for o in outcomes if o.provider_id is not None]
-        )
-        session.flush()
+    provider_ids = [o.provider_id for o in outcomes if o.provider_id is not None]
+    if provider_ids and any_held(connection):
+        with Session(bind=connection) as session:  # early provider events, in the same transaction
+            apply_recorded(session=session, provider_ids=provider_ids)
+            session.flush()
     if withdrawals:
         with Session(bind=connection) as session:  # the same transaction as the outcomes
             for recipient_id, channel in sorted(withdrawals):
@@ -397,6 +404,25 @@ def _write(
                 )
             session.flush()
     return written
+
+
+def _whole_request() -> sa.Update:
+    """One outcome written to every row still pending in a request, built once (each record would
+    otherwise build it again): ``w_request``, ``w_now``, ``w_attempts``, ``w_accepted_at`` and
+    ``w_<column>`` for each of ``_OUTCOME`` are bound at each execution."""
+    request: sa.BindParameter[int] = sa.bindparam("w_request", type_=sa.Integer)
+    first = sa.select(_q.c.first_attempt_at).where(_q.c.id == request).scalar_subquery()
+    values: dict[str, object] = {
+        n: sa.func.coalesce(sa.bindparam(f"w_{n}"), _d.c[n])
+        if n in _KEPT_WHEN_NONE
+        else sa.bindparam(f"w_{n}")
+        for n in _OUTCOME
+    }
+    values |= _claim_ends(
+        sa.bindparam("w_now"), accepted_at=sa.bindparam("w_accepted_at"), attempts=sa.bindparam("w_attempts")
+    )
+    values["first_attempt_at"] = sa.func.coalesce(_d.c.first_attempt_at, first)
+    return _d.update().where(_d.c.request_id == request, _d.c.state == DeliveryState.PENDING).values(values)
 
 
 def _of_request(outcomes: Sequence[Outcome]) -> requests.RequestOutcome:
@@ -417,7 +443,7 @@ def _accepted_at(state: object, now: datetime) -> datetime | None:
     return now if state is DeliveryState.ACCEPTED else None
 
 
-def _claim_ends(now: datetime, *, accepted_at: object, attempts: object) -> dict[str, object]:
+def _claim_ends(now: object, *, accepted_at: object, attempts: object) -> dict[str, object]:
     """What every outcome writes besides its own values: the claim ends, the time of acceptance, the
     attempts it made."""
     return {
@@ -426,3 +452,6 @@ def _claim_ends(now: datetime, *, accepted_at: object, attempts: object) -> dict
         "updated_at": now,
         "attempts": _d.c.attempts + attempts,
     }
+
+
+_WHOLE_REQUEST = _whole_request()
