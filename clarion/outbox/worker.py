@@ -321,9 +321,7 @@ class Worker:
                 ledger.count_blind_resends(
                     self.engine, worker=self.config.name, delivery_ids=None, request_id=work.request.id
                 )
-        gate = self.gates[work.channel]
-        while (wait := gate.wait_time(1.0)) > 0:
-            time.sleep(min(wait, 1.0))
+        self._take(self.gates[work.channel], 1.0)
         try:
             sent = sender.send_prepared(work.body)
         except ChannelError as exc:
@@ -383,47 +381,67 @@ class Worker:
         return outcomes + self._send(sender, to_send, uncertain)
 
     def _reconcile(self, sender: Sender, messages: list[OutboundMessage]) -> list[Reconciled]:
-        """Look ``messages`` up: a sender that asks once per message asks in blocks no larger than the
-        rate gate's burst, each paced by the gate, as its sends are (a lookup is a request too)."""
+        """Look ``messages`` up: a sender that asks once per message takes the gate's token of each
+        lookup right before it, as its sends do (a lookup is a request too). After a 429 the rest are
+        not asked: they carry it, and stay in doubt for a later lookup."""
+        if not self._paced_per_message(sender):
+            return sender.reconcile(messages)  # no request per message: SendGrid's cannot tell
         gate = self.gates[messages[0].channel]
-        if gate.per_second is None or sender.one_request_per_batch:
-            return sender.reconcile(messages)
-        block = max(1, int(gate.capacity))
         answers: list[Reconciled] = []
-        for start in range(0, len(messages), block):
-            part = messages[start : start + block]
-            while (wait := gate.wait_time(float(len(part)))) > 0:
-                time.sleep(min(wait, 1.0))
-            answers += sender.reconcile(part)
+        for message in messages:
+            if answers and isinstance(limited := answers[-1].error, RateLimited):
+                answers.append(Reconciled(message.delivery_id, Presence.UNKNOWN, error=limited))
+                continue
+            self._take(gate, 1.0)
+            answers += (found := sender.reconcile([message]))
+            for answer in found:
+                if isinstance(answer.error, RateLimited):
+                    gate.close_for(_retry_after(answer.error))
         return answers
 
     def _send(self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]) -> list[Outcome]:
-        """Send ``messages``: one request, or (a sender that makes one request per message) in blocks
-        no larger than the rate gate's burst, each paced by the gate."""
+        """Send ``messages``: one request for the batch, or (a sender that makes one request per
+        message, on a channel with a rate) one request at a time, each taking its token from the gate
+        right before it is made, so the provider counts the requests as the gate let them go
+        (:mod:`clarion.outbox.shared_rate`). After a 429 the rest are not sent: they carry it."""
         if not messages:
             return []
-        gate = self.gates[messages[0].channel]
-        paced = gate.per_second is not None and not sender.one_request_per_batch
-        block = max(1, int(gate.capacity)) if paced else len(messages)
-        outcomes: list[Outcome] = []
-        for start in range(0, len(messages), block):
-            outcomes += self._send_block(sender, messages[start : start + block], uncertain)
-        return outcomes
+        if not self._paced_per_message(sender):
+            return self._outcomes(messages, self._send_block(sender, messages), uncertain)
+        results: list[SendResult] = []
+        for message in messages:
+            if results and isinstance(limited := results[-1].error, RateLimited):
+                results.append(SendResult(message.delivery_id, error=limited))
+                continue
+            results += self._send_block(sender, [message])
+        return self._outcomes(messages, results, uncertain)
 
-    def _send_block(
-        self, sender: Sender, messages: list[OutboundMessage], uncertain: set[int]
-    ) -> list[Outcome]:
-        """Send ``messages`` once the gate lets them; an ``uncertain`` one is resent blind after an
-        attempt that may have arrived, so its outcome counts that attempt too."""
-        channel = messages[0].channel
-        gate = self.gates[channel]
-        cost = 1.0 if sender.one_request_per_batch else float(len(messages))
+    def _paced_per_message(self, sender: Sender) -> bool:
+        """True when the sender makes one request per message and its channel has a rate to keep."""
+        return self.gates[sender.channel].per_second is not None and not sender.one_request_per_batch
+
+    def _send_block(self, sender: Sender, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Send ``messages`` once the gate lets their requests go (a 429 closes it: :meth:`_judge`)."""
+        self._take(
+            self.gates[messages[0].channel], 1.0 if sender.one_request_per_batch else float(len(messages))
+        )
+        try:
+            return sender.send(messages)
+        except ChannelError as exc:
+            return [SendResult(m.delivery_id, error=exc) for m in messages]
+
+    @staticmethod
+    def _take(gate: RateGate, cost: float) -> None:
+        """Wait until the gate is open and has ``cost`` tokens, and take them."""
         while (wait := gate.wait_time(cost)) > 0:
             time.sleep(min(wait, 1.0))
-        try:
-            results = sender.send(messages)
-        except ChannelError as exc:
-            results = [SendResult(m.delivery_id, error=exc) for m in messages]
+
+    def _outcomes(
+        self, messages: list[OutboundMessage], results: list[SendResult], uncertain: set[int]
+    ) -> list[Outcome]:
+        """Each message's outcome from its result; an ``uncertain`` one was resent blind after an
+        attempt that may have arrived, so its outcome counts that attempt too."""
+        channel = messages[0].channel
         by_id = {r.delivery_id: r for r in results}
         outcomes = []
         for message in messages:
@@ -463,7 +481,7 @@ class Worker:
         if isinstance(error, PermanentChannelError):
             return self._fail(subject, error, blind=blind, made=made)
         if isinstance(error, RateLimited):
-            self.gates[subject.channel].close_for(error.retry_after if error.retry_after is not None else 1.0)
+            self.gates[subject.channel].close_for(_retry_after(error))
         doubt = isinstance(error, InDoubt) or blind
         return self._retry(subject, error, in_doubt=doubt, blind=blind, made=made)
 
@@ -559,6 +577,11 @@ def cast_prepared(sender: Sender) -> PreparedSender:
     """``sender``, known by :func:`sends_prepared` to send prepared requests."""
     assert sends_prepared(sender)
     return sender  # type: ignore[return-value]
+
+
+def _retry_after(error: RateLimited) -> float:
+    """How long a 429 closes the provider: its ``Retry-After``, else a second (Twilio sends none)."""
+    return error.retry_after if error.retry_after is not None else 1.0
 
 
 def _status(error: ChannelError) -> str | None:
