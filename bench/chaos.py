@@ -5,12 +5,12 @@
 
 Stages the data-breach example (email, SMS, Mastodon and Bluesky) to ``--recipients`` people in a
 database of its own (``chaos_<pid>``, dropped after), of whom ``--phones`` have a phone number. SMS is
-one request per message and rate-limited: the workers keep to 80 a second (the sandbox allows
-``--sms-limit``, 100), and every injected 429 closes Twilio for every worker for a second (Twilio
-sends no ``Retry-After``), so under 20 % faults texts go at about 15 a second; 10 000 of them take
-about eleven minutes, while 200 000 emails go in 2 000 requests of ``--claim-size`` recipients in
-parallel. So 10 000 phones keep the run near a quarter of an hour and still give the kills thousands
-of SMS requests in flight, and of lookups of SMS in doubt, to land on.
+one request per message and rate-limited: the workers keep to 90 in any second, burst included (the
+sandbox allows ``--sms-limit``, 100), and every injected 429 closes Twilio for every worker for a
+second (Twilio sends no ``Retry-After``), so under 20 % faults texts go at about 15 a second; 10 000
+of them take about eleven minutes, while 200 000 emails go in 2 000 requests of ``--claim-size``
+recipients in parallel. So 10 000 phones keep the run near a quarter of an hour and still give the
+kills thousands of SMS requests in flight, and of lookups of SMS in doubt, to land on.
 
 Then it runs ``--workers`` worker processes and, while they work:
 
@@ -19,8 +19,9 @@ Then it runs ``--workers`` worker processes and, while they work:
 * has the sandbox fail ``--fault-rate`` of provider requests with its fault kinds (503, 500 after
   accepting, timeout, dropped connection, and an injected 429), and answer its own 429s past
   ``--sms-limit`` / ``--email-limit`` requests a second; the workers keep
-  ``CLARION_PROVIDER_RATES`` at the limit less the burst (a quarter second of the rate) and a tenth
-  for jitter, so the sandbox's busiest second shows whether the shared rate held;
+  ``CLARION_PROVIDER_RATES`` at the limit less a tenth, for the spread of the time from a token's take
+  to the request's arrival (:mod:`clarion.outbox.shared_rate`), so the sandbox's busiest second
+  shows whether the shared rate held;
 * fails every provider request for ``--outage-seconds`` (``/_sandbox/config``), then restores;
 * restarts PostgreSQL once (``pg_ctlcluster … restart``).
 
@@ -66,11 +67,11 @@ if TYPE_CHECKING:
 
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FAULT_KINDS = ("503", "500_after_accept", "timeout", "drop", "429")
-BURST = 1.25  # the shared gate lets rate + a quarter second of it through in any one second
-JITTER = 0.9
-"""The share of ``limit / BURST`` the workers keep to: the gate's promise is rate + burst "plus
-whatever network jitter moves between seconds", and the sandbox's latency bunches requests before
-its limiter counts them (102 against 100 with no margin)."""
+MARGIN = 0.9
+"""The share of the sandbox's limit the workers are given as the provider's rate: the gate keeps
+every second of takes within the rate, burst included, and the requests reach the limiter after the
+sandbox's latency (40 ± 20 ms) and the worker's own scheduling, which can crowd a second by the
+refill rate times their spread (``clarion.outbox.shared_rate``: 3 at 100 a second)."""
 
 
 def restart_postgres_command(database: str | None = None) -> list[str] | None:
@@ -131,12 +132,15 @@ class Timeline:
         """Kills spread over the run's expected length, the outage and the restart inside it.
 
         Each injected 429 closes the provider for every worker for a second (Twilio sends no
-        ``Retry-After``), so a request costs ``1/rate`` plus that second times the share of 429s;
+        ``Retry-After``), so a request costs ``1/refill`` plus that second times the share of 429s;
         a faulted request is made again."""
+        from clarion.outbox.rate import refill_of  # the pace of a long run: the rate less the burst
+
         share_429 = plan.fault_rate / len(FAULT_KINDS)
         tries = 1 / (1 - plan.fault_rate) if plan.fault_rate < 1 else 1.0
-        sms_seconds = plan.phones * tries * (BURST / plan.sms_limit + share_429)
-        email_seconds = plan.recipients / plan.claim_size * tries * (BURST / plan.email_limit + share_429)
+        sms_pace, email_pace = (refill_of(MARGIN * limit) for limit in (plan.sms_limit, plan.email_limit))
+        sms_seconds = plan.phones * tries * (1 / sms_pace + share_429)
+        email_seconds = plan.recipients / plan.claim_size * tries * (1 / email_pace + share_429)
         expected = max(sms_seconds, email_seconds) + plan.outage_seconds + 10
         kills = sorted(rng.uniform(1.0, 0.8 * expected) for _ in range(plan.kills))
         return cls(kills=kills, outage_at=0.3 * expected, restart_at=0.55 * expected)
@@ -182,8 +186,7 @@ def run_chaos(plan: ChaosPlan, *, say: Callable[[str], None] = log) -> Verdict:
                 "CLARION_OUTBOX_CLAIM_SIZE": str(plan.claim_size),
                 "CLARION_OUTBOX_BACKOFF_CAP": str(plan.backoff_cap),
                 "CLARION_PROVIDER_RATES": (
-                    f'{{"twilio": {plan.sms_limit / BURST * JITTER}, '
-                    f'"sendgrid": {plan.email_limit / BURST * JITTER}}}'
+                    f'{{"twilio": {plan.sms_limit * MARGIN}, "sendgrid": {plan.email_limit * MARGIN}}}'
                 ),
             }
             timeline = Timeline.drawn(plan, rng)

@@ -5,8 +5,8 @@
 * duplicates: copies beyond the first, per channel; SMS, Mastodon and Bluesky must have none, and an
   email's second copies must not outnumber the blind resends the ledger counted for that delivery;
 * rate: each limited provider's busiest second at most its limit, of sends and of all requests
-  (in-doubt lookups included: told apart, since the workers pace sends but not lookups), and no 429
-  of the limiter's own (injected 429s are faults, counted apart);
+  (in-doubt lookups included, told apart), and no 429 of the limiter's own (injected 429s are
+  faults, counted apart);
 * the ledger: every row accepted.
 """
 
@@ -84,8 +84,7 @@ class Verdict:
             found.append(f"{provider}: {peak} sends in one second, over the limit of {limit}")
         for provider, (peak, limit) in self.lookups_over_limit().items():
             found.append(
-                f"{provider}: {peak} requests in one second with the in-doubt lookups, over the limit of "
-                f"{limit} (the workers do not pace lookups)"
+                f"{provider}: {peak} requests in one second, lookups included, over the limit of {limit}"
             )
         if self.limiter_429s:
             found.append(f"{self.limiter_429s} 429s from the rate limit (not injected)")
