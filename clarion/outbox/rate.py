@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 BURST_SECONDS = 0.25
 """The bucket holds this many seconds of the limit (at least one request): what may go at once after
-a quiet spell."""
+a quiet spell, and the most rows a thread claims for a channel paced request by request."""
 
 
 def burst_of(per_second: float | None) -> float:

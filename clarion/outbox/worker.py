@@ -255,7 +255,7 @@ class Worker:
         """Claim, send and record batches of ``channel`` (each outcome recorded in the transaction that
         claims the next batch, up to ``RUN_OF_BATCHES``); False when nothing was due."""
         sender = self.senders[channel]
-        size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
+        size = self._claim_size(sender)
         prepared = sends_prepared(sender)
         work: Work = ledger.claim_work(
             self.engine,
@@ -327,6 +327,15 @@ class Worker:
         except ChannelError as exc:
             sent = RequestSent(error=exc)
         return self._judge(work, sent.error, sent.provider_id, None, blind=blind)
+
+    def _claim_size(self, sender: Sender) -> int:
+        """Rows per claim: the configured size, at most the sender's batch; for a sender paced request
+        by request, at most the gate's burst, so the thread is back at its other channels (email
+        waiting behind SMS) after about what the gate lets go at once, not after 50 paced requests."""
+        size = min(self.config.claim_size or sender.max_batch, sender.max_batch)
+        if self._paced_per_message(sender):
+            size = min(size, max(1, int(self.gates[sender.channel].capacity)))
+        return size
 
     def _process(self, sender: Sender, claimed: Sequence[Claimed]) -> list[Outcome]:
         outcomes: list[Outcome] = []

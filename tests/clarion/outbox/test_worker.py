@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -22,7 +22,8 @@ from clarion.models import ChannelConsent, Delivery, ProviderRequest, RequestSta
 from clarion.outbox import ledger
 from clarion.outbox.counts import state_counts
 from clarion.outbox.port import OutboundMessage, SendResult
-from clarion.outbox.worker import Worker, WorkerConfig
+from clarion.outbox.rate import RateGate
+from clarion.outbox.worker import RUN_OF_BATCHES, Worker, WorkerConfig
 from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
 
@@ -299,3 +300,45 @@ def test_a_bug_in_a_sender_stops_the_worker_and_leaves_rows_claimed(
         held = c.execute(sa.select(ProviderRequest.state).where(ProviderRequest.claimed_by == "w")).all()
     assert held and {state for (state,) in held} == {RequestState.CLAIMED}
     assert not states.get(DeliveryState.ACCEPTED)
+
+
+class _Noting(FakeSender):
+    """Notes each message it sends in a list shared with the other channels' senders."""
+
+    def __init__(self, channel: Channel, order: list[Channel], *, per_second: float | None = None) -> None:
+        super().__init__(channel)
+        self.order, self.requests_per_second = order, per_second
+        self.one_request_per_batch = per_second is None  # type: ignore[misc]
+
+    def send(self, messages: Sequence[OutboundMessage]) -> list[SendResult]:
+        self.order.extend(self.channel for _ in messages)
+        return super().send(messages)
+
+
+class _OpenGate(RateGate):
+    """Sized as the real gate, but never makes anyone wait: the test counts claims, not seconds."""
+
+    def wait_time(self, cost: float) -> float:
+        return 0.0
+
+
+def test_email_does_not_wait_behind_a_claim_of_paced_sms(
+    sqlite_engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """A thread that claimed 50 SMS sat paced by the gate through all of them while emails waited:
+    a channel paced request by request is claimed no more than the gate's burst at a time."""
+    stage(sqlite_engine, 40)
+    order: list[Channel] = []
+    senders = {
+        Channel.SMS: _Noting(Channel.SMS, order, per_second=8.0),  # a burst of two requests
+        Channel.EMAIL: _Noting(Channel.EMAIL, order),
+    }
+    worker = Worker(sqlite_engine, senders, WorkerConfig(name="w", threads=1, claim_size=50, **FAST))
+    worker.gates[Channel.SMS] = _OpenGate(8.0)
+    burst = int(worker.gates[Channel.SMS].capacity)
+
+    worker.run()
+
+    assert order.count(Channel.SMS) == order.count(Channel.EMAIL) == 40
+    sms_first = order.index(Channel.EMAIL)  # the thread starts with SMS, its first channel
+    assert 0 < sms_first <= RUN_OF_BATCHES * burst < 40  # claims of the burst, not of 50
