@@ -36,6 +36,8 @@ class Verdict:
     blind_resends: int
     ledger: dict[str, int]
     stats: dict[str, Any]
+    unfinished: list[str] = field(default_factory=list)
+    """Each ledger row not accepted: its channel, id, state, attempts and last error."""
     limits: dict[str, int]
     kills: int = 0
     crashes: list[Crash] = field(default_factory=list)
@@ -91,6 +93,7 @@ class Verdict:
         unfinished = {s: n for s, n in self.ledger.items() if s != "accepted" and n}
         if unfinished:
             found.append(f"ledger rows not accepted: {unfinished}")
+            found += [f"  {line}" for line in self.unfinished[:10]]
         if self.crashes:
             found.append(f"{len(self.crashes)} worker crashes (exits without a kill)")
         return found
@@ -150,6 +153,7 @@ def verify(url: str, *, update_id: int, box: SandboxHandle, plan_limits: dict[st
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.select(d.c.id, d.c.channel, d.c.state, d.c.uncertain_sends, r.c.thread)
+                .add_columns(d.c.attempts, d.c.error_detail)
                 .join(r, r.c.id == d.c.rendition_id)
                 .where(d.c.update_id == update_id)
             ).all()
@@ -158,9 +162,15 @@ def verify(url: str, *, update_id: int, box: SandboxHandle, plan_limits: dict[st
     expected: Counter[str] = Counter()
     ledger: Counter[str] = Counter()
     blind: dict[str, int] = {}
+    unfinished: list[str] = []
     for row in rows:
         channel = Channel(row.channel).value
-        ledger[str(getattr(row.state, "value", row.state))] += 1
+        state = str(getattr(row.state, "value", row.state))
+        ledger[state] += 1
+        if state != "accepted":
+            unfinished.append(
+                f"{channel} {row.id}: {state} after {row.attempts} attempts: {row.error_detail}"
+            )
         expected[channel] += 1 + len(row.thread or ()) if channel in ("mastodon", "bluesky") else 1
         if channel == "email":
             blind[str(row.id)] = row.uncertain_sends
@@ -184,5 +194,6 @@ def verify(url: str, *, update_id: int, box: SandboxHandle, plan_limits: dict[st
         blind_resends=sum(blind.values()),
         ledger=dict(ledger),
         stats=box.stats(),
+        unfinished=unfinished,
         limits=dict(plan_limits),
     )

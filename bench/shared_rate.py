@@ -133,7 +133,13 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    print(f"burst: a quarter second of the rate, so at most {args.rate * 1.25:.0f} a second from all workers")
+    from clarion.outbox.rate import burst_of, refill_of
+
+    burst, refill = burst_of(args.rate), refill_of(args.rate)
+    print(
+        f"rate {args.rate:g}: a burst of {burst:g}, then {refill:g} a second, so at most {args.rate:g} "
+        "in any second from all workers"
+    )
     print(
         f"{'store':<11} {'workers':>7} {'rate':>6} {'limit':>6} {'peak/s':>8} {'429s':>5} "
         f"{'accepted':>16} {'seconds':>7} {'sms/s (sent)':>12}"

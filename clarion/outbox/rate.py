@@ -3,12 +3,13 @@
 The bucket is sized so that the provider's limit ``L`` (requests in any one second, the sender's
 ``requests_per_second``) holds, burst included. It holds ``burst = max(1, BURST_SECONDS × L)``
 tokens and refills at ``refill = (1 − BURST_SECONDS) × L``, which is ``L − burst`` whenever the burst
-is more than one request (``L ≥ 4``). Whatever the order of the takes, a span of ``T`` seconds
+is more than one request (``L ≥ 10``). Whatever the order of the takes, a span of ``T`` seconds
 starts with at most ``burst`` tokens in the bucket and gains at most ``refill × T``, so at most
-``burst + refill × T`` requests take a token within it; over one second that is ``L``. Below 4 a
-second the burst is one request, and a second holds at most ``1 + 0.75 L`` takes: never more than a
-whole-numbered ``L`` (1, 2 or 3). A provider with a smaller rate counts over minutes or hours, and
-``refill`` is under its rate.
+``burst + refill × T`` requests take a token within it; over one second that is ``L``. Below 10 a
+second the burst is one request, and a second holds at most ``1 + 0.9 L`` takes: fewer than
+``L + 1``, so never more than a whole-numbered ``L``. A provider with a smaller rate counts over
+minutes or hours, and ``refill`` is under its rate. A long run goes at 90 % of ``L``: the tenth
+left over is what lets a quiet provider take a burst at once without crowding the second after.
 
 A request takes its token right before it is made (:mod:`clarion.outbox.worker`), so the provider
 counts the takes, shifted by the time from take to arrival: only the spread of that time (network,
@@ -21,13 +22,13 @@ import threading
 import time
 from collections.abc import Callable
 
-BURST_SECONDS = 0.25
+BURST_SECONDS = 0.1
 """The bucket holds this many seconds of the limit (at least one request): what may go at once after
 a quiet spell, and the most rows a thread claims for a channel paced request by request."""
 
 
 def burst_of(per_second: float | None) -> float:
-    """Tokens the bucket holds: a quarter second of the limit, at least one request."""
+    """Tokens the bucket holds: a tenth of a second of the limit, at least one request."""
     return max(1.0, (per_second or 1.0) * BURST_SECONDS)
 
 

@@ -12,16 +12,16 @@ one that met it. Providers without a rate never touch the store.
 
 What it promises: the requests of all workers together, lookups included, take their tokens at
 most ``L`` (the provider's limit) in any one second, and reach the provider in a second that holds
-at most ``L + 3L/4 × J`` of them, ``J`` the spread of the time from take to arrival. The arithmetic
-(:mod:`clarion.outbox.rate`): the bucket holds ``burst = L/4`` tokens (at least one) and refills at
-``3L/4``; a second starts with at most ``burst`` and gains ``3L/4``, so it holds at most ``L``
+at most ``L + 0.9 L × J`` of them, ``J`` the spread of the time from take to arrival. The arithmetic
+(:mod:`clarion.outbox.rate`): the bucket holds ``burst = L/10`` tokens (at least one) and refills at
+``0.9 L``; a second starts with at most ``burst`` and gains ``0.9 L``, so it holds at most ``L``
 takes. Each request arrives ``d`` seconds after its take; the requests that arrive within one second
-were taken within ``1 + J`` seconds (``J = max d − min d``): at most ``L + 3L/4 × J``. That is why
+were taken within ``1 + J`` seconds (``J = max d − min d``): at most ``L + 0.9 L × J``. That is why
 a token is taken per request, right before it is made: a block's tokens taken at once and then
 posted one by one spread ``d`` over the whole block (up to a second at Twilio's latency, more when a
 request hangs until its timeout), which broke the old promise of ``rate + burst`` a second "plus
 network jitter" against a sliding one-second window even at 90 % of the rate. What is left of ``J``
-is the network's and the provider's own queueing (the sandbox's latency is 40 ± 20 ms: 3 requests
+is the network's and the provider's own queueing (the sandbox's latency is 40 ± 20 ms: 4 requests
 at 100 a second); a rate configured that much under the provider's limit covers it.
 
 The cost is one row lock per provider request, about a millisecond against the request's tens;
