@@ -36,14 +36,14 @@ class Verdict:
     blind_resends: int
     ledger: dict[str, int]
     stats: dict[str, Any]
-    unfinished: list[str] = field(default_factory=list)
-    """Each ledger row not accepted: its channel, id, state, attempts and last error."""
     limits: dict[str, int]
     kills: int = 0
     crashes: list[Crash] = field(default_factory=list)
     seconds: float = 0.0
     store_waits: int = 0
     """Pauses the workers took, all together, waiting for the store to come back."""
+    unfinished: list[str] = field(default_factory=list)
+    """Each ledger row not accepted: its channel, id, state, attempts and last error."""
 
     @property
     def lost(self) -> int:

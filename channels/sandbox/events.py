@@ -85,6 +85,24 @@ def _later(coro: Any) -> None:
     task.add_done_callback(_tasks.discard)
 
 
+DRAIN_SECONDS: Final = 2.0
+
+
+async def drain() -> None:
+    """Let this loop's posts end when the sandbox stops: each still waiting returns (``closing``),
+    each under way gets ``DRAIN_SECONDS`` to finish, and only then are the rest cancelled. A post
+    cancelled in the middle of its connection leaves connection attempts never awaited (anyio's
+    happy eyeballs), which the tests' warning filter turns into an error somewhere later."""
+    loop = asyncio.get_running_loop()
+    pending = [task for task in _tasks if task.get_loop() is loop and not task.done()]
+    if not pending:
+        return
+    _, late = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+
+
 # ── SendGrid ──────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -133,6 +151,8 @@ def send_sendgrid_events(state: SandboxState, body: Mapping[str, Any], message_i
 
     async def post() -> None:
         await asyncio.sleep(delay)
+        if state.closing:  # the sandbox stops: no new connection
+            return
         raw = json.dumps(events, separators=(",", ":")).encode() + b"\r\n"
         timestamp = str(int(time.time()))
         headers = {
@@ -167,6 +187,8 @@ def send_twilio_callbacks(state: SandboxState, callback: str, message: Mapping[s
     async def post() -> None:
         await asyncio.sleep(delay)
         for status in ("sent", final):
+            if state.closing:  # the sandbox stops: no new connection
+                return
             params = {**message, "MessageStatus": status, "SmsStatus": status, "ApiVersion": "2010-04-01"}
             if status == final and code is not None:
                 params["ErrorCode"] = code

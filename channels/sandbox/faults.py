@@ -75,11 +75,13 @@ class FaultMiddleware:
             return
         state = self.state
         state.inbox.count_request(provider, lookup=scope["method"] == "GET")
+        # The limiter counts a request when it arrives, as a provider's edge does (and as the peak
+        # per second is counted): the latency after it is the provider's work and the way back.
+        now = time.time()
+        window = state.limiter.take(provider, state.config.rate_limit.get(provider), now)
         if delay := state.latency():
             await asyncio.sleep(delay)
         started = time.perf_counter()
-        now = time.time()
-        window = state.limiter.take(provider, state.config.rate_limit.get(provider), now)
         extra = rate_headers(provider, window, now)
         if not window.allowed:
             state.inbox.count_rejected(429)

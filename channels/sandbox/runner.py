@@ -94,7 +94,16 @@ def _server(state: SandboxState, *, graceful: int | None) -> Any:
     import uvicorn
 
     from channels.sandbox.app import create_app
+    from channels.sandbox.events import drain
     from channels.sandbox.faults import silence_deliberate_drops
+
+    class Server(uvicorn.Server):
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            try:
+                await super().serve(sockets=sockets)
+            finally:  # the delivery events still on their way end inside the loop, not with it
+                state.closing = True
+                await drain()
 
     config = uvicorn.Config(
         create_app(state),
@@ -104,7 +113,7 @@ def _server(state: SandboxState, *, graceful: int | None) -> Any:
         timeout_graceful_shutdown=graceful,
     )
     silence_deliberate_drops()
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 @contextmanager
