@@ -16,8 +16,10 @@ claim is committed before the request goes out; a worker killed in flight leaves
 out is counted before it goes out, on the request and on each of its rows
 (:func:`count_blind_resends`); and the outcome is written to the rows still ``pending`` in the
 request in the transaction that ends the claim (:func:`end_claim`), guarded by the claim, so a
-worker that outlived its lease writes nothing. A row that left ``pending`` meanwhile (erased, say)
-is not in the next attempt's request, because the rows are read at every claim.
+worker that outlived its lease writes nothing. A row that left ``pending`` meanwhile (erased,
+superseded) is not in the next attempt's request: the rows are read at every claim, or, when the
+request's body was built at staging (:mod:`clarion.outbox.prepared`), counted, and a body built for
+other rows than those still pending is built again from them.
 """
 
 from __future__ import annotations
