@@ -308,7 +308,7 @@ def _instrument(breakdown: Breakdown, worker: Worker, sender: Any, client: Any) 
     worker.step = breakdown.wrap(step, worker.step)  # type: ignore[method-assign]
     if isinstance(getattr(worker, "_db", None), AbstractContextManager):
         worker._db = TimedLock(worker._db, breakdown, wait)
-    ledger.claim_work = breakdown.wrap(claim, ledger.claim_work)
+    ledger.claim = breakdown.wrap(claim, ledger.claim)
     ledger.record_and_claim = breakdown.wrap(record_claim, ledger.record_and_claim)
     ledger.record = breakdown.wrap(record, ledger.record)
     counts.backlog = breakdown.wrap(backlog, counts.backlog)

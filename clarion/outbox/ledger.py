@@ -54,7 +54,6 @@ __all__ = [
     "UnsubscribeLink",
     "Work",
     "claim",
-    "claim_work",
     "count_blind_resends",
     "record",
     "record_and_claim",
@@ -133,38 +132,12 @@ def claim(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-) -> list[Claimed]:
-    """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
-    share a rendition, else a provider request) and record the claimed notices that could not be
-    rendered as failed."""
-    work = claim_work(
-        engine,
-        worker=worker,
-        channel=channel,
-        limit=limit,
-        now=now,
-        unsubscribe=unsubscribe,
-        writing=writing,
-        notices=notices,
-    )
-    assert isinstance(work, list)  # a request comes as a body only when asked for
-    return work
-
-
-def claim_work(
-    engine: sa.Engine,
-    *,
-    worker: str,
-    channel: Channel,
-    limit: int,
-    now: datetime,
-    unsubscribe: UnsubscribeLink | None = None,
-    writing: AbstractContextManager[object] | None = None,
-    notices: RenderNotice | None = None,
     prepared: bool = False,
 ) -> Work:
-    """:func:`claim`; with ``prepared``, a request whose body was built at staging comes as that body
-    (:mod:`clarion.outbox.prepared`)."""
+    """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
+    share a rendition, else a provider request) and record the claimed notices that could not be
+    rendered as failed. With ``prepared``, a request whose body was built at staging comes as that
+    body (:mod:`clarion.outbox.prepared`); without, every claim is messages."""
     batch = claim_batch(
         engine,
         worker=worker,
@@ -196,7 +169,7 @@ def record_and_claim(
     notices: RenderNotice | None = None,
     prepared: bool = False,
 ) -> Work:
-    """:func:`record` ``outcomes`` and :func:`claim_work` the next batch of ``channel`` in one
+    """:func:`record` ``outcomes`` and :func:`claim` the next batch of ``channel`` in one
     transaction: one commit (on a disk, one flush to it) per batch instead of two."""
     with writing or nullcontext(), engine.begin() as connection:
         _write(connection, worker=worker, outcomes=outcomes, now=now, request_id=request_id, whole=whole)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 import sqlalchemy as sa
 
@@ -89,7 +89,7 @@ class Subject(Protocol):
     def recipient_id(self) -> int | None: ...
 
 
-def sends_prepared(sender: Sender) -> bool:
+def sends_prepared(sender: Sender) -> TypeGuard[PreparedSender]:
     """Does ``sender`` send requests whose bodies were built at staging (SendGrid)? Only a sender
     that cannot look messages up does: a prepared request in doubt is resent blind, unread."""
     return callable(getattr(sender, "send_prepared", None)) and not sender.no_duplicates
@@ -257,7 +257,7 @@ class Worker:
         sender = self.senders[channel]
         size = self._claim_size(sender)
         prepared = sends_prepared(sender)
-        work: Work = ledger.claim_work(
+        work: Work = ledger.claim(
             self.engine,
             worker=self.config.name,
             channel=channel,
@@ -272,8 +272,8 @@ class Worker:
             return False
         for run in range(RUN_OF_BATCHES):
             if isinstance(work, PreparedRequest):
-                assert prepared
-                outcomes = [self._process_prepared(cast_prepared(sender), work)]
+                assert sends_prepared(sender)
+                outcomes = [self._process_prepared(sender, work)]
                 request_id: int | None = work.request.id
                 whole, weight = True, work.rows
             else:
@@ -580,12 +580,6 @@ class Worker:
             stats = s
         if self.progress is not None:
             self.progress(stats)
-
-
-def cast_prepared(sender: Sender) -> PreparedSender:
-    """``sender``, known by :func:`sends_prepared` to send prepared requests."""
-    assert sends_prepared(sender)
-    return sender  # type: ignore[return-value]
 
 
 def _retry_after(error: RateLimited) -> float:

@@ -161,7 +161,7 @@ def test_a_request_in_doubt_is_resent_blind_as_built_counted_on_every_row_first(
 
     # A worker claims every request and dies before it records anything.
     for _ in _bodies(sqlite_engine):
-        work = ledger.claim_work(
+        work = ledger.claim(
             sqlite_engine, worker="dead", channel=Channel.EMAIL, limit=1000, now=utcnow(), prepared=True
         )
         assert isinstance(work, ledger.PreparedRequest)
