@@ -6,6 +6,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -72,6 +73,53 @@ def test_a_file_changed_after_the_check_cannot_slip_a_bad_row_through(tmp_path: 
 
     with pytest.raises(InputError, match=r"people\.csv:3: email"):
         list(audience.read_csv(path))
+
+
+def test_the_same_bytes_are_checked_once_and_a_change_is_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[int | None] = []
+    check_row = audience.check_row
+
+    def counted(raw: dict[str, str | None], **kw: object) -> object:
+        checked.append(cast(int, kw["line"]))
+        return check_row(raw, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audience, "check_row", counted)
+    path = _csv(tmp_path, "id,email,locale\nm1,a@example.com,de\nm2,b@example.com,en\n")
+
+    first = audience.check_csv(path)
+    again = audience.check_csv(path)
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    assert audience.check_csv(copy) == again == first
+    assert checked == [2, 3]  # the second and third checks read no row
+
+    path.write_text("id,email,locale\nm1,a@example.com,de\nm2,not an address,en\n", encoding="utf-8")
+    for _ in range(2):  # a file that fails is checked in full every time
+        with pytest.raises(InputError, match=r"people\.csv:3: email"):
+            audience.check_csv(path)
+    assert checked == [2, 3, 2, 3, 2, 3]
+
+
+def test_a_file_changed_while_it_is_checked_is_not_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _csv(tmp_path, "id,email\nw1,a@example.com\n")
+    check = audience._check_csv
+
+    def check_then_edit(checked: Path) -> audience.AudienceSummary:
+        summary = check(checked)
+        checked.write_text("id,email\nw1,a@example.com\nw2,b@example.com\n", encoding="utf-8")
+        return summary
+
+    monkeypatch.setattr(audience, "_check_csv", check_then_edit)
+    assert audience.check_csv(path).rows == 1
+    path.write_text("id,email\nw1,a@example.com\n", encoding="utf-8")  # the bytes checked, once more
+    monkeypatch.setattr(audience, "_check_csv", check)
+    assert audience.check_csv(path).rows == 1
+    path.write_text("id,email\nw1,a@example.com\nw2,b@example.com\n", encoding="utf-8")
+    assert audience.check_csv(path).rows == 2
 
 
 def test_rows_in_normal_form_keep_their_time_zone_and_a_bad_zone_is_still_caught(tmp_path: Path) -> None:
