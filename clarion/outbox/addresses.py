@@ -19,7 +19,6 @@ import hashlib
 from enum import Enum
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clarion.channel_table import spec_of
 from clarion.kinds import Channel, DeliveryState
@@ -64,7 +63,6 @@ class Outcome(Enum):
 
 def insert_deliveries(
     connection: sa.Connection,
-    insert: sqlite.Insert | postgresql.Insert,
     offered: list[dict[str, object]],
     *,
     audience: str,
@@ -80,7 +78,7 @@ def insert_deliveries(
     newest before the insert, on the primary key; only when some were held back does one indexed
     query per kind of key find what held them."""
     before = connection.execute(sa.select(sa.func.max(_delivery.c.id))).scalar() or 0
-    insert_rows(connection, insert.on_conflict_do_nothing(), offered, conflict="ON CONFLICT DO NOTHING")
+    insert_rows(connection, _delivery, offered, conflict="ON CONFLICT DO NOTHING")
     written = connection.execute(
         sa.select(sa.func.count()).where(
             _delivery.c.id > before,

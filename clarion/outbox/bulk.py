@@ -1,14 +1,19 @@
-"""Writing many staged rows at once: ``COPY`` on PostgreSQL, an ``executemany`` elsewhere.
+"""Writing many staged rows at once: ``COPY`` on PostgreSQL, one plain ``executemany`` elsewhere.
 
 PostgreSQL takes rows fastest through ``COPY``, which knows no ``ON CONFLICT``; so the rows are
 copied into a temporary table that lives for the transaction, and moved from there by one
-``INSERT … SELECT … ON CONFLICT``: the same conflicts are skipped (or updated) as by the
-``executemany`` SQLite gets, in the same transaction.
+``INSERT … SELECT … ON CONFLICT``: the same conflicts are skipped (or updated), by the same clause,
+as by the ``INSERT … VALUES … ON CONFLICT`` SQLite gets, in the same transaction.
+
+SQLite's rows go to the driver as tuples of values already in the form SQLAlchemy would bind them
+(each column type's own bind processor, run once per distinct value in a row's place: a chunk's rows
+share their timestamps). SQLAlchemy's executemany builds and processes a parameter dictionary per
+row, which cost staging as much as the driver's inserts themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -17,39 +22,81 @@ import sqlalchemy as sa
 
 def insert_rows(
     connection: sa.Connection,
-    statement: sa.Insert,
+    table: sa.Table,
     rows: Sequence[Mapping[str, object]],
     *,
     conflict: str,
 ) -> None:
-    """Insert ``rows`` (every row with the same keys): on PostgreSQL through ``COPY``, resolving
-    conflicts by ``conflict`` (the SQL of an ``ON CONFLICT`` clause); elsewhere by ``statement``,
-    the dialect's insert with the same clause, as one executemany."""
+    """Insert ``rows`` (every row with the same keys) into ``table``, resolving conflicts by
+    ``conflict`` (the SQL of an ``ON CONFLICT`` clause, which both stores speak): on PostgreSQL
+    through ``COPY``, elsewhere as one executemany. Columns a row lacks get the model's defaults."""
     if not rows:
         return
-    unknown = set(rows[0]) - set(statement.table.c.keys())
+    unknown = set(rows[0]) - set(table.c.keys())
     if unknown:  # names are the table's own, never data: they are written into the SQL below
-        raise ValueError(f"{statement.table.name} has no column {sorted(unknown)}")
-    if connection.dialect.name != "postgresql":
-        connection.execute(statement, list(rows))
-        return
-    table = statement.table.name
-    columns = list(rows[0])
-    defaults = _python_defaults(statement.table, columns)
-    columns += list(defaults)
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    given = list(rows[0])
+    defaults = _python_defaults(table, given)
+    columns = given + list(defaults)
     names = ", ".join(f'"{name}"' for name in columns)
-    staging = f"_copy_{table}"
+    if connection.dialect.name != "postgresql":
+        _executemany(connection, table, rows, given, defaults, names, conflict)
+        return
+    staging = f"_copy_{table.name}"
     connection.exec_driver_sql(
         f'CREATE TEMPORARY TABLE IF NOT EXISTS "{staging}" '
-        f'(LIKE "{table}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+        f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f'COPY "{staging}" ({names}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([_plain(row[name]) if name in row else defaults[name] for name in columns])
-    moved = f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "{staging}" {conflict}'  # noqa: S608
+    moved = f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{staging}" {conflict}'  # noqa: S608
     connection.exec_driver_sql(moved)
     connection.exec_driver_sql(f'DELETE FROM "{staging}"')  # noqa: S608 — for a second insert in this transaction
+
+
+def _executemany(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, object]],
+    given: list[str],
+    defaults: Mapping[str, object],
+    names: str,
+    conflict: str,
+) -> None:
+    dialect = connection.dialect
+    binders = [_binder(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in given]
+    fixed = tuple(
+        _binder(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))(value)
+        for name, value in defaults.items()
+    )
+    marks = ", ".join("?" for _ in range(len(given) + len(fixed)))
+    bound = list(zip(binders, given, strict=True))
+    values = [tuple(bind(row[name]) for bind, name in bound) + fixed for row in rows]
+    insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
+    connection.exec_driver_sql(insert, values)
+
+
+def _binder(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """``process`` (a column type's bind processor), run once for each run of the same value."""
+    if process is None:
+        return _as_is
+    last: list[Any] = [_UNSET, None]
+
+    def bind(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return bind
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+_UNSET = object()
 
 
 def _python_defaults(table: Any, given: Sequence[str]) -> dict[str, object]:

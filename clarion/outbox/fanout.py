@@ -178,7 +178,7 @@ def enqueue_audience(
         number, earlier = held_earlier(connection, plan.update_id)
     for batch in chunks(rows, chunk):
         with engine.begin() as connection:
-            ids = _upsert_recipients(engine, connection, batch, plan.audience)
+            ids = _upsert_recipients(connection, batch, plan.audience)
             withdrawn = _withdrawn(connection, list(ids.values()), personal)
             now = utcnow()
             offered: list[dict[str, object]] = []
@@ -214,10 +214,7 @@ def enqueue_audience(
             if offered:
                 offered, followers = _grouped(offered, followers)
                 filled = requests.assign(connection, insert_for(engine), offered, now)
-                statement = insert_for(engine)(_delivery)
-                outcomes = insert_deliveries(
-                    connection, statement, offered, audience=plan.audience, mark=mark
-                )
+                outcomes = insert_deliveries(connection, offered, audience=plan.audience, mark=mark)
                 if preparation is not None:
                     prepare(connection, filled, preparation, now)
                 count.superseded += supersede(
@@ -320,12 +317,9 @@ def _delivery_row(
     }
 
 
-def _upsert_recipients(
-    engine: sa.Engine, connection: sa.Connection, batch: list[RecipientRow], audience: str
-) -> dict[str, int]:
+def _upsert_recipients(connection: sa.Connection, batch: list[RecipientRow], audience: str) -> dict[str, int]:
     """Insert or refresh the batch's recipients and memberships; their ids by external id."""
     latest = {row.external_id: row for row in batch}  # a repeated id: the last row wins
-    insert = insert_for(engine)
     now = utcnow()
     values = [
         {
@@ -338,25 +332,13 @@ def _upsert_recipients(
         }
         for r in latest.values()
     ]
-    statement = insert(_recipient)
-    excluded = statement.excluded
-    upsert = statement.on_conflict_do_update(
-        index_elements=["external_id"],
-        set_={
-            "email": excluded.email,
-            "phone_e164": excluded.phone_e164,
-            "locale": excluded.locale,
-            "time_zone": excluded.time_zone,
-        },
-    )
-    insert_rows(connection, upsert, values, conflict=_RECIPIENT_CONFLICT)
+    insert_rows(connection, _recipient, values, conflict=_RECIPIENT_CONFLICT)
     found = connection.execute(
         sa.select(_recipient.c.external_id, _recipient.c.id).where(_recipient.c.external_id.in_(list(latest)))
     )
     ids = {external_id: recipient_id for external_id, recipient_id in found}
-    members = insert(_membership).on_conflict_do_nothing()
     memberships = [{"audience": audience, "recipient_id": i} for i in ids.values()]
-    insert_rows(connection, members, memberships, conflict="ON CONFLICT DO NOTHING")
+    insert_rows(connection, _membership, memberships, conflict="ON CONFLICT DO NOTHING")
     return ids
 
 
@@ -364,7 +346,7 @@ _RECIPIENT_CONFLICT = (
     "ON CONFLICT (external_id) DO UPDATE SET email = EXCLUDED.email, phone_e164 = EXCLUDED.phone_e164,"
     " locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone"
 )
-"""The upsert's clause, for PostgreSQL's COPY (:mod:`clarion.outbox.bulk`)."""
+"""A recipient written again takes the row's address, locale and time zone (:mod:`clarion.outbox.bulk`)."""
 
 
 def _withdrawn(

@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 
-from clarion.models import Recipient
+from clarion.kinds import Channel, DeliveryState
+from clarion.models import Delivery, Recipient
 from clarion.models.columns import table_of
 from clarion.outbox.bulk import insert_rows
-from clarion.outbox.fanout import insert_for
+from clarion.updates.publish import Staged
 
-_r = table_of(Recipient)
+_r, _d = table_of(Recipient), table_of(Delivery)
 _UPSERT = (
     "ON CONFLICT (external_id) DO UPDATE SET email = EXCLUDED.email, phone_e164 = EXCLUDED.phone_e164,"
     " locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone"
 )
 
 
-def _upsert(engine: sa.Engine) -> sa.Insert:
-    statement = insert_for(engine)(_r)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=["external_id"],
-        set_={"email": excluded.email, "phone_e164": excluded.phone_e164, "locale": excluded.locale},
-    )
-
-
 def test_rows_are_inserted_and_conflicts_resolved_alike_on_both_stores(engine: sa.Engine) -> None:
     first = [{"external_id": f"c{i}", "email": f"a{i}@example.com", "phone_e164": None} for i in range(3)]
     again = [{"external_id": "c1", "email": "new@example.com", "phone_e164": "+4915112345678"}]
     with engine.begin() as connection:
-        insert_rows(connection, _upsert(engine), first, conflict=_UPSERT)
-        insert_rows(connection, _upsert(engine), again, conflict=_UPSERT)  # twice in one transaction
+        insert_rows(connection, _r, first, conflict=_UPSERT)
+        insert_rows(connection, _r, again, conflict=_UPSERT)  # twice in one transaction
     with engine.connect() as connection:
         rows = connection.execute(
             sa.select(_r.c.external_id, _r.c.email, _r.c.phone_e164, _r.c.locale).order_by(_r.c.external_id)
@@ -47,7 +42,46 @@ def test_a_column_the_table_lacks_is_refused_before_any_sql(engine: sa.Engine) -
     with engine.begin() as connection, pytest.raises(ValueError, match="no column"):
         insert_rows(
             connection,
-            _upsert(engine),
+            _r,
             [{"external_id": "c9", 'email"; DROP TABLE recipient; --': "x"}],
             conflict=_UPSERT,
         )
+
+
+def test_rows_are_stored_exactly_as_sqlalchemy_would_store_them(
+    engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """The SQLite path binds its values itself (each column type's processor): every stored value,
+    in its raw form, is what SQLAlchemy's own insert of the same row stores."""
+    staged = stage(engine, 1)
+    with engine.connect() as connection:
+        rendition_id, recipient_id = connection.execute(
+            sa.select(_d.c.rendition_id, _d.c.recipient_id).where(_d.c.recipient_id.is_not(None)).limit(1)
+        ).one()
+    when = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
+    row: dict[str, object] = {
+        "update_id": staged.update_id,
+        "rendition_id": rendition_id,
+        "recipient_id": recipient_id,
+        "channel": Channel.SMS,
+        "audience": "affected-customers",
+        "state": DeliveryState.SUPPRESSED,
+        "in_doubt": True,
+        "error_detail": "withdrawn ✓ «quoted»",
+        "held_until": when,
+        "next_attempt_at": when,
+        "created_at": when,
+    }
+    with engine.begin() as connection:
+        insert_rows(connection, _d, [row | {"idempotency_key": "bulk-1"}], conflict="ON CONFLICT DO NOTHING")
+        connection.execute(sa.insert(_d), [row | {"idempotency_key": "bulk-2"}])
+        stored = connection.exec_driver_sql(
+            "SELECT * FROM delivery WHERE idempotency_key IN ('bulk-1', 'bulk-2') ORDER BY idempotency_key"
+        ).all()
+    ours, theirs = (
+        {k: v for k, v in r._mapping.items() if k not in ("id", "idempotency_key")} for r in stored
+    )
+    updated = "updated_at"  # stamped by each insert with the time it ran
+    assert ours.pop(updated) is not None and theirs.pop(updated) is not None
+    assert ours == theirs
+    assert ours["state"] == theirs["state"] and ours["in_doubt"] in (True, 1)
