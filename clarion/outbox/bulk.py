@@ -5,16 +5,18 @@ copied into a temporary table that lives for the transaction, and moved from the
 ``INSERT … SELECT … ON CONFLICT``: the same conflicts are skipped (or updated), by the same clause,
 as by the ``INSERT … VALUES … ON CONFLICT`` SQLite gets, in the same transaction.
 
-SQLite's rows go to the driver as tuples of values already in the form SQLAlchemy would bind them
-(each column type's own bind processor, run once per distinct value in a row's place: a chunk's rows
-share their timestamps). SQLAlchemy's executemany builds and processes a parameter dictionary per
-row, which cost staging as much as the driver's inserts themselves.
+SQLite's rows go to the driver as tuples of values already in the form SQLAlchemy would bind them:
+each column type's own bind processor, run once per distinct value of the column (a chunk's rows
+share their timestamps and states). SQLAlchemy's executemany builds and processes a parameter
+dictionary per row, which cost staging as much as the driver's inserts themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,37 +68,36 @@ def _executemany(
     conflict: str,
 ) -> None:
     dialect = connection.dialect
-    binders = [_binder(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in given]
-    fixed = tuple(
-        _binder(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))(value)
-        for name, value in defaults.items()
-    )
-    marks = ", ".join("?" for _ in range(len(given) + len(fixed)))
-    bound = list(zip(binders, given, strict=True))
-    values = [tuple(bind(row[name]) for bind, name in bound) + fixed for row in rows]
+    count = len(rows)
+    columns: list[Sequence[object]]
+    if len(given) == 1:  # itemgetter of one name gives the value, not a tuple
+        columns = [[row[given[0]] for row in rows]]
+    else:
+        columns = list(zip(*map(itemgetter(*given), rows), strict=True))
+    for position, name in enumerate(given):
+        if (process := _processor(table, name, dialect)) is not None:
+            columns[position] = _bound(process, columns[position])
+    for name, value in defaults.items():
+        process = _processor(table, name, dialect)
+        columns.append(repeat(value if process is None else process(value), count))
+    marks = ", ".join("?" for _ in columns)
     insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
-    connection.exec_driver_sql(insert, values)
+    connection.exec_driver_sql(insert, list(zip(*columns)))  # noqa: B905 — repeat() is endless
 
 
-def _binder(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    """``process`` (a column type's bind processor), run once for each run of the same value."""
-    if process is None:
-        return _as_is
-    last: list[Any] = [_UNSET, None]
-
-    def bind(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, process(value)
-        return last[1]
-
-    return bind
+def _processor(table: sa.Table, name: str, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy binds a value of the column for ``dialect`` (None: as it is)."""
+    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
-_UNSET = object()
+def _bound(process: Callable[[Any], Any], column: Sequence[object]) -> list[object]:
+    """``column``'s values bound by ``process``, each distinct value once (a column's values are of
+    one type, so equal values bind alike; a chunk's rows share their timestamps and states)."""
+    try:
+        known = {value: process(value) for value in set(column)}
+    except TypeError:  # a value that cannot be hashed (a JSON document): bound one by one
+        return list(map(process, column))
+    return list(map(known.__getitem__, column))
 
 
 def _python_defaults(table: Any, given: Sequence[str]) -> dict[str, object]:

@@ -85,3 +85,11 @@ def test_rows_are_stored_exactly_as_sqlalchemy_would_store_them(
     assert ours.pop(updated) is not None and theirs.pop(updated) is not None
     assert ours == theirs
     assert ours["state"] == theirs["state"] and ours["in_doubt"] in (True, 1)
+
+
+def test_rows_of_one_column_are_written_too(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        insert_rows(connection, _r, [{"external_id": "solo"}, {"external_id": "duo"}], conflict="")
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(_r.c.external_id, _r.c.locale).order_by(_r.c.id)).all()
+    assert found == [("solo", "en"), ("duo", "en")]
