@@ -35,7 +35,7 @@ from clarion.errors import ClarionError
 from clarion.facts import Facts
 from clarion.incidents import approvals, reports
 from clarion.incidents.approvals import Verdict
-from clarion.incidents.lifecycle import facts_of, next_facts, superseded_by
+from clarion.incidents.lifecycle import facts_of, next_facts, published_since, superseded_by
 from clarion.kinds import ApprovalDecision, UpdateKind, UpdateState
 from clarion.models import AuditEvent, Incident, Rendition, Update, utcnow
 from clarion.responders import notices, who
@@ -111,10 +111,20 @@ def _decide(
         return row
 
 
-def _superseded(ctx: IncidentContext, update: Update, base: int) -> bool:
-    """Reject a holding statement for ``base`` when another update went out since (its facts are stale)."""
+def _superseded(ctx: IncidentContext, update: Update, base: int | None) -> bool:
+    """Reject a holding statement when another update went out since (its facts are stale): since
+    ``base``, the update whose promise lapsed, or since the holding statement was drafted. The second
+    holds without ``base`` (a run started again for a pending approval carries none)."""
+    if update.kind is not UpdateKind.HOLDING and base is None:
+        return False
     with ctx.session() as session:
-        newer = superseded_by(session=session, incident_id=ctx.incident.id or 0, base=base)
+        newer = (
+            None
+            if base is None
+            else superseded_by(session=session, incident_id=ctx.incident.id or 0, base=base)
+        )
+        if newer is None and update.kind is UpdateKind.HOLDING:
+            newer = published_since(session=session, holding=update)
     if newer is None:
         return False
     _set_state(ctx, update, UpdateState.REJECTED, audit_action="update.superseded")
@@ -377,7 +387,7 @@ def publish_update(reference: str, update_number: int, holding_for: int | None =
             timers.cancel_escalations(ctx, update_number)
             return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
         timers.cancel_escalations(ctx, update_number)
-        if holding_for is not None and _superseded(ctx, update, holding_for):
+        if _superseded(ctx, update, holding_for):
             return {"reference": reference, "update": update_number, "state": UpdateState.REJECTED.value}
         planned = enqueue(reference, update.id)
         logger.info("%s update %s: %s messages in the outbox", reference, update_number, planned)

@@ -57,6 +57,24 @@ def superseded_by(*, session: Session, incident_id: int, base: int) -> Update | 
     return latest if latest is not None and latest.number != base else None
 
 
+def published_since(*, session: Session, holding: Update) -> Update | None:
+    """The first update published after the holding statement ``holding`` was drafted, if any: its
+    facts are then stale whatever update it was drafted for. The store says so by itself, so a publish
+    run that lost the name of that update (one started again for a pending approval) still knows."""
+    statement = (
+        select(Update)
+        .where(
+            Update.incident_id == holding.incident_id,
+            Update.state == UpdateState.PUBLISHED,
+            Update.id != holding.id,
+            col(Update.published_at) > holding.created_at,
+        )
+        .order_by(col(Update.published_at), col(Update.number))
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
 def acknowledged_only(*, session: Session, reference: str, playbook: Playbook) -> Incident | None:
     """The incident ``reference`` when all it has said is its acknowledgement (``clarion declare``
     published that itself, then started the flow that declares the rest): the declaration goes on

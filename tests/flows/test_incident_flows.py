@@ -25,9 +25,10 @@ from clarion.incidents.lifecycle import Phase
 from clarion.kinds import ApprovalDecision, Channel, DeadlineState, DeliveryState, UpdateKind, UpdateState
 from clarion.models import Approval, AuditEvent, Banner, Deadline, Delivery, Incident, Update
 from clarion.outbox.counts import state_counts
-from flows.cadence import cadence_check
+from flows.cadence import cadence_check, draft_holding
 from flows.incident import declare_incident, post_update, resolve_incident
 from flows.models import Declaration, UpdateRequest
+from flows.publish import publish_update
 from tests.flows.conftest import facts_file, start
 from tests.helpers import customers
 
@@ -300,6 +301,29 @@ def test_holding_statements_stop_at_the_playbook_limit(sandbox: SandboxHandle) -
         assert cadence_check("INC-0001", number, Phase.LAPSE) == "hold"
     assert cadence_check("INC-0001", 4, Phase.LAPSE) == "escalate"
     assert audit_actions("INC-0001").count("cadence.lapsed") == 4
+
+
+def test_a_holding_statement_published_without_its_base_is_still_refused_when_stale(
+    sandbox: SandboxHandle,
+) -> None:
+    """A publish run started again for a pending approval (:mod:`flows.recovery`) is not told which
+    update's promise the holding statement keeps; an update that went out after the holding statement
+    was drafted still stops it."""
+    approve_breach(sandbox)
+    number = draft_holding.fn("INC-0001", 1)
+    one = updates("INC-0001")[0]
+    with session() as s:
+        drafted = s.exec(select(Update).where(Update.number == number)).one()
+        assert one.published_at is not None
+        drafted.created_at = one.published_at - timedelta(minutes=1)  # drafted before update 1 went out
+        s.add(drafted)
+        s.commit()
+    sent = len(customers(sandbox.inbox("email")))
+
+    assert publish_update("INC-0001", number)["state"] == "rejected"
+    assert updates("INC-0001")[1].state is UpdateState.REJECTED
+    assert "update.superseded" in audit_actions("INC-0001")
+    assert len(customers(sandbox.inbox("email"))) == sent
 
 
 def test_deployment_schema_is_typed_and_bad_parameters_are_refused(prefect_server: None) -> None:

@@ -26,6 +26,7 @@ from clarion.incidents.lifecycle import (
     latest_update,
     next_facts,
     open_incident,
+    published_since,
     reminder_lead,
     superseded_by,
     timers,
@@ -611,6 +612,26 @@ def test_a_holding_statement_is_superseded_once_another_update_went_out(
     newer = superseded_by(session=session, incident_id=incident.id, base=1)
 
     assert newer is not None and newer.number == resolution.number
+
+
+def test_a_holding_statement_is_stale_once_any_update_went_out_after_it_was_drafted(
+    session: Session, incident: Incident
+) -> None:
+    """What a publish run started again for a pending approval goes by, knowing no lapsed update:
+    here update 2, numbered below the holding statement, was approved after it was drafted."""
+    add(session, incident, UpdateKind.INITIAL)
+    waiting = add(session, incident, UpdateKind.UPDATE, UpdateState.PENDING_APPROVAL)
+    holding = add(session, incident, UpdateKind.HOLDING, UpdateState.PENDING_APPROVAL)
+    holding.created_at = T0 + timedelta(hours=1)
+    session.add(holding)
+    session.flush()
+    assert published_since(session=session, holding=holding) is None  # update 1 went out before
+
+    publish(session, waiting, timedelta(hours=1, minutes=5))
+    newer = published_since(session=session, holding=holding)
+
+    assert newer is not None and newer.number == waiting.number == 2
+    assert superseded_by(session=session, incident_id=incident.id or 0, base=2) is None  # by the base, not
 
 
 def test_holdings_published_after_the_last_real_update_are_counted_whatever_their_numbers(
