@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -79,15 +78,15 @@ def _executemany(
             columns[position] = _bound(process, columns[position])
     for name, value in defaults.items():
         process = _processor(table, name, dialect)
-        columns.append(repeat(value if process is None else process(value), count))
+        columns.append([value if process is None else process(value)] * count)
     marks = ", ".join("?" for _ in columns)
     insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
-    connection.exec_driver_sql(insert, list(zip(*columns)))  # noqa: B905 — repeat() is endless
+    connection.exec_driver_sql(insert, list(zip(*columns, strict=True)))
 
 
 def _processor(table: sa.Table, name: str, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
     """How SQLAlchemy binds a value of the column for ``dialect`` (None: as it is)."""
-    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+    return table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _bound(process: Callable[[Any], Any], column: Sequence[object]) -> list[object]:
