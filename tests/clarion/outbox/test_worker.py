@@ -147,7 +147,7 @@ def test_rate_limit_waits_for_the_provider(sqlite_engine: sa.Engine, stage: Call
         {Channel.EMAIL: FakeSender(Channel.EMAIL, behave=once)},  # type: ignore[arg-type]
         WorkerConfig(name="w", threads=1, **FAST),
     )
-    assert worker.backoff(1, RateLimited("x", channel="email", retry_after=30)) >= 30
+    assert worker.verdicts.backoff(1, RateLimited("x", channel="email", retry_after=30)) >= 30
     worker.run()
     assert _states(sqlite_engine, Channel.EMAIL) == {DeliveryState.ACCEPTED: 5}
 
