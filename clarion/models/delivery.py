@@ -298,6 +298,12 @@ class ProviderRequest(SQLModel, table=True):
         description="The request as it goes to the provider, built once at staging; cleared when done.",
     )
     body_rows: int | None = Field(default=None, description="The pending rows ``body`` was built for.")
+    body_made_with: str | None = Field(
+        default=None,
+        max_length=32,
+        description="What shaped ``body`` besides its rows (clarion.outbox.prepared.made_with): a worker "
+        "that would build another body (another sender address, link base, SDK) builds it from the rows.",
+    )
     created_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: UTCTimestamp = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -80,7 +80,7 @@ def claim_batch(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-    prepared: bool = False,
+    prepared: str | None = None,
 ) -> Batch:
     """Claim (:func:`take`, committed under ``writing``, the worker's own SQLite lock), then read
     the messages (:func:`read`) in a reading transaction, so other threads may write meanwhile."""
@@ -151,18 +151,19 @@ def read(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-    prepared: bool = False,
+    prepared: str | None = None,
 ) -> Batch:
-    """The messages of a committed claim; with ``prepared``, a request whose body was built at
-    staging and still fits its rows comes as that body (:attr:`Batch.prepared`), its rows unread."""
+    """The messages of a committed claim; with ``prepared`` (what the worker's bodies are made with),
+    a request whose body was built at staging with the same, and still fits its rows, comes as that
+    body (:attr:`Batch.prepared`), its rows unread."""
     channel, now = taken.channel, taken.now
     if taken.notice_ids:
         assert notices is not None
         return _notice_messages(engine, channel, taken.notice_ids, now, notices)
     if taken.request is not None:
-        if prepared:
+        if prepared is not None:
             with store.reading(engine) as connection:
-                ready = requests.prepared(connection, taken.request, channel)
+                ready = requests.prepared(connection, taken.request, channel, made_with=prepared)
             if ready is not None:
                 return Batch(prepared=ready)
         return _request_messages(

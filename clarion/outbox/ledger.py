@@ -132,12 +132,13 @@ def claim(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-    prepared: bool = False,
+    prepared: str | None = None,
 ) -> Work:
     """Claim a batch (:func:`clarion.outbox.claims.claim_batch`: due notices first, else rows that
     share a rendition, else a provider request) and record the claimed notices that could not be
-    rendered as failed. With ``prepared``, a request whose body was built at staging comes as that
-    body (:mod:`clarion.outbox.prepared`); without, every claim is messages."""
+    rendered as failed. With ``prepared`` (what this worker's bodies are made with,
+    :func:`clarion.outbox.prepared.made_with`), a request whose body was built at staging with the
+    same comes as that body (:mod:`clarion.outbox.prepared`); without, every claim is messages."""
     batch = claim_batch(
         engine,
         worker=worker,
@@ -167,7 +168,7 @@ def record_and_claim(
     unsubscribe: UnsubscribeLink | None = None,
     writing: AbstractContextManager[object] | None = None,
     notices: RenderNotice | None = None,
-    prepared: bool = False,
+    prepared: str | None = None,
 ) -> Work:
     """:func:`record` ``outcomes`` and :func:`claim` the next batch of ``channel`` in one
     transaction: one commit (on a disk, one flush to it) per batch instead of two."""

@@ -12,13 +12,20 @@ its request is done (:func:`clarion.outbox.requests.end_claim`).
 The body's format is the channel's (SendGrid's JSON): :class:`Preparation` carries, for each channel
 that sends whole requests, the builder its adapter's module provides (``request_bodies`` in its
 spec), and the link signer the worker would use, so a body says exactly what a claim would have sent.
+
+Staging and the workers may run in different processes, with different settings: a flow run that
+staged yesterday's held messages, a worker started since with another sender address. A body keeps
+what it was made with (:func:`made_with`: a digest of a body built for one fixed message, and of the
+unsubscribe links' base), and a worker takes a body only when its own builder makes the same; else
+it builds the request from its rows, with its own.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -27,7 +34,7 @@ from clarion.models import ProviderRequest
 from clarion.models.columns import table_of
 from clarion.outbox import requests
 from clarion.outbox.claims import UnsubscribeLink, request_messages
-from clarion.outbox.port import RequestBodies
+from clarion.outbox.port import Content, OutboundMessage, RequestBodies
 
 _q = table_of(ProviderRequest)
 
@@ -38,6 +45,38 @@ class Preparation:
 
     bodies: Mapping[Channel, RequestBodies] = field(default_factory=dict)
     unsubscribe: UnsubscribeLink | None = None
+    made_with: Mapping[Channel, str] = field(init=False, repr=False)
+    """Each channel's :func:`made_with`, kept with every body built."""
+
+    def __post_init__(self) -> None:
+        made = {c: made_with(build, self.unsubscribe, c) for c, build in self.bodies.items()}
+        object.__setattr__(self, "made_with", made)
+
+
+_SAMPLE = OutboundMessage(
+    delivery_id=0,
+    idempotency_key="made-with",
+    channel=Channel.EMAIL,
+    content=Content(rendition_id=0, locale="en", text="Made with.", subject="Made with"),
+    incident_reference="INC-0000",
+    severity="sev3",
+    status="investigating",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    address="made-with@example.com",
+    audience="made-with",
+    recipient_id=0,
+)
+
+
+def made_with(build: RequestBodies, unsubscribe: UnsubscribeLink | None, channel: Channel) -> str:
+    """What shapes the bodies ``build`` makes besides their rows, as a digest: the body it builds for
+    one fixed message (its sender address and name, how its SDK renders), and the base of the
+    unsubscribe links ``unsubscribe`` signs (all but the token, which carries the time it was made)."""
+    link = unsubscribe(0, channel) if unsubscribe is not None else None
+    base = link.rsplit("/", 1)[0] if link else ""
+    sample = replace(_SAMPLE, channel=channel, unsubscribe_url=f"{base}/token" if link else None)
+    body = build([sample]) or b""
+    return hashlib.blake2b(body + b"\0" + base.encode(), digest_size=16).hexdigest()
 
 
 def prepare(
@@ -60,6 +99,7 @@ def prepare(
         claimed = request_messages(connection, Channel(channel), request, preparation.unsubscribe)
         body = build([c.message for c in claimed]) if claimed else None
         if body is not None:
-            requests.store_body(connection, request_id, body, len(claimed))
+            made = preparation.made_with[Channel(channel)]
+            requests.store_body(connection, request_id, body, len(claimed), made)
             built += 1
     return built

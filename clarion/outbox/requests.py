@@ -162,11 +162,17 @@ class PreparedRequest:
         return self.request.attempts
 
 
-def prepared(connection: sa.Connection, request: ClaimedRequest, channel: Channel) -> PreparedRequest | None:
-    """The claimed ``request`` with its body, when it has one built for exactly the rows still
-    pending in it; None when it has none, or a row left it since (erased, recorded elsewhere)."""
-    body, rows = connection.execute(sa.select(_q.c.body, _q.c.body_rows).where(_q.c.id == request.id)).one()
-    if body is None:
+def prepared(
+    connection: sa.Connection, request: ClaimedRequest, channel: Channel, *, made_with: str
+) -> PreparedRequest | None:
+    """The claimed ``request`` with its body, when it has one built ``made_with`` what the claiming
+    worker would build with, for exactly the rows still pending in it; None when it has none, it was
+    built otherwise (another sender address, another link base), or a row left it since (erased,
+    recorded elsewhere)."""
+    body, rows, made = connection.execute(
+        sa.select(_q.c.body, _q.c.body_rows, _q.c.body_made_with).where(_q.c.id == request.id)
+    ).one()
+    if body is None or made != made_with:
         return None
     count, reason = connection.execute(
         sa.select(sa.func.count(), sa.func.max(_d.c.mandatory_reason)).where(members(request.id))
@@ -176,8 +182,13 @@ def prepared(connection: sa.Connection, request: ClaimedRequest, channel: Channe
     return PreparedRequest(request, channel, bytes(body), int(rows), reason)
 
 
-def store_body(connection: sa.Connection, request_id: int, body: bytes, rows: int) -> None:
-    connection.execute(_q.update().where(_q.c.id == request_id).values(body=body, body_rows=rows))
+_NO_BODY = {"body": None, "body_rows": None, "body_made_with": None}
+"""A done request keeps no body: it holds its recipients' addresses."""
+
+
+def store_body(connection: sa.Connection, request_id: int, body: bytes, rows: int, made_with: str) -> None:
+    values = {"body": body, "body_rows": rows, "body_made_with": made_with}
+    connection.execute(_q.update().where(_q.c.id == request_id).values(**values))
 
 
 def claim(
@@ -240,7 +251,7 @@ def finish_empty(connection: sa.Connection, *, request_id: int, worker: str, now
     connection.execute(
         _q.update()
         .where(_q.c.id == request_id, _q.c.claimed_by == worker, _q.c.state == RequestState.CLAIMED)
-        .values(state=RequestState.DONE, claimed_by=None, updated_at=now, body=None, body_rows=None)
+        .values(state=RequestState.DONE, claimed_by=None, updated_at=now, **_NO_BODY)
     )
 
 

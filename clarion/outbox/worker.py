@@ -37,6 +37,7 @@ from clarion.outbox.port import (
     Sender,
     SendResult,
 )
+from clarion.outbox.prepared import made_with
 from clarion.outbox.verdicts import RESEND_BLIND, Verdicts
 
 RUN_OF_BATCHES = 8
@@ -124,6 +125,10 @@ class Worker:
             rng=rng or random.Random(),  # noqa: S311 — jitter, not secrets
             rate_limited=self.pacing.close,
         )
+        # What this worker's request bodies are made with: a body staged otherwise is built again.
+        self._made_with = {
+            c: made_with(s.prepare, unsubscribe, c) for c, s in self.senders.items() if sends_prepared(s)
+        }
         self._stop = threading.Event()
         # Idle threads wait on this; every finished batch and ``stop`` wake them, so the last
         # thread out does not sleep a whole ``idle_poll`` after the work is done.
@@ -234,7 +239,7 @@ class Worker:
         claims the next batch, up to ``RUN_OF_BATCHES``); False when nothing was due."""
         sender = self.senders[channel]
         size = self.pacing.claim_size(sender, self.config.claim_size)
-        prepared = sends_prepared(sender)
+        prepared = self._made_with.get(channel)
         work: Work = ledger.claim(
             self.engine,
             worker=self.config.name,

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from sendgrid.helpers.mail import CustomArg, Header, Personalization, To
 
-from channels.email import ONE_CLICK, SANDBOX_API_KEY, EmailAdapter
+from channels.email import ONE_CLICK, SANDBOX_API_KEY, EmailAdapter, EmailBodies
 from clarion.errors import (
     ConfigError,
     InDoubt,
@@ -21,6 +21,7 @@ from clarion.errors import (
 )
 from clarion.kinds import Channel
 from clarion.outbox.port import Content, OutboundMessage, Presence
+from clarion.outbox.prepared import made_with
 from clarion.settings import Settings
 from tests.channels.conftest import MakeMessage, assert_valid_sendgrid
 
@@ -307,6 +308,24 @@ def test_messages_that_cannot_go_as_one_request_get_no_body(
     ]
 
     assert adapter(Recorder()).prepare(batch) is None
+
+
+def test_what_a_body_is_made_with_tells_senders_and_link_bases_apart() -> None:
+    """A worker takes a body staged elsewhere only when it would build the same (prepared.made_with):
+    the sender's address and name and the links' base tell, the time a link was signed does not."""
+
+    def links(base: str) -> Callable[[int, Channel], str]:
+        return lambda recipient, channel: f"{base}/unsubscribe/{recipient}.{time.monotonic_ns()}"
+
+    def made(address: str, name: str | None = "Acme", base: str = "https://status.acme.example") -> str:
+        return made_with(EmailBodies(address, name), links(base), Channel.EMAIL)
+
+    first = made("ops@acme.example")
+    assert made("ops@acme.example") == first  # signed again, later: the same
+    assert made("alerts@acme.example") != first
+    assert made("ops@acme.example", "Acme Status") != first
+    assert made("ops@acme.example", base="https://status.other.example") != first
+    assert made_with(EmailBodies("ops@acme.example", "Acme"), None, Channel.EMAIL) != first
 
 
 def test_a_prepared_request_meets_the_same_errors(make_message: MakeMessage) -> None:

@@ -15,7 +15,7 @@ from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, ProviderRequest, RequestState, utcnow
 from clarion.outbox import ledger
 from clarion.outbox.port import OutboundMessage, RequestSent
-from clarion.outbox.prepared import Preparation
+from clarion.outbox.prepared import Preparation, made_with
 from clarion.outbox.worker import Worker, WorkerConfig, sends_prepared
 from clarion.updates.publish import Staged
 from tests.clarion.outbox.conftest import FakeSender
@@ -30,7 +30,8 @@ class Builder:
         self.built: list[list[int]] = []
 
     def __call__(self, messages: Sequence[OutboundMessage]) -> bytes | None:
-        self.built.append([m.delivery_id for m in messages])
+        if messages[0].delivery_id:  # not the sample of what it is made with (prepared.made_with)
+            self.built.append([m.delivery_id for m in messages])
         return json.dumps([[m.delivery_id, m.address] for m in messages]).encode()
 
 
@@ -162,7 +163,12 @@ def test_a_request_in_doubt_is_resent_blind_as_built_counted_on_every_row_first(
     # A worker claims every request and dies before it records anything.
     for _ in _bodies(sqlite_engine):
         work = ledger.claim(
-            sqlite_engine, worker="dead", channel=Channel.EMAIL, limit=1000, now=utcnow(), prepared=True
+            sqlite_engine,
+            worker="dead",
+            channel=Channel.EMAIL,
+            limit=1000,
+            now=utcnow(),
+            prepared=made_with(sender.prepare, None, Channel.EMAIL),
         )
         assert isinstance(work, ledger.PreparedRequest)
     assert ledger.release_stale(sqlite_engine, lease=timedelta(hours=1), now=utcnow(), restarted="dead")
@@ -190,6 +196,29 @@ def test_a_request_a_row_left_is_built_again_from_its_rows_without_it(
     assert left and all(sender.sent[r.id] == 1 for r in left)  # sent from its rows, one by one counted
     assert all(first.id not in {entry[0] for entry in json.loads(body)} for body in sender.posted)
     assert len(sender.posted) == len(_bodies(sqlite_engine)) - 1  # the others went as built
+
+
+class OtherBuilder(Builder):
+    """Builds the bodies another process would: the same rows, from another sender address."""
+
+    def __call__(self, messages: Sequence[OutboundMessage]) -> bytes | None:
+        body = super().__call__(messages)
+        return None if body is None else body.replace(b"]]", b', "other@example.com"]]')
+
+
+def test_a_body_staged_with_other_settings_is_built_again_from_its_rows(
+    sqlite_engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """Staging ran where the sender address was another (the flow's process, or settings changed
+    since): this worker sends nothing of those bodies, and builds each request from its rows."""
+    stage(sqlite_engine, 12, request_size=1000, preparation=Preparation({Channel.EMAIL: OtherBuilder()}))
+    assert all(body is not None for body, _, _ in _bodies(sqlite_engine).values())
+    sender = PreparingSender()
+    _run(sqlite_engine, sender)
+    assert not sender.posted
+    rows = _email(sqlite_engine)
+    assert {r.state for r in rows} == {DeliveryState.ACCEPTED}
+    assert all(sender.sent[r.id] == 1 for r in rows)
 
 
 def test_a_request_whose_send_timed_out_is_resent_blind_and_counted(
