@@ -126,7 +126,7 @@ class Worker:
             rate_limited=self.pacing.close,
         )
         # What this worker's request bodies are made with: a body staged otherwise is built again.
-        self._made_with = {
+        self.made_with = {
             c: made_with(s.prepare, unsubscribe, c) for c, s in self.senders.items() if sends_prepared(s)
         }
         self._stop = threading.Event()
@@ -239,7 +239,7 @@ class Worker:
         claims the next batch, up to ``RUN_OF_BATCHES``); False when nothing was due."""
         sender = self.senders[channel]
         size = self.pacing.claim_size(sender, self.config.claim_size)
-        prepared = self._made_with.get(channel)
+        prepared = self.made_with.get(channel)
         work: Work = ledger.claim(
             self.engine,
             worker=self.config.name,
