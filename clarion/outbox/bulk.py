@@ -5,10 +5,11 @@ copied into a temporary table that lives for the transaction, and moved from the
 ``INSERT … SELECT … ON CONFLICT``: the same conflicts are skipped (or updated), by the same clause,
 as by the ``INSERT … VALUES … ON CONFLICT`` SQLite gets, in the same transaction.
 
-SQLite's rows go to the driver as tuples of values already in the form SQLAlchemy would bind them:
-each column type's own bind processor, run once per distinct value of the column (a chunk's rows
-share their timestamps and states). SQLAlchemy's executemany builds and processes a parameter
-dictionary per row, which cost staging as much as the driver's inserts themselves.
+Both take the rows as tuples built a column at a time (:func:`_tuples`), each column bound once
+per distinct value (a chunk's rows share their timestamps and states): for SQLite, by the column
+type's own bind processor, so the values are what SQLAlchemy would bind; for COPY, an enum as its
+value. SQLAlchemy's executemany built and processed a parameter dictionary per row, which cost
+staging as much as SQLite's inserts themselves.
 """
 
 from __future__ import annotations
@@ -38,10 +39,13 @@ def insert_rows(
         raise ValueError(f"{table.name} has no column {sorted(unknown)}")
     given = list(rows[0])
     defaults = _python_defaults(table, given)
-    columns = given + list(defaults)
-    names = ", ".join(f'"{name}"' for name in columns)
+    names = ", ".join(f'"{name}"' for name in [*given, *defaults])
     if connection.dialect.name != "postgresql":
-        _executemany(connection, table, rows, given, defaults, names, conflict)
+        dialect = connection.dialect
+        values = _tuples(rows, given, defaults, lambda name, _: _processor(table, name, dialect))
+        marks = ", ".join("?" for _ in range(len(given) + len(defaults)))
+        insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
+        connection.exec_driver_sql(insert, values)
         return
     staging = f"_copy_{table.name}"
     connection.exec_driver_sql(
@@ -50,38 +54,40 @@ def insert_rows(
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f'COPY "{staging}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([_plain(row[name]) if name in row else defaults[name] for name in columns])
+        for row in _tuples(rows, given, defaults, _enum_values):
+            copy.write_row(row)
     moved = f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{staging}" {conflict}'  # noqa: S608
     connection.exec_driver_sql(moved)
     connection.exec_driver_sql(f'DELETE FROM "{staging}"')  # noqa: S608 — for a second insert in this transaction
 
 
-def _executemany(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: Sequence[Mapping[str, object]],
-    given: list[str],
-    defaults: Mapping[str, object],
-    names: str,
-    conflict: str,
-) -> None:
-    dialect = connection.dialect
-    count = len(rows)
+Binder = Callable[[str, Sequence[object]], Callable[[Any], Any] | None]
+"""How a column's values are bound, given its name and its values (None: as they are)."""
+
+
+def _tuples(
+    rows: Sequence[Mapping[str, object]], given: list[str], defaults: Mapping[str, object], binder: Binder
+) -> list[tuple[object, ...]]:
+    """``rows`` as tuples of the ``given`` columns then the ``defaults``, each value bound as
+    ``binder`` says for its column: the rows are taken apart into columns (in C), each column is
+    bound at once, each distinct value once, and the columns are zipped back into rows."""
     columns: list[Sequence[object]]
     if len(given) == 1:  # itemgetter of one name gives the value, not a tuple
         columns = [[row[given[0]] for row in rows]]
     else:
         columns = list(zip(*map(itemgetter(*given), rows), strict=True))
     for position, name in enumerate(given):
-        if (process := _processor(table, name, dialect)) is not None:
-            columns[position] = _bound(process, columns[position])
+        if (bind := binder(name, columns[position])) is not None:
+            columns[position] = _bound(bind, columns[position])
     for name, value in defaults.items():
-        process = _processor(table, name, dialect)
-        columns.append([value if process is None else process(value)] * count)
-    marks = ", ".join("?" for _ in columns)
-    insert = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) {conflict}'  # noqa: S608
-    connection.exec_driver_sql(insert, list(zip(*columns, strict=True)))
+        bind = binder(name, [value])
+        columns.append([value if bind is None else bind(value)] * len(rows))
+    return list(zip(*columns, strict=True))
+
+
+def _enum_values(_: str, values: Sequence[object]) -> Callable[[Any], Any] | None:
+    """COPY's binding: an enum's value in a column that holds enums; the rest as psycopg dumps it."""
+    return _plain if any(isinstance(value, Enum) for value in values) else None
 
 
 def _processor(table: sa.Table, name: str, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
