@@ -215,6 +215,7 @@ def enqueue_audience(
                 offered, followers = _grouped(offered, followers)
                 filled = requests.assign(connection, insert_for(engine), offered, now)
                 outcomes = insert_deliveries(connection, offered, audience=plan.audience, mark=mark)
+                requests.drop_empty(connection, filled)  # every row offered to one was staged before
                 if preparation is not None:
                     prepare(connection, filled, preparation, now)
                 count.superseded += supersede(

@@ -116,8 +116,24 @@ class RequestFormer:
 
     def seal(self, connection: sa.Connection, now: datetime) -> list[int]:
         """Open every request of this update and audience to the workers (an earlier, interrupted
-        staging's too), in the caller's transaction; the ids sealed."""
-        return seal(connection, now, (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience))
+        staging's too), in the caller's transaction; the ids sealed. One no row joined is deleted."""
+        mine = (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience)
+        _drop_empty(connection, mine & (_q.c.state == RequestState.OPEN))
+        return seal(connection, now, mine)
+
+    def drop_empty(self, connection: sa.Connection, filled: Sequence[int]) -> None:
+        """Once a chunk's rows are written: delete the requests it filled that no row joined."""
+        if filled:
+            _drop_empty(connection, _q.c.id.in_(filled))
+
+
+def _drop_empty(connection: sa.Connection, which: sa.ColumnElement[bool]) -> None:
+    """Delete the requests ``which`` selects that no row joined. Staging the same update again
+    offers the rows an earlier run wrote; the insert skips them, so the requests formed for them
+    carry nothing, and a worker would claim them for nothing."""
+    unclaimed = _q.c.state.in_([RequestState.OPEN, RequestState.PENDING]) & _q.c.claimed_by.is_(None)
+    empty = ~sa.exists().where(_d.c.request_id == _q.c.id)
+    connection.execute(_q.delete().where(which, unclaimed, empty))
 
 
 def seal(connection: sa.Connection, now: datetime, which: sa.ColumnElement[bool]) -> list[int]:

@@ -240,6 +240,23 @@ def test_a_request_an_interrupted_staging_left_open_is_sealed_by_the_rerun_or_af
     assert staged.update_id is not None
 
 
+def test_staging_the_same_update_again_leaves_no_request_without_rows(
+    engine: sa.Engine, stage: Callable[..., Staged]
+) -> None:
+    """The rows an earlier run wrote are skipped, and so are the requests formed for them: full ones
+    mid-chunk and the open ones sealed at the end (a worker would claim them for nothing)."""
+    stage(engine, 40, request_size=3)
+    before = _requests(engine)
+    stage(engine, 40, request_size=3)  # every row staged already: nothing new
+
+    assert _requests(engine) == before
+    assert sorted(_members(engine)) == sorted(r.id for r in before)
+    stage(engine, 46, request_size=3)  # six more recipients: requests for them alone
+    members = _members(engine)
+    assert None not in members and set(members) == {r.id for r in _requests(engine)}
+    assert sum(len(ids) for ids in members.values()) == 46
+
+
 def test_rows_held_for_quiet_hours_go_in_their_own_request_due_at_their_morning() -> None:
     now = utcnow()
     morning = now + timedelta(hours=9)
