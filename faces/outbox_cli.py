@@ -50,6 +50,7 @@ def stage(
 
     The same facts staged again are the same update: only messages that are missing are added.
     """
+    from channels.delivery import request_preparation
     from clarion.audiences.sources import Source, playbook_sources
     from clarion.errors import InputError, display_path
     from clarion.facts import load_facts
@@ -83,6 +84,7 @@ def stage(
             sources=sources,
             new_update=new_update,
             source=display_path(facts),
+            preparation=request_preparation(settings),  # each email request's body built once, now
         )
     except InputError as exc:
         raise _fail(str(exc), 2) from None

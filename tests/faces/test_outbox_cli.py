@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,11 @@ def test_stage_then_work_sends_every_message_through_the_sandbox(tmp_path: Path)
     assert "affected-customers: 6 recipients → email 5, sms 5" in staged.stdout
     assert again.returncode == 0, again.stderr
     assert "INC-0042 update 1 (staged before with these facts" in again.stdout
+    with sqlite3.connect(tmp_path / "clarion.db") as db:  # each email request's body is built at staging
+        requests, built = db.execute(
+            "SELECT count(*), count(body_made_with) FROM provider_request"
+        ).fetchone()
+    assert requests and built == requests
 
     with running_sandbox() as box:
         worked = clarion(
