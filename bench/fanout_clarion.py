@@ -9,7 +9,10 @@ stage`` does, and writes the plan the baselines need to send the very same reque
 sender, a body clarion built for two sample messages). ``send`` runs the outbox worker the way
 ``clarion outbox work`` does, on one channel. Each prints one JSON line of figures, the last on stdout.
 ``--breakdown`` (send) adds thread-seconds spent in claim, body building, HTTP and record;
-``--profile FILE`` (send) sends on the main thread alone under cProfile and writes its stats.
+``--profile FILE`` (send) sends on the main thread alone under cProfile and writes its stats;
+``--expect N --ready FILE`` (send) migrates the store, touches FILE, and sends whatever is staged
+meanwhile until N messages are accepted (``bench/fanout.py --overlap``: a worker running while
+another process stages, as ``clarion outbox work`` runs beside a publish).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from clarion.models.columns import table_of
 from clarion.outbox import counts, ledger
 from clarion.outbox.counts import state_counts
 from clarion.outbox.port import Content, OutboundMessage
-from clarion.outbox.worker import Worker, WorkerConfig
+from clarion.outbox.worker import Worker, WorkerConfig, WorkerStats
 from clarion.playbook import load_playbook
 from clarion.settings import Settings
 from clarion.store import make_engine, migrate
@@ -99,7 +102,7 @@ def stage(args: argparse.Namespace) -> dict[str, Any]:
     facts = load_facts(ROOT / "examples" / "facts" / "data-breach.yaml", playbook)
     engine = make_engine(args.database)
     migrate(engine)
-    start = time.perf_counter()
+    started_at, start = time.time(), time.perf_counter()
     staged = stage_update(
         engine=engine,
         playbook=playbook,
@@ -116,6 +119,7 @@ def stage(args: argparse.Namespace) -> dict[str, Any]:
     Path(args.plan_out).write_text(json.dumps(plan), encoding="utf-8")
     return {
         "seconds": seconds,
+        "started_at": started_at,
         "check_seconds": TimedSource.check_seconds["check"],
         "recipients": count.recipients,
         "deliveries": staged.planned,
@@ -269,6 +273,12 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
     channel = Channel(args.channel)
     key = secret_key(settings)
     breakdown = Breakdown() if args.breakdown else None
+    enough = threading.Event()  # --expect: every message expected is accepted
+
+    def accepted(stats: WorkerStats) -> None:
+        if stats.per_channel.get(channel, 0) >= args.expect:
+            enough.set()
+
     with http_client(connections=args.threads * 2) as client:
         senders = build_senders(settings, client=client, engine=engine, channels=[channel])
         worker = Worker(
@@ -276,11 +286,19 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
             senders,
             WorkerConfig(name="fanout-bench", threads=args.threads),
             unsubscribe=links(settings, key),
+            progress=accepted if args.expect else None,
         )
         if breakdown is not None:
             _instrument(breakdown, worker, senders[channel], client)
         start = time.perf_counter()
-        if args.profile is None:
+        if args.expect:  # sends while another process stages, until every message expected went
+            migrate(engine)
+            Path(args.ready).touch()
+            limit = threading.Timer(args.expect_within, enough.set)
+            limit.start()
+            stats = worker.run(until_idle=False, stop=enough)
+            limit.cancel()
+        elif args.profile is None:
             stats = worker.run(until_idle=True)
         else:  # one thread, on this one, so cProfile sees every call
             with cProfile.Profile() as profile:
@@ -288,10 +306,11 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
                     pass
             profile.dump_stats(args.profile)
             stats = worker.stats
-        seconds = time.perf_counter() - start
+        seconds, ended_at = time.perf_counter() - start, time.time()
     counts = state_counts(engine)
     result: dict[str, Any] = {
         "seconds": seconds,
+        "ended_at": ended_at,
         "messages": stats.per_channel.get(channel, 0),
         "batches": stats.batches,
         "states": {s.value: n for (c, s), n in counts.items() if c is channel},
@@ -335,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     sending.add_argument("--threads", type=int, default=8)
     sending.add_argument("--breakdown", action="store_true")
     sending.add_argument("--profile", help="send on one thread under cProfile; write its stats here")
+    sending.add_argument("--expect", type=int, default=0, help="run until this many are accepted")
+    sending.add_argument("--expect-within", type=float, default=900.0, help="seconds; then stop anyway")
+    sending.add_argument("--ready", help="with --expect: touched once the worker is about to start")
     args = parser.parse_args(argv)
     result = stage(args) if args.step == "stage" else send(args)
     sys.stdout.write(json.dumps(result) + "\n")
