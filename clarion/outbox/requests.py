@@ -55,6 +55,7 @@ class RequestFormer:
     def __init__(self, *, update_id: int, audience: str, size: int | None = None) -> None:
         self.update_id, self.audience, self.size = update_id, audience, size
         self._open: dict[GroupKey, tuple[int, int]] = {}  # group → (request id, rows given to it)
+        self._opened: list[int] = []  # every request this former opened, for the empty ones to go
 
     def assign(
         self,
@@ -112,14 +113,18 @@ class RequestFormer:
             "created_at": now,
             "updated_at": now,
         }
-        return int(connection.execute(insert(_q).values(values).returning(_q.c.id)).scalar_one())
+        request_id = int(connection.execute(insert(_q).values(values).returning(_q.c.id)).scalar_one())
+        self._opened.append(request_id)
+        return request_id
 
     def seal(self, connection: sa.Connection, now: datetime) -> list[int]:
         """Open every request of this update and audience to the workers (an earlier, interrupted
-        staging's too), in the caller's transaction; the ids sealed. One no row joined is deleted."""
-        mine = (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience)
-        _drop_empty(connection, mine & (_q.c.state == RequestState.OPEN))
-        return seal(connection, now, mine)
+        staging's too), in the caller's transaction; the ids sealed. One this former opened that no
+        row joined is deleted (another staging of the same audience running now may still fill its own).
+        """
+        if self._opened:
+            _drop_empty(connection, _q.c.id.in_(self._opened) & (_q.c.state == RequestState.OPEN))
+        return seal(connection, now, (_q.c.update_id == self.update_id) & (_q.c.audience == self.audience))
 
     def drop_empty(self, connection: sa.Connection, filled: Sequence[int]) -> None:
         """Once a chunk's rows are written: delete the requests it filled that no row joined."""
