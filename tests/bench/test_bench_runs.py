@@ -34,6 +34,7 @@ def test_fanout_benchmark_runs_every_phase_and_prints_its_table() -> None:
             sys.executable,
             str(ROOT / "bench" / "fanout.py"),
             *("--recipients", "300", "--sms-recipients", "50", "--naive-sample", "10", "--latency-ms", "1"),
+            "--overlap",
         ],
         capture_output=True,
         text=True,
@@ -55,6 +56,9 @@ def test_fanout_benchmark_runs_every_phase_and_prints_its_table() -> None:
     assert messages[("naive loop *", "sms")] == "10"
     assert "bodies equal clarion's for the same recipients: yes" in done.stdout
     assert "email clarion/bare" in done.stdout and "email clarion/naive" in done.stdout
+    assert "email stage, then send / bare" in done.stdout
+    assert "email staged while sent / bare" in done.stdout  # --overlap: every email accepted in time
+    assert "overlapped: 300 accepted" in done.stderr
 
 
 def test_deadlines_benchmark_runs_and_prints_its_figures() -> None:
