@@ -225,7 +225,7 @@ def run_overlapped(
         try:
             while not ready.exists():
                 if worker.poll() is not None:
-                    raise SystemExit(f"the overlapped worker failed: {worker.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+                    raise SystemExit(f"the overlapped worker failed: {worker.communicate()[1][-2000:]}")
                 time.sleep(0.05)
             stage_args = ["stage", "--database", database, "--csv", str(recipients)]
             stage = run_phase(
@@ -238,6 +238,8 @@ def run_overlapped(
         if worker.returncode != 0:
             raise SystemExit(f"the overlapped worker failed: {err[-2000:]}")
         sent: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if sent["messages"] < args.recipients:  # stopped at --expect-within: no figure to give
+        raise SystemExit(f"the overlapped worker stopped after {sent['messages']:,} of {args.recipients:,}")
     seconds = float(sent["ended_at"]) - float(stage["started_at"])
     log(f"  overlapped: {sent['messages']:,} accepted {seconds:.2f} s after staging began")
     return in_sandbox(sandbox, "email", {"seconds": seconds, "messages": sent["messages"], "stage": stage})
