@@ -32,6 +32,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -89,6 +90,31 @@ def _claims(engine: sa.Engine) -> set[tuple[str, object]]:
         }
 
 
+def _claimed_since(
+    engine: sa.Engine, since: datetime, worker: subprocess.Popen[bytes], *, within: float = 120.0
+) -> bool:
+    """Wait until ``worker`` claims a row or a request (after ``since``); False when it ended first.
+    Rows a kill left in doubt come due only after the in-flight window: a worker may wait that long
+    with nothing to claim, and is then killed idle (``within``)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            return False
+        with engine.connect() as connection:
+            claimed = (
+                connection.execute(
+                    sa.select(Delivery.id).where(col(Delivery.claimed_at) >= since).limit(1)
+                ).first()
+                or connection.execute(
+                    sa.select(ProviderRequest.id).where(col(ProviderRequest.claimed_at) >= since).limit(1)
+                ).first()
+            )
+        if claimed is not None:
+            return True
+        time.sleep(0.05)
+    return True
+
+
 def test_a_worker_killed_again_and_again_loses_nothing_and_duplicates_only_what_it_counts(
     sqlite_engine: sa.Engine, stage: Callable[..., Staged], tmp_path: Path
 ) -> None:
@@ -109,10 +135,15 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_duplicates_only_what_
         }
         kills = 0
         while kills < KILLS:
+            spawned = datetime.now(UTC)
             worker = _worker(env)
-            time.sleep(rng.uniform(2.0, 6.0))  # ~2 s to start, then a few seconds of work
-            if worker.poll() is not None:
+            # The kill falls at a random instant of the worker's work, not of its start-up, which
+            # takes seconds more on a loaded machine: it waits for the worker's first claim.
+            if not _claimed_since(sqlite_engine, spawned, worker):
                 break  # finished before this kill: the fan-out is done
+            time.sleep(rng.uniform(0.0, 4.0))
+            if worker.poll() is not None:
+                break
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
