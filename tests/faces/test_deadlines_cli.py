@@ -9,7 +9,6 @@ port: the commands that hand clocks to the watcher must still save them and say 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,16 +36,6 @@ DPO = "dpo@example.com"
 
 
 # ── fixtures and helpers ──────────────────────────────────────────────────────────────────────────
-
-
-@pytest.fixture(autouse=True)
-def own_store() -> Iterator[None]:
-    """``get_engine()`` follows this test's CLARION_HOME (set by the root conftest)."""
-    store.get_engine.cache_clear()
-    yield
-    if store.get_engine.cache_info().currsize:
-        store.get_engine().dispose()
-    store.get_engine.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,29 +11,12 @@ from sqlmodel import Session, select
 from clarion import store
 from clarion.kinds import Channel, DeliveryState, UpdateKind, UpdateState
 from clarion.models import Banner, Delivery, Incident, Update
-from faces import incident_show, prefect_api
-from tests.faces.test_incident_cli import FakePrefect, run
+from faces import prefect_api
+from tests.faces.fake_prefect import FakePrefect
+from tests.faces.test_incident_cli import run
 from tests.helpers import EXAMPLES, load_raw, write_yaml
 
 FACTS = EXAMPLES / "degraded-performance.yaml"
-
-
-@pytest.fixture(autouse=True)
-def own_store() -> Iterator[None]:
-    store.get_engine.cache_clear()
-    yield
-    if store.get_engine.cache_info().currsize:
-        store.get_engine().dispose()
-    store.get_engine.cache_clear()
-
-
-@pytest.fixture
-def prefect(monkeypatch: pytest.MonkeyPatch) -> FakePrefect:
-    fake = FakePrefect()
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setattr(prefect_api, "make_transport", lambda: httpx.MockTransport(fake))
-    monkeypatch.setattr(incident_show, "POLL_SECONDS", 0.0)
-    return fake
 
 
 def _facts(tmp_path: Path, **changes: str) -> str:
