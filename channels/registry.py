@@ -43,7 +43,8 @@ def build_senders(
     unknown = sorted(set(settings.provider_rates) - {spec.provider for spec in table.values()})
     if unknown:
         known = ", ".join(sorted({str(s.provider) for s in table.values() if s.provider}))
-        raise ConfigError(f"provider_rates names {', '.join(unknown)}: not a provider (known: {known})")
+        named = ", ".join(unknown)
+        raise ConfigError(f"setting CLARION_PROVIDER_RATES names {named}: not a provider (known: {known})")
     senders: dict[Channel, Sender] = {}
     for channel in sent_channels() if channels is None else channels:
         spec = table[Channel(channel)]

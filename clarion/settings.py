@@ -7,6 +7,7 @@ never show up in a ``repr``, a log line or an artifact.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -281,8 +282,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise ConfigError("\n".join(_setting_problems(exc))) from None
-    except SettingsError as exc:  # a value the settings could not even parse (a list that is not JSON)
-        raise ConfigError(f"settings: {visible(str(exc), limit=300)}") from None
+    except SettingsError as exc:  # a value the settings could not even parse (a mapping that is not JSON)
+        raise ConfigError(_unparsed(exc)) from None
 
 
 def _check_env_file(path: Path) -> None:
@@ -301,9 +302,28 @@ def _setting_problems(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False):
         name = str(error["loc"][0]) if error["loc"] else "?"
         variable = f"CLARION_{name.upper()}"
+        # Within a JSON setting, the entry: CLARION_PROVIDER_RATES["twilio"], or the key itself.
+        inner = [part for part in error["loc"][1:] if part != "[key]"]
+        entry = "".join(f"[{quoted(str(part), limit=40)}]" for part in inner)
+        what = "key" if error["loc"][-1:] == ("[key]",) else "value"
         field = Settings.model_fields.get(name)
         secret = field is not None and "SecretStr" in str(field.annotation)
-        value = "" if secret else f" = {quoted(error.get('input', ''), limit=60)}"
+        shown = quoted(error.get("input", ""), limit=60)
+        value = "" if secret else f": {what} {shown}" if entry else f" = {shown}"
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"setting {variable}{value}: {message}")
+        problems.append(f"setting {variable}{entry if what == 'value' else ''}{value}: {message}")
     return problems
+
+
+def _unparsed(exc: SettingsError) -> str:
+    """A setting pydantic-settings could not decode (a mapping or list that is not JSON), named."""
+    found = re.search(r'field "([a-z_]+)"', str(exc))
+    if found is None or found.group(1) not in Settings.model_fields:
+        return f"settings: {visible(str(exc), limit=300)}"
+    name = found.group(1)
+    variable = f"CLARION_{name.upper()}"
+    description = Settings.model_fields[name].description or ""
+    example = re.search(r"\(JSON: ([^)]*)\)", description)
+    form = f", such as {example.group(1)}" if example else ""
+    shown = quoted(os.environ.get(variable, ""), limit=60)
+    return f"setting {variable} = {shown}: not JSON; write it as JSON{form}"

@@ -61,6 +61,8 @@ def each(name: str, value: str, message: str, *commands: tuple[str, ...]) -> lis
     ]
 
 
+RATES = "CLARION_PROVIDER_RATES"
+
 VALUES = [
     *each("CLARION_TIME_SCALE", "0", r"greater than or equal to 1", STATUS, PREVIEW),
     *each("CLARION_TIME_SCALE", "nan", r"less than or equal to 100000", STATUS),
@@ -78,6 +80,17 @@ VALUES = [
     *each("CLARION_OUTBOX_CLAIM_SIZE", "0", r"greater than or equal to 1", WORK),
     *each("CLARION_OUTBOX_CLAIM_SIZE", "5000", r"less than or equal to 1000", WORK),
     *each("CLARION_OUTBOX_MAX_WAIT", "-1", r"greater than or equal to 0", WORK),
+    # A JSON setting: the entry that is wrong is named, and a value that is not JSON says so.
+    *(
+        setting(f"provider-rates-{label}", {RATES: value}, command, rf"^error: setting (CLARION_)?{says}")
+        for label, value, command, says in (
+            ("zero", '{"twilio": 0}', WORK, r"PROVIDER_RATES\['twilio'\]: value '0': .*greater"),
+            ("key", '{"Twilio": 9}', WORK, r"PROVIDER_RATES: key 'Twilio': "),
+            ("not-json", "twilio=10", WORK, r"PROVIDER_RATES = 'twilio=10': not JSON; .*\{"),
+            ("not-json-status", "twilio=10", STATUS, r"PROVIDER_RATES = 'twilio=10': not JSON"),
+            ("unknown", '{"twillio": 9}', WORK, r"PROVIDER_RATES names twillio: not a provider \(known: "),
+        )
+    ),
 ]
 
 STORES = [
