@@ -325,5 +325,6 @@ def _unparsed(exc: SettingsError) -> str:
     description = Settings.model_fields[name].description or ""
     example = re.search(r"\(JSON: ([^)]*)\)", description)
     form = f", such as {example.group(1)}" if example else ""
-    shown = quoted(os.environ.get(variable, ""), limit=60)
-    return f"setting {variable} = {shown}: not JSON; write it as JSON{form}"
+    value = os.environ.get(variable)
+    shown = f" = {quoted(value, limit=60)}" if value is not None else " (in .env)"
+    return f"setting {variable}{shown}: not JSON; write it as JSON{form}"

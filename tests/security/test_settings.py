@@ -243,6 +243,12 @@ DELIVERY = [
 ]
 
 DOTENV = [
+    setting(
+        "dotenv-not-json",
+        {".env": "CLARION_PROVIDER_RATES=twilio=10\n"},
+        WORK,
+        r"^error: setting CLARION_PROVIDER_RATES \(in \.env\): not JSON",
+    ),
     setting("dotenv-bad-value", {".env": "CLARION_TIME_SCALE=0\n"}, STATUS, r"CLARION_TIME_SCALE"),
     setting(
         "dotenv-latin-1",
