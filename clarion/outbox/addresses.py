@@ -24,7 +24,7 @@ from clarion.channel_table import spec_of
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery
 from clarion.models.columns import table_of
-from clarion.outbox.bulk import insert_rows
+from clarion.outbox.bulk import among, insert_rows
 
 _delivery = table_of(Delivery)
 
@@ -90,7 +90,7 @@ def insert_deliveries(
         return [(Outcome.WRITTEN, d["state"] is DeliveryState.SUPPRESSED) for d in offered]
     found = connection.execute(
         sa.select(_delivery.c.idempotency_key, _delivery.c.id, _delivery.c.audience, _delivery.c.state).where(
-            _delivery.c.idempotency_key.in_([d["idempotency_key"] for d in offered])
+            among(connection, _delivery.c.idempotency_key, [d["idempotency_key"] for d in offered])
         )
     )
     own = {key: (row_id, owner, DeliveryState(state)) for key, row_id, owner, state in found}
@@ -99,7 +99,8 @@ def insert_deliveries(
     if keys:
         taken = connection.execute(
             sa.select(_delivery.c.channel, _delivery.c.address_key, _delivery.c.id).where(
-                _delivery.c.update_id == offered[0]["update_id"], _delivery.c.address_key.in_(keys)
+                _delivery.c.update_id == offered[0]["update_id"],
+                among(connection, _delivery.c.address_key, keys),
             )
         )
         by_address = {(Channel(channel), key): row_id for channel, key, row_id in taken}

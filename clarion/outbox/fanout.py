@@ -34,7 +34,7 @@ from clarion.kinds import FALLBACK_CHANNELS, Channel, ConsentState, DeliveryStat
 from clarion.models import AudienceMembership, ChannelConsent, Delivery, Recipient, Rendition, utcnow
 from clarion.models.columns import table_of
 from clarion.outbox.addresses import Outcome, address_key, insert_deliveries, staging_mark
-from clarion.outbox.bulk import insert_rows
+from clarion.outbox.bulk import among, insert_rows
 from clarion.outbox.prepared import Preparation, prepare
 from clarion.outbox.quiet_hours import QuietPlan, hold_columns
 from clarion.outbox.requests import RequestFormer
@@ -335,7 +335,9 @@ def _upsert_recipients(connection: sa.Connection, batch: list[RecipientRow], aud
     ]
     insert_rows(connection, _recipient, values, conflict=_RECIPIENT_CONFLICT)
     found = connection.execute(
-        sa.select(_recipient.c.external_id, _recipient.c.id).where(_recipient.c.external_id.in_(list(latest)))
+        sa.select(_recipient.c.external_id, _recipient.c.id).where(
+            among(connection, _recipient.c.external_id, list(latest))
+        )
     )
     ids = {external_id: recipient_id for external_id, recipient_id in found}
     memberships = [{"audience": audience, "recipient_id": i} for i in ids.values()]
@@ -357,7 +359,7 @@ def _withdrawn(
         return set()
     rows = connection.execute(
         sa.select(_consent.c.recipient_id, _consent.c.channel).where(
-            _consent.c.recipient_id.in_(recipient_ids),
+            among(connection, _consent.c.recipient_id, recipient_ids),
             _consent.c.channel.in_(channels),
             _consent.c.state == ConsentState.WITHDRAWN,
         )

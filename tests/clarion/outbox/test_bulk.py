@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from clarion.kinds import Channel, DeliveryState
 from clarion.models import Delivery, Recipient
 from clarion.models.columns import table_of
-from clarion.outbox.bulk import insert_rows
+from clarion.outbox.bulk import among, insert_rows
 from clarion.updates.publish import Staged
 
 _r, _d = table_of(Recipient), table_of(Delivery)
@@ -93,3 +93,37 @@ def test_rows_of_one_column_are_written_too(engine: sa.Engine) -> None:
     with engine.connect() as connection:
         found = connection.execute(sa.select(_r.c.external_id, _r.c.locale).order_by(_r.c.id)).all()
     assert found == [("solo", "en"), ("duo", "en")]
+
+
+@pytest.mark.parametrize("wanted", [["c1", "c3", "nobody"], [], ["c0"] * 3])
+def test_rows_are_found_among_keys_alike_on_both_stores(engine: sa.Engine, wanted: list[str]) -> None:
+    rows = [{"external_id": f"c{i}", "email": f"a{i}@example.com", "phone_e164": None} for i in range(5)]
+    with engine.begin() as connection:
+        insert_rows(connection, _r, rows, conflict=_UPSERT)
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(_r.c.external_id).where(among(connection, _r.c.external_id, wanted)).order_by(_r.c.id)
+        ).scalars()
+        ids = connection.execute(sa.select(_r.c.id).where(_r.c.external_id.in_(wanted))).scalars().all()
+        by_id = connection.execute(
+            sa.select(_r.c.external_id).where(among(connection, _r.c.id, ids))
+        ).scalars()
+        assert list(found) == sorted(set(wanted) - {"nobody"}, key=lambda key: int(key[1:]))
+        assert sorted(by_id) == sorted(set(wanted) - {"nobody"})
+
+
+def test_among_is_one_parameter_on_postgresql_whatever_the_number_of_keys(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        texts = {
+            str(
+                sa.select(_r.c.id)
+                .where(among(connection, _r.c.external_id, [f"c{i}" for i in range(n)]))
+                .compile(dialect=connection.dialect)
+            )
+            for n in (1, 2_000)
+        }
+    [text] = texts  # the same statement for one key and for a chunk's 2 000
+    if engine.dialect.name == "postgresql":
+        assert "= ANY (" in text  # and it stays so when executed: one array parameter
+    else:
+        assert " IN (__[POSTCOMPILE" in text  # SQLite's IN list, expanded when executed
