@@ -302,16 +302,19 @@ def _setting_problems(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False):
         name = str(error["loc"][0]) if error["loc"] else "?"
         variable = f"CLARION_{name.upper()}"
-        # Within a JSON setting, the entry: CLARION_PROVIDER_RATES["twilio"], or the key itself.
-        inner = [part for part in error["loc"][1:] if part != "[key]"]
-        entry = "".join(f"[{quoted(str(part), limit=40)}]" for part in inner)
-        what = "key" if error["loc"][-1:] == ("[key]",) else "value"
         field = Settings.model_fields.get(name)
         secret = field is not None and "SecretStr" in str(field.annotation)
-        shown = quoted(error.get("input", ""), limit=60)
-        value = "" if secret else f": {what} {shown}" if entry else f" = {shown}"
+        given = quoted(error.get("input", ""), limit=60)
+        inner = error["loc"][1:]  # within a JSON setting: the entry, or ("Twilio", "[key]") for a key
+        if inner[-1:] == ("[key]",):
+            shown = f": key {given}"
+        elif inner:
+            variable += "".join(f"[{quoted(str(part), limit=40)}]" for part in inner)
+            shown = f": value {given}"
+        else:
+            shown = f" = {given}"
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"setting {variable}{entry if what == 'value' else ''}{value}: {message}")
+        problems.append(f"setting {variable}{'' if secret else shown}: {message}")
     return problems
 
 
